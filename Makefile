@@ -1,0 +1,50 @@
+# Parley — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PARLEY_ENVIRONMENT ?= development
+
+.PHONY: run services test test-unit lint fmt migrate docs bench bench-chat up down setup
+
+# Installs uv with pip when missing, creates .venv and syncs it with uv.lock.
+setup: .venv/.synced
+.venv/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
+	@if command -v uv >/dev/null 2>&1; then uv=uv; else \
+	  python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv; uv="python3 -m uv"; fi; \
+	  $$uv sync --frozen --all-packages
+	@touch $@
+
+run: setup ## the whole platform in one process, embedded backends, on :8000
+	@$(PY) -m parley.embedded
+
+services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis (GATEWAYS=2 for two gateways)
+	@$(PY) -m parley.services --gateways $${GATEWAYS:-1}
+
+test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy libs/common/parley_common
+
+fmt: setup
+	@$(PY) -m ruff format .
+	@$(PY) -m ruff check --fix .
+
+migrate: setup ## apply every service's migrations to the databases in PARLEY_*_DATABASE_URL
+	@$(PY) -m parley.migrate
+
+docs: setup ## write the AsyncAPI document of the WebSocket and event protocol to docs/
+	@$(PY) -m parley_common.asyncapi > docs/asyncapi.json
+
+bench: setup
+	@$(PY) -m bench.run
+
+bench-chat: setup
+	@$(PY) -m bench.chat_http
+
+up:
+	docker compose -f deploy/compose.yml up -d --build
+
+down:
+	docker compose -f deploy/compose.yml down

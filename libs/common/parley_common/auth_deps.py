@@ -1,0 +1,30 @@
+"""The `CurrentUser` dependency every service uses: a Bearer access token, verified locally."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .errors import Unauthorized
+from .jwt_verify import AccessClaims, InvalidToken, JWTVerifier
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_claims(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AccessClaims:
+    """401 `Not authenticated` without a token, 401 `Could not validate credentials` for a bad one."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("Not authenticated", code="not_authenticated")
+    verifier: JWTVerifier = request.app.state.verifier
+    try:
+        return await verifier.verify(credentials.credentials)
+    except InvalidToken:
+        raise Unauthorized("Could not validate credentials", code="invalid_token")
+
+
+CurrentClaims = Annotated[AccessClaims, Depends(current_claims)]

@@ -1,0 +1,27 @@
+"""The event bus: `create_bus(url)` picks RabbitMQ (`amqp://`) or the in-process bus (`memory://`)."""
+
+from __future__ import annotations
+
+from .base import Bus, Delivery, Handler, Subscription, topic_matches
+from .memory import MemoryBus
+
+__all__ = ["Bus", "Delivery", "Handler", "MemoryBus", "Subscription", "create_bus", "topic_matches"]
+
+
+def create_bus(
+    url: str,
+    *,
+    exchange: str = "parley.events",
+    queue_prefix: str = "",
+    connection_name: str = "parley",
+) -> Bus:
+    """A bus for `url`; `exchange` and `queue_prefix` let test runs share one broker safely."""
+    if url.startswith("memory://"):
+        return MemoryBus(url, queue_prefix=queue_prefix)
+    if url.startswith(("amqp://", "amqps://")):
+        from .rabbit import RabbitBus
+
+        return RabbitBus(
+            url, exchange=exchange, queue_prefix=queue_prefix, connection_name=connection_name
+        )
+    raise ValueError(f"unsupported bus URL: {url!r} (use amqp://... or memory://)")

@@ -1,0 +1,128 @@
+"""One error base with stable codes, and the handlers that turn errors into PROTOCOL.md's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ServiceError(Exception):
+    """A domain error: `detail` is the text clients see, `code` the stable machine code."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+    detail: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.detail = detail or self.detail
+        self.code = code or self.code
+        self.status_code = status_code or self.status_code
+        self.headers = headers or {}
+        super().__init__(self.detail)
+
+
+class BadRequest(ServiceError):
+    status_code, code, detail = 400, "bad_request", "Bad request"
+
+
+class Unauthorized(ServiceError):
+    status_code, code, detail = 401, "unauthorized", "Could not validate credentials"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ServiceError):
+    status_code, code, detail = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ServiceError):
+    status_code, code, detail = 404, "not_found", "Not found"
+
+
+class Conflict(ServiceError):
+    status_code, code, detail = 409, "conflict", "Conflict"
+
+
+class RateLimited(ServiceError):
+    status_code, code, detail = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, round(retry_after)))})
+        super().__init__(detail, **kwargs)
+
+
+class Unavailable(ServiceError):
+    status_code, code, detail = 503, "unavailable", "Service temporarily unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 1, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, round(retry_after)))})
+        super().__init__(detail, **kwargs)
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "validation_error",
+    429: "rate_limited",
+    502: "bad_gateway",
+    503: "unavailable",
+    504: "timeout",
+}
+
+
+def code_for_status(status: int) -> str:
+    return _STATUS_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+
+
+def error_body(detail: Any, code: str) -> dict[str, Any]:
+    return {"detail": detail, "code": code}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as JSON `{"detail", "code"}`; 422 keeps FastAPI's list shape."""
+
+    async def on_service_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ServiceError)
+        body = error_body(exc.detail, exc.code)
+        if isinstance(exc, RateLimited | Unavailable):
+            body["retry_after"] = exc.retry_after
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return JSONResponse(
+            error_body(exc.detail, code_for_status(exc.status_code)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = jsonable_encoder(exc.errors())
+        return JSONResponse(error_body(errors, "validation_error"), status_code=422)
+
+    app.add_exception_handler(ServiceError, on_service_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+

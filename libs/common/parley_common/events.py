@@ -1,0 +1,234 @@
+"""The event envelope, every event's data model, and the routing keys that say whom it is for.
+
+Routing (ARCHITECTURE.md, Events): `conv.<conversation_id>.<type>` for a conversation's events,
+`user.<user_id>.<type>` for one user's, `svc.<type>` for events only services care about.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from .schemas import ConversationRead, FriendRequestRead, MessageRead, NotificationRead, UserPublic, UserRef
+
+EXCHANGE = "parley.events"
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Envelope(BaseModel):
+    """What travels on the bus: JSON of this model."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    producer: str
+    data: dict[str, Any]
+
+    def parse(self, model: type[T]) -> T:
+        return model.model_validate(self.data)
+
+
+def envelope(event: EventData, *, producer: str, event_id: uuid.UUID | None = None) -> Envelope:
+    return Envelope(
+        id=event_id or uuid.uuid4(),
+        type=event.EVENT_TYPE,
+        producer=producer,
+        data=event.model_dump(mode="json"),
+    )
+
+
+def conv_key(conversation_id: int, event_type: str) -> str:
+    return f"conv.{conversation_id}.{event_type}"
+
+
+def user_key(user_id: int, event_type: str) -> str:
+    return f"user.{user_id}.{event_type}"
+
+
+def svc_key(event_type: str) -> str:
+    return f"svc.{event_type}"
+
+
+class EventData(BaseModel):
+    """Base of every event's `data`; subclasses name their type: `class X(EventData, event_type=...)`."""
+
+    EVENT_TYPE: ClassVar[str] = ""
+
+    def __init_subclass__(cls, *, event_type: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if event_type:
+            cls.EVENT_TYPE = event_type
+
+
+# --- auth -----------------------------------------------------------------------------------
+
+
+class UserRegistered(EventData, event_type="user.registered"):
+    user_id: int
+    username: str
+    email: str
+    created_at: datetime
+
+
+class UserUpdated(EventData, event_type="user.updated"):
+    user_id: int
+    username: str
+    email: str
+    created_at: datetime
+
+
+class SessionRevoked(EventData, event_type="session.revoked"):
+    user_id: int
+    sid: str
+
+
+# --- chat: friends ---------------------------------------------------------------------------
+
+
+class FriendRequested(EventData, event_type="friend.requested"):
+    request: FriendRequestRead
+    receiver_id: int
+
+
+class FriendAccepted(EventData, event_type="friend.accepted"):
+    request_id: int
+    requester_id: int
+    accepter: UserPublic
+    requester: UserPublic
+
+
+class FriendRemoved(EventData, event_type="friend.removed"):
+    user_id: int
+    friend_id: int
+
+
+# --- chat: conversations and members ---------------------------------------------------------
+
+
+class ConversationCreated(EventData, event_type="conversation.created"):
+    conversation: ConversationRead
+    created_by: int | None
+
+
+class ConversationUpdated(EventData, event_type="conversation.updated"):
+    conversation_id: int
+    name: str | None
+    type: Literal["direct", "group"]
+    updated_by: int | None
+
+
+class MemberAdded(EventData, event_type="member.added"):
+    conversation_id: int
+    new_user: UserRef
+    added_by: UserRef | None
+    member_ids: list[int]
+
+
+class MemberRemoved(EventData, event_type="member.removed"):
+    conversation_id: int
+    user: UserRef
+    removed_by: UserRef | None
+    reason: Literal["kicked", "left", "context"]
+    member_ids: list[int]
+
+
+# --- chat: messages and receipts -------------------------------------------------------------
+
+
+class MessageCreated(EventData, event_type="message.created"):
+    message: MessageRead
+    member_ids: list[int]
+
+
+class MessageEdited(EventData, event_type="message.edited"):
+    message: MessageRead
+
+
+class MessageDeleted(EventData, event_type="message.deleted"):
+    conversation_id: int
+    message_id: int
+    seq: int
+
+
+class ReactionUpdated(EventData, event_type="reaction.updated"):
+    message: MessageRead
+
+
+class ReceiptUpdated(EventData, event_type="receipt.updated"):
+    conversation_id: int
+    user_id: int
+    kind: Literal["read", "delivered"]
+    seq: int
+    at: datetime
+
+
+# --- gateway ---------------------------------------------------------------------------------
+
+
+class Typing(EventData, event_type="typing"):
+    conversation_id: int
+    user_id: int
+    username: str
+    is_typing: bool
+
+
+class PresenceConnected(EventData, event_type="presence.connected"):
+    gateway_id: str
+    connection_id: str
+    user_id: int
+
+
+class PresenceDisconnected(EventData, event_type="presence.disconnected"):
+    gateway_id: str
+    connection_id: str
+    user_id: int
+
+
+class PresenceHeartbeat(EventData, event_type="presence.heartbeat"):
+    gateway_id: str
+
+
+# --- notify ----------------------------------------------------------------------------------
+
+
+class PresenceChanged(EventData, event_type="presence.changed"):
+    user_id: int
+    online: bool
+    last_seen: datetime | None
+
+
+class NotificationCreated(EventData, event_type="notification.created"):
+    user_id: int
+    notification: NotificationRead
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    cls.EVENT_TYPE: cls
+    for cls in (
+        UserRegistered,
+        UserUpdated,
+        SessionRevoked,
+        FriendRequested,
+        FriendAccepted,
+        FriendRemoved,
+        ConversationCreated,
+        ConversationUpdated,
+        MemberAdded,
+        MemberRemoved,
+        MessageCreated,
+        MessageEdited,
+        MessageDeleted,
+        ReactionUpdated,
+        ReceiptUpdated,
+        Typing,
+        PresenceConnected,
+        PresenceDisconnected,
+        PresenceHeartbeat,
+        PresenceChanged,
+        NotificationCreated,
+    )
+}

@@ -1,0 +1,88 @@
+"""Health, readiness, metrics and request ids for a service's FastAPI app."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import HTTP_REQUEST_DURATION
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class RequestContextMiddleware:
+    """Binds a request id to logs, echoes it back, and times the request by route template."""
+
+    def __init__(self, app: ASGIApp, *, service: str, fastapi_app: FastAPI) -> None:
+        self.app = app
+        self.service = service
+        self.fastapi_app = fastapi_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(REQUEST_ID_HEADER.encode(), b"").decode() or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            HTTP_REQUEST_DURATION.labels(
+                self.service, scope["method"], self._route(scope), str(status)
+            ).observe(time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _route(self, scope: Scope) -> str:
+        for route in self.fastapi_app.router.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return getattr(route, "path", "other")
+        return "unmatched"
+
+
+def install_observability(
+    app: FastAPI, *, service: str, readiness: dict[str, ReadinessCheck] | None = None
+) -> None:
+    """Adds `/healthz`, `/readyz` (every check must answer) and `/metrics`."""
+    checks = readiness if readiness is not None else {}
+    app.state.readiness_checks = checks
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results = {name: await check() for name, check in app.state.readiness_checks.items()}
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestContextMiddleware, service=service, fastapi_app=app)

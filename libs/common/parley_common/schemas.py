@@ -1,0 +1,117 @@
+"""REST models shared across services (the shapes of PROTOCOL.md section 1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UserRef(Model):
+    id: int
+    username: str
+
+
+class UserPublic(Model):
+    id: int
+    username: str
+    email: str
+
+
+class UserRead(UserPublic):
+    created_at: datetime
+
+
+class FriendRead(UserPublic):
+    is_online: bool = False
+
+
+class FriendRequestRead(Model):
+    id: int
+    requester: UserPublic
+    created_at: datetime
+    status: Literal["pending", "accepted", "rejected"] = "pending"
+
+
+class MemberRef(Model):
+    user: UserRef
+    role: Literal["admin", "member"]
+
+
+class LastMessage(Model):
+    id: int
+    seq: int
+    content: str
+    sender_id: int | None
+    created_at: datetime
+
+
+class ContextRead(Model):
+    type: str
+    id: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationRead(Model):
+    id: int
+    name: str | None
+    type: Literal["direct", "group"]
+    private_pair_key: str | None
+    member_ids: list[int]
+    members: list[MemberRef]
+    last_message: LastMessage | None
+    unread_count: int = 0
+    last_seq: int = 0
+    created_at: datetime
+    settings: dict[str, Any] = Field(default_factory=dict)
+    context: ContextRead | None = None
+
+
+class ConversationSummary(Model):
+    id: int
+    name: str | None
+    type: Literal["direct", "group"]
+
+
+class MessageRead(Model):
+    id: int
+    conversation_id: int
+    seq: int
+    sender_id: int | None
+    sender_username: str
+    content: str
+    type: Literal["text", "system"] = "text"
+    client_msg_id: str | None = None
+    reply_to: int | None = None
+    mentions: list[int] = Field(default_factory=list)
+    reactions: dict[str, list[int]] = Field(default_factory=dict)
+    created_at: datetime
+    edited_at: datetime | None = None
+    deleted: bool = False
+    kind: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class NotificationRead(Model):
+    id: int
+    type: str
+    title: str
+    body: str
+    link: str | None = None
+    is_read: bool = False
+    created_at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatusOk(Model):
+    status: str = "ok"
+
+
+class PresenceState(Model):
+    online: bool
+    last_seen: datetime | None = None

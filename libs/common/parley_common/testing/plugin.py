@@ -1,0 +1,60 @@
+"""pytest fixtures on the real servers: a fresh PostgreSQL database, an isolated exchange and
+queue prefix on RabbitMQ, a Redis database; URLs from `PARLEY_TEST_*` (default: local ones).
+
+Loaded for the whole workspace through `-p parley_common.testing.plugin` (root pyproject).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from .databases import create_database, drop_database
+
+PG_URL = os.environ.get(
+    "PARLEY_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+AMQP_URL = os.environ.get("PARLEY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    url: str
+    exchange: str
+    queue_prefix: str
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    url = await create_database(PG_URL)
+    try:
+        yield url
+    finally:
+        await drop_database(PG_URL, url)
+
+
+@pytest.fixture
+def amqp() -> BusConfig:
+    """A RabbitMQ exchange and queue prefix no other test run uses."""
+    run = uuid.uuid4().hex[:10]
+    return BusConfig(AMQP_URL, f"parley.test.{run}", f"test.{run}.")
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """A Redis database, flushed before and after the test."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        await client.flushdb()
+        await client.aclose()
