@@ -31,7 +31,13 @@ class BaseServiceSettings(BaseSettings):
     internal_token: str = "dev-internal-token"
     jwt_issuer: str = "parley"
     jwt_audience: str = "parley"
-    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    jwks_url: str = Field(default="", description="Defaults to {auth_url}/.well-known/jwks.json.")
+    auth_url: str = "http://127.0.0.1:8001"
+    chat_url: str = "http://127.0.0.1:8002"
+    notify_url: str = "http://127.0.0.1:8003"
+    auto_migrate: bool = Field(
+        default=True, description="Apply this service's migrations at startup (make migrate does it otherwise)."
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: [r"http://127\.0\.0\.1(:\d+)?", r"http://localhost(:\d+)?"],
         description="Allowed browser origins, as regular expressions matched against the whole origin.",
@@ -45,6 +51,12 @@ class BaseServiceSettings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
         if self.environment == "production" and self.internal_token in PLACEHOLDER_SECRETS:
             raise ValueError("PARLEY_INTERNAL_TOKEN must be set to a real secret in production")
+        return self
+
+    @model_validator(mode="after")
+    def _default_jwks_url(self) -> BaseServiceSettings:
+        if not self.jwks_url:
+            self.jwks_url = self.auth_url.rstrip("/") + "/.well-known/jwks.json"
         return self
 
     @property
