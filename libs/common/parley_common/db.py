@@ -10,7 +10,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -99,7 +104,9 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
             raise
 
 
-def run_migrations_sync(connection: Connection, script_location: str, revision: str = "head") -> None:
+def run_migrations_sync(
+    connection: Connection, script_location: str, revision: str = "head"
+) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -125,7 +132,9 @@ def downgrade_sync(connection: Connection, script_location: str, revision: str =
     command.downgrade(config, revision)
 
 
-async def downgrade(engine: AsyncEngine, script_location: str | Path, revision: str = "base") -> None:
+async def downgrade(
+    engine: AsyncEngine, script_location: str | Path, revision: str = "base"
+) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(downgrade_sync, str(script_location), revision)
 

@@ -12,7 +12,14 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from .schemas import ConversationRead, FriendRequestRead, MessageRead, NotificationRead, UserPublic, UserRef
+from .schemas import (
+    ConversationRead,
+    FriendRequestRead,
+    MessageRead,
+    NotificationRead,
+    UserPublic,
+    UserRef,
+)
 
 EXCHANGE = "parley.events"
 

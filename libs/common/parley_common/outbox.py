@@ -44,7 +44,9 @@ def outbox_table(metadata: MetaData) -> Table:
     table = Table(
         "outbox",
         metadata,
-        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         Column("event_id", Uuid, nullable=False),
         Column("event_type", String(64), nullable=False),
         Column("routing_key", String(255), nullable=False),
@@ -160,7 +162,12 @@ class OutboxRelay:
             rows: Sequence[tuple[int, str, str, str, int, str]] = (
                 await session.execute(
                     select(
-                        t.c.id, t.c.routing_key, t.c.payload, t.c.event_id, t.c.attempts, t.c.event_type
+                        t.c.id,
+                        t.c.routing_key,
+                        t.c.payload,
+                        t.c.event_id,
+                        t.c.attempts,
+                        t.c.event_type,
                     )
                     .where(t.c.sent_at.is_(None), t.c.available_at <= utcnow())
                     .order_by(t.c.id)
@@ -190,8 +197,12 @@ class OutboxRelay:
                     .values(attempts=attempts + 1, available_at=now + timedelta(seconds=delay))
                 )
             if failed:
-                log.warning("outbox.publish_failed", service=self._service, failed=len(failed),
-                            error=str(next(r for r in results if r is not None)))
+                log.warning(
+                    "outbox.publish_failed",
+                    service=self._service,
+                    failed=len(failed),
+                    error=str(next(r for r in results if r is not None)),
+                )
             for row, res in zip(rows, results, strict=True):
                 if res is None:
                     EVENTS_PUBLISHED.labels(self._service, row[5]).inc()
@@ -218,4 +229,3 @@ class OutboxRelay:
         t = self._table
         async with self._sessionmaker() as session, session.begin():
             await session.execute(delete(t).where(t.c.sent_at.is_not(None), t.c.sent_at < cutoff))
-

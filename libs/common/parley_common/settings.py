@@ -26,7 +26,8 @@ class BaseServiceSettings(BaseSettings):
     smtp_url: str = "file://var/mail"
     bus_exchange: str = "parley.events"
     bus_queue_prefix: str = Field(
-        default="", description="Prefix for every queue name (isolates test runs on a shared broker)."
+        default="",
+        description="Prefix for every queue name (isolates test runs on a shared broker).",
     )
     internal_token: str = "dev-internal-token"
     jwt_issuer: str = "parley"
@@ -36,7 +37,8 @@ class BaseServiceSettings(BaseSettings):
     chat_url: str = "http://127.0.0.1:8002"
     notify_url: str = "http://127.0.0.1:8003"
     auto_migrate: bool = Field(
-        default=True, description="Apply this service's migrations at startup (make migrate does it otherwise)."
+        default=True,
+        description="Apply this service's migrations at startup (make migrate does it otherwise).",
     )
     cors_origins: list[str] = Field(
         default_factory=lambda: [r"http://127\.0\.0\.1(:\d+)?", r"http://localhost(:\d+)?"],

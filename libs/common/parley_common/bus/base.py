@@ -57,7 +57,12 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def publish(
-        self, routing_key: str, body: bytes, *, message_id: str | None = None, persistent: bool = True
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        persistent: bool = True,
     ) -> None: ...
 
     @abc.abstractmethod

@@ -85,10 +85,20 @@ class _MemorySubscription(Subscription):
         try:
             await self._handler(delivery)
         except Exception:
-            log.warning("bus.handler_failed", queue=self._queue.name, key=delivery.routing_key,
-                        attempt=delivery.attempt, exc_info=True)
-            retry = Delivery(delivery.routing_key, delivery.body, delivery.message_id,
-                             delivery.attempt + 1, delivery.headers)
+            log.warning(
+                "bus.handler_failed",
+                queue=self._queue.name,
+                key=delivery.routing_key,
+                attempt=delivery.attempt,
+                exc_info=True,
+            )
+            retry = Delivery(
+                delivery.routing_key,
+                delivery.body,
+                delivery.message_id,
+                delivery.attempt + 1,
+                delivery.headers,
+            )
             if retry.attempt > self._queue.max_attempts:
                 self._queue.dead.append(delivery)
             else:
@@ -113,7 +123,12 @@ class MemoryBus(Bus):
         self._subscriptions.clear()
 
     async def publish(
-        self, routing_key: str, body: bytes, *, message_id: str | None = None, persistent: bool = True
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        persistent: bool = True,
     ) -> None:
         self._broker.route(Delivery(routing_key, body, message_id))
 
@@ -130,7 +145,9 @@ class MemoryBus(Bus):
         queue = self._queue_prefix + queue
         q = self._broker.queues.get(queue)
         if q is None:
-            q = self._broker.queues[queue] = _Queue(queue, exclusive=exclusive, max_attempts=max_attempts)
+            q = self._broker.queues[queue] = _Queue(
+                queue, exclusive=exclusive, max_attempts=max_attempts
+            )
         elif exclusive or q.exclusive:
             raise RuntimeError(f"queue {queue!r} is exclusive to another consumer")
         q.bindings.update(bindings)

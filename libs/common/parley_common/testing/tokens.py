@@ -31,7 +31,12 @@ class TokenFactory:
         return httpx.MockTransport(lambda request: httpx.Response(200, json=self.jwks()))
 
     def token(
-        self, user_id: int, username: str = "", *, sid: str | None = None, ttl: int = 3600,
+        self,
+        user_id: int,
+        username: str = "",
+        *,
+        sid: str | None = None,
+        ttl: int = 3600,
         **overrides: Any,
     ) -> str:
         now = int(time.time())

@@ -11,7 +11,10 @@ T = TypeVar("T")
 
 
 async def wait_for(
-    condition: Callable[[], Awaitable[T] | T], *, timeout: float = 10.0, interval: float = 0.05,
+    condition: Callable[[], Awaitable[T] | T],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
     message: str = "condition",
 ) -> T:
     """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""

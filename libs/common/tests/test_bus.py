@@ -1,0 +1,199 @@
+"""The in-memory and RabbitMQ buses pass the same routing and ack tests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from parley_common.bus import Delivery, create_bus, topic_matches
+from parley_common.bus.rabbit import BusUnavailable
+from parley_common.testing.waiting import wait_for
+
+
+class TestTopicMatching:
+    @pytest.mark.parametrize(
+        ("pattern", "key", "expected"),
+        [
+            ("conv.1.#", "conv.1.message.created", True),
+            ("conv.1.#", "conv.1", True),
+            ("conv.1.#", "conv.12.message.created", False),
+            ("conv.*.message.created", "conv.7.message.created", True),
+            ("conv.*.message.created", "conv.7.message.edited", False),
+            ("svc.*", "svc.user.registered", False),
+            ("svc.#", "svc.user.registered", True),
+            ("#", "anything.at.all", True),
+            ("user.*.friend.*", "user.3.friend.requested", True),
+            ("a.#.z", "a.z", True),
+            ("a.#.z", "a.b.c.z", True),
+            ("a.#.z", "a.b.c", False),
+        ],
+    )
+    def test_patterns(self, pattern: str, key: str, expected: bool) -> None:
+        assert topic_matches(pattern, key) is expected
+
+
+class TestRouting:
+    async def test_each_queue_gets_what_its_bindings_match(self, make_bus) -> None:
+        consumer, producer = await make_bus(), await make_bus()
+        got: dict[str, list[str]] = {"a": [], "b": []}
+
+        def collector(name: str):
+            async def handle(d: Delivery) -> None:
+                got[name].append(d.routing_key)
+
+            return handle
+
+        await consumer.subscribe("routing.a", ["conv.1.#"], collector("a"))
+        await consumer.subscribe(
+            "routing.b", ["conv.*.message.created", "user.9.#"], collector("b")
+        )
+        for key in [
+            "conv.1.message.created",
+            "conv.2.message.created",
+            "conv.1.typing",
+            "user.9.presence.changed",
+            "user.8.presence.changed",
+        ]:
+            await producer.publish(key, b"{}", message_id=uuid.uuid4().hex)
+
+        await wait_for(
+            lambda: len(got["a"]) == 2 and len(got["b"]) == 3, message="routed deliveries"
+        )
+        assert sorted(got["a"]) == ["conv.1.message.created", "conv.1.typing"]
+        assert sorted(got["b"]) == [
+            "conv.1.message.created",
+            "conv.2.message.created",
+            "user.9.presence.changed",
+        ]
+
+    async def test_bindings_change_while_consuming(self, make_bus) -> None:
+        bus = await make_bus()
+        got: list[str] = []
+
+        async def handle(d: Delivery) -> None:
+            got.append(d.body.decode())
+
+        sub = await bus.subscribe(f"gateway.{uuid.uuid4().hex}", [], handle, exclusive=True)
+        await sub.bind("user.1.#")
+        await bus.publish("user.1.x", b"one")
+        await wait_for(lambda: got == ["one"], message="first delivery")
+        await sub.unbind("user.1.#")
+        await sub.bind("user.2.#")
+        await bus.publish("user.1.x", b"dropped")
+        await bus.publish("user.2.x", b"two")
+        await wait_for(lambda: "two" in got, message="delivery after rebind")
+        assert got == ["one", "two"]
+
+    async def test_replicas_naming_one_queue_share_its_work(self, make_bus) -> None:
+        first, second, producer = await make_bus(), await make_bus(), await make_bus()
+        got: list[str] = []
+
+        async def handle(d: Delivery) -> None:
+            got.append(d.body.decode())
+
+        await first.subscribe("shared.work", ["job.#"], handle)
+        await second.subscribe("shared.work", ["job.#"], handle)
+        for i in range(20):
+            await producer.publish("job.run", str(i).encode())
+        await wait_for(lambda: len(got) == 20, message="20 jobs")
+        assert sorted(got, key=int) == [str(i) for i in range(20)]
+
+
+class TestAcks:
+    async def test_failed_handler_gets_the_message_again(self, make_bus) -> None:
+        bus = await make_bus()
+        attempts: list[int] = []
+
+        async def flaky(d: Delivery) -> None:
+            attempts.append(d.attempt)
+            if len(attempts) < 3:
+                raise RuntimeError("transient")
+
+        await bus.subscribe("acks.flaky", ["flaky.#"], flaky, max_attempts=5)
+        await bus.publish("flaky.one", b"x")
+        await wait_for(lambda: len(attempts) == 3, message="three attempts")
+        assert attempts == [1, 2, 3]
+
+    async def test_poison_message_goes_to_the_dead_letter_queue(self, make_bus, bus_kind) -> None:
+        bus = await make_bus()
+        attempts: list[int] = []
+        dead: list[bytes] = []
+
+        async def always_fails(d: Delivery) -> None:
+            attempts.append(d.attempt)
+            raise RuntimeError("poison")
+
+        async def on_dead(d: Delivery) -> None:
+            dead.append(d.body)
+
+        await bus.subscribe("acks.poison", ["poison.#"], always_fails, max_attempts=3)
+        await bus.publish("poison.one", b"bad")
+        if bus_kind == "memory":
+            await wait_for(lambda: bus.dead_letters("acks.poison"), message="dead letter")
+            dead = [d.body for d in bus.dead_letters("acks.poison")]
+        else:
+            # The dead-letter queue is a queue like any other: consume it.
+            sub = await bus.subscribe("acks.poison.dlq", [], on_dead)
+            await wait_for(lambda: dead, message="dead letter", timeout=20)
+            await sub.cancel()
+        assert dead == [b"bad"]
+        assert len(attempts) == 3
+
+
+class TestRabbitReconnect:
+    """Only RabbitMQ has a connection to lose."""
+
+    async def test_consumers_and_bindings_survive_a_lost_connection(
+        self, amqp, rabbit_proxy
+    ) -> None:
+        proxy, url = rabbit_proxy
+        consumer = create_bus(url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        producer = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        await consumer.start()
+        await producer.start()
+        got: list[str] = []
+        reconnected = asyncio.Event()
+
+        async def handle(d: Delivery) -> None:
+            got.append(d.body.decode())
+
+        async def on_reconnect() -> None:
+            reconnected.set()
+
+        consumer.on_reconnect.append(on_reconnect)
+        try:
+            sub = await consumer.subscribe(
+                f"gateway.{uuid.uuid4().hex}", [], handle, exclusive=True
+            )
+            await sub.bind("user.5.#")
+            await producer.publish("user.5.a", b"before")
+            await wait_for(lambda: got == ["before"], message="delivery before the cut")
+
+            await proxy.cut()
+            await proxy.restore()
+            await asyncio.wait_for(reconnected.wait(), 30)
+            await producer.publish("user.5.a", b"after")
+            await wait_for(lambda: "after" in got, message="delivery after reconnect", timeout=15)
+            assert got == ["before", "after"]
+        finally:
+            await consumer.close()
+            await producer.close()
+
+    async def test_publish_fails_fast_while_the_broker_is_unreachable(
+        self, amqp, rabbit_proxy
+    ) -> None:
+        proxy, url = rabbit_proxy
+        bus = create_bus(url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        await bus.start()
+        try:
+            await proxy.cut()
+            await wait_for(lambda: _not(bus.ping()), message="bus notices the cut", timeout=15)
+            with pytest.raises(BusUnavailable):
+                await bus.publish("user.1.x", b"lost?")
+        finally:
+            await bus.close()
+
+
+async def _not(awaitable) -> bool:
+    return not await awaitable
