@@ -6,6 +6,7 @@ Routing (ARCHITECTURE.md, Events): `conv.<conversation_id>.<type>` for a convers
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -35,7 +36,7 @@ class Envelope(BaseModel):
     producer: str
     data: dict[str, Any]
 
-    def parse(self, model: type[T]) -> T:
+    def parse(self, model: builtins.type[T]) -> T:
         return model.model_validate(self.data)
 
 

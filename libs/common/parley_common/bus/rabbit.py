@@ -64,7 +64,7 @@ class _RabbitSubscription(Subscription):
 
     async def open(self, connection: AbstractRobustConnection) -> None:
         async with self._lock:
-            channel: AbstractRobustChannel = await connection.channel()  # type: ignore[assignment]
+            channel: AbstractRobustChannel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)
             exchange = await self._bus.declare_exchange(channel)
             if self._exclusive:
@@ -109,10 +109,10 @@ class _RabbitSubscription(Subscription):
             for pattern in self.bindings:
                 await queue.bind(exchange, routing_key=pattern)
             self._tag = await queue.consume(self._on_message)
-            self._channel, self._queue = channel, queue  # type: ignore[assignment]
+            self._channel, self._queue = channel, queue
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        headers = dict(message.headers or {})
+        headers: dict[str, object] = dict(message.headers or {})
         previous = headers.get("x-delivery-count", 0)
         attempt = (int(previous) if isinstance(previous, int) else 0) + 1
         delivery = Delivery(
@@ -216,7 +216,7 @@ class RabbitBus(Bus):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         connection.reconnect_callbacks.add(self._after_reconnect)
-        channel: AbstractRobustChannel = await connection.channel(publisher_confirms=True)  # type: ignore[assignment]
+        channel: AbstractRobustChannel = await connection.channel(publisher_confirms=True)
         self._exchange = await self.declare_exchange(channel)
         self._connection, self._publish_channel = connection, channel
         for sub in list(self._subscriptions):

@@ -24,7 +24,7 @@ async def wait_for(
         if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)
