@@ -1,0 +1,44 @@
+"""Auth errors; detail texts are PROTOCOL.md's and clients match on them."""
+
+from __future__ import annotations
+
+from parley_common.errors import BadRequest, RateLimited, Unauthorized
+
+
+class UsernameTaken(BadRequest):
+    code, detail = "username_taken", "Username already taken"
+
+
+class EmailTaken(BadRequest):
+    code, detail = "email_taken", "Email already registered"
+
+
+class UsernameExists(BadRequest):
+    code, detail = "username_taken", "Username already exists"
+
+
+class EmailExists(BadRequest):
+    code, detail = "email_taken", "Email already exists"
+
+
+class WrongCurrentPassword(BadRequest):
+    code, detail = "wrong_password", "Current password is incorrect"
+
+
+class InvalidCredentials(Unauthorized):
+    code, detail = "invalid_credentials", "Invalid credentials"
+
+
+class InvalidRefreshToken(Unauthorized):
+    code, detail = "invalid_refresh_token", "Invalid refresh token"
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A rotated token came back: the family is revoked, and that must be committed even
+    though the request fails (see deps.get_session)."""
+
+    commit_anyway = True
+
+
+class LoginThrottled(RateLimited):
+    code, detail = "login_throttled", "Too many failed login attempts"

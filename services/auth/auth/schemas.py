@@ -1,0 +1,80 @@
+"""Request and response bodies of the auth routes (PROTOCOL.md, Auth and users)."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Literal
+
+from parley_common.schemas import UserPublic, UserRead, UserRef
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
+
+__all__ = ["UserPublic", "UserRead", "UserRef"]
+
+USERNAME_MIN, USERNAME_MAX = 3, 32
+_USERNAME_PUNCTUATION = frozenset("_.-")
+
+
+def normalize_username(value: str) -> str:
+    """NFC; 3–32 Unicode letters, digits, `_ . -` (combining marks may follow a letter, which
+    scripts such as Devanagari need even after NFC)."""
+    value = unicodedata.normalize("NFC", value)
+    if not USERNAME_MIN <= len(value) <= USERNAME_MAX:
+        raise ValueError(f"Username must be {USERNAME_MIN} to {USERNAME_MAX} characters long")
+    for i, ch in enumerate(value):
+        category = unicodedata.category(ch)
+        if category.startswith("L") or category == "Nd" or ch in _USERNAME_PUNCTUATION:
+            continue
+        if category.startswith("M") and i > 0:
+            continue
+        raise ValueError("Username may contain only letters, digits, '_', '.' and '-'")
+    return value
+
+
+def username_key(value: str) -> str:
+    """The case-insensitive identity of a name or an email."""
+    return unicodedata.normalize("NFC", value).casefold()
+
+
+Username = Annotated[str, AfterValidator(normalize_username)]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+
+
+class RegisterRequest(BaseModel):
+    username: Username
+    email: EmailStr
+    password: Password
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=320, description="Username or email")
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    refresh_token: str
+    expires_in: int
+
+
+class UserUpdate(BaseModel):
+    username: Username | None = None
+    email: EmailStr | None = None
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: Password
+
+
+class PasswordChanged(BaseModel):
+    status: Literal["success"] = "success"
+    message: str = "Password updated successfully"
+
+
+class StatusOk(BaseModel):
+    status: Literal["ok"] = "ok"
