@@ -1,0 +1,117 @@
+"""The whole platform in one process (`make run`): the gateway on :8000 with auth, chat and
+notify in-process, SQLite files under var/, the in-memory bus and store, emails as .eml files.
+
+Services talk to each other over httpx's ASGI transport instead of sockets: the same HTTP
+calls as in the multi-process mode, without the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+# Started in this order: each service's clients may need the ones before it.
+ORDER = ("auth", "notify", "chat", "gateway")
+
+
+def embedded_settings(name: str, data_dir: Path, **overrides: Any) -> Any:
+    config = importlib.import_module(f"{name}.config")
+    values: dict[str, Any] = {
+        "environment": "development",
+        "database_url": f"sqlite+aiosqlite:///{data_dir / (name + '.db')}",
+        "amqp_url": "memory://",
+        "redis_url": "memory://",
+        "smtp_url": f"file://{data_dir / 'mail'}",
+        "auto_migrate": True,
+    }
+    values.update(overrides)
+    fields = config.Settings.model_fields
+    return config.Settings(**{k: v for k, v in values.items() if k in fields})
+
+
+class EmbeddedPlatform:
+    """One ASGI app: runs every service's lifespan and serves the gateway."""
+
+    def __init__(self, data_dir: Path, **overrides: Any) -> None:
+        self.data_dir = data_dir
+        self.transports: dict[str, httpx.AsyncBaseTransport] = {}
+        self.apps: dict[str, FastAPI] = {}
+        for name in ORDER:
+            main = importlib.import_module(f"{name}.main")
+            app: FastAPI = main.create_app(
+                embedded_settings(name, data_dir, **overrides.get(name, {})),
+                transports=self.transports,
+            )
+            self.apps[name] = app
+            self.transports[name] = httpx.ASGITransport(app=app)
+        self.gateway = self.apps["gateway"]
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for name in ORDER:
+                app = self.apps[name]
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.gateway(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(self.running())
+            except BaseException as exc:
+                await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                raise
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+            assert message["type"] == "lifespan.shutdown"
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Run Parley in one process with embedded backends."
+    )
+    parser.add_argument("--host", default=os.environ.get("PARLEY_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PARLEY_PORT", "8000")))
+    parser.add_argument("--data-dir", default=os.environ.get("PARLEY_DATA_DIR", "var"))
+    args = parser.parse_args(argv)
+
+    data_dir = Path(args.data_dir).resolve()
+    (data_dir / "mail").mkdir(parents=True, exist_ok=True)
+    platform = EmbeddedPlatform(data_dir)
+    print(f"Parley is running at http://{args.host}:{args.port}/", flush=True)
+    print(
+        f"  data: {data_dir} (SQLite: auth.db, chat.db, notify.db; emails: {data_dir / 'mail'})",
+        flush=True,
+    )
+    print("  press Ctrl+C to stop", flush=True)
+    uvicorn.run(
+        platform,
+        host=args.host,
+        port=args.port,
+        log_level=os.environ.get("PARLEY_LOG_LEVEL", "warning").lower(),
+        ws_max_size=64 * 1024,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""`make migrate`: apply each service's Alembic migrations.
+
+`python -m parley.migrate` migrates auth, chat and notify at the URLs from
+`PARLEY_<SERVICE>_DATABASE_URL` (default: a local PostgreSQL database `parley_<service>`);
+`python -m parley.migrate chat` migrates one service at `PARLEY_DATABASE_URL` when set (the
+way a deployment's migration job runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from parley_common.db import create_engine, migrate
+
+DATABASE_SERVICES = ("auth", "chat", "notify")
+
+
+def database_url_for(service: str) -> str:
+    return os.environ.get(
+        f"PARLEY_{service.upper()}_DATABASE_URL",
+        f"postgresql+asyncpg://postgres@127.0.0.1:5432/parley_{service}",
+    )
+
+
+def migrations_dir(service: str) -> Path:
+    package = importlib.import_module(service)
+    return Path(package.__file__ or "").parent / "migrations"
+
+
+async def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named in `url` when it does not exist yet."""
+    u = make_url(url)
+    if not u.drivername.startswith("postgresql"):
+        return
+    admin = u.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    conn = await asyncpg.connect(admin)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", u.database)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{u.database}"')
+    finally:
+        await conn.close()
+
+
+async def migrate_service(service: str, url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate(engine, migrations_dir(service))
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("services", nargs="*", help="auth, chat, notify (default: all three)")
+    args = parser.parse_args(argv)
+    services = args.services or list(DATABASE_SERVICES)
+    if unknown := set(services) - set(DATABASE_SERVICES):
+        parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
+    for service in services:
+        single = len(services) == 1 and "PARLEY_DATABASE_URL" in os.environ
+        url = os.environ["PARLEY_DATABASE_URL"] if single else database_url_for(service)
+        asyncio.run(ensure_database(url))
+        asyncio.run(migrate_service(service, url))
+        print(f"{service}: migrated {make_url(url).render_as_string(hide_password=True)}")
+
+
+if __name__ == "__main__":
+    main()

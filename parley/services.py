@@ -1,0 +1,63 @@
+"""`make services`: the four services as separate processes against PostgreSQL, RabbitMQ and
+Redis from the PARLEY_* URLs (default: the local servers), migrations applied first."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+from .migrate import database_url_for, ensure_database, migrate_service
+from .stack import Stack, StackConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gateways", type=int, default=int(os.environ.get("GATEWAYS", "1")))
+    args = parser.parse_args(argv)
+
+    urls = {name: database_url_for(name) for name in ("auth", "chat", "notify")}
+    for name, url in urls.items():
+        asyncio.run(ensure_database(url))
+        asyncio.run(migrate_service(name, url))
+    config = StackConfig(
+        database_urls=urls,
+        amqp_url=os.environ.get("PARLEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+        redis_url=os.environ.get("PARLEY_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        smtp_url=os.environ.get("PARLEY_SMTP_URL", "file://var/mail"),
+        internal_token=os.environ.get("PARLEY_INTERNAL_TOKEN", "dev-internal-token"),
+        gateways=args.gateways,
+    )
+    stack = Stack(config, log_dir=Path("var/log"))
+    stack.start()
+    for process in stack.processes.values():
+        print(f"{process.name:10} {process.url}   (log: {process.log_path})", flush=True)
+    print(
+        f"Parley is running at {stack.gateways[0].url}/ — Ctrl+C stops every process.", flush=True
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for process in stack.processes.values():
+                if process.popen is not None and process.popen.poll() is not None:
+                    print(
+                        f"{process.name} exited ({process.popen.returncode}); stopping.", flush=True
+                    )
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Run the services as separate processes (uvicorn per service) on real backends.
+
+Used by `make services` and by the end-to-end tests, which start, kill and restart
+processes of a stack of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from . import DEFAULT_PORTS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Process:
+    name: str
+    port: int
+    env: dict[str, str]
+    popen: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_dir: Path | None = None) -> None:
+        package = self.name.split("-")[0]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"{package}.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ws-max-size",
+            str(64 * 1024),
+            "--timeout-graceful-shutdown",
+            "10",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        out = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self.log_path = log_dir / f"{self.name}.log"
+            out = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            cmd, env={**os.environ, **self.env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.popen.returncode}; see {self.log_path}"
+                )
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(
+            f"{self.name} not ready on {self.url} after {timeout}s; see {self.log_path}"
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.send_signal(sig)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+@dataclass
+class StackConfig:
+    database_urls: dict[str, str]  # per service with a database
+    amqp_url: str
+    redis_url: str
+    smtp_url: str = "file://var/mail"
+    bus_exchange: str = "parley.events"
+    bus_queue_prefix: str = ""
+    internal_token: str = "dev-internal-token"
+    gateways: int = 1
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Stack:
+    """auth, chat, notify and N gateway replicas as processes."""
+
+    def __init__(self, config: StackConfig, log_dir: Path | None = None) -> None:
+        self.config = config
+        self.log_dir = log_dir
+        ports = config.ports
+        common = {
+            "PARLEY_ENVIRONMENT": "development",
+            "PARLEY_AMQP_URL": config.amqp_url,
+            "PARLEY_REDIS_URL": config.redis_url,
+            "PARLEY_SMTP_URL": config.smtp_url,
+            "PARLEY_BUS_EXCHANGE": config.bus_exchange,
+            "PARLEY_BUS_QUEUE_PREFIX": config.bus_queue_prefix,
+            "PARLEY_INTERNAL_TOKEN": config.internal_token,
+            "PARLEY_AUTH_URL": f"http://127.0.0.1:{ports['auth']}",
+            "PARLEY_CHAT_URL": f"http://127.0.0.1:{ports['chat']}",
+            "PARLEY_NOTIFY_URL": f"http://127.0.0.1:{ports['notify']}",
+            "PARLEY_JWKS_URL": f"http://127.0.0.1:{ports['auth']}/.well-known/jwks.json",
+            "PARLEY_AUTO_MIGRATE": "true",
+            **config.extra_env,
+        }
+        self.processes: dict[str, Process] = {}
+        for name in ("auth", "chat", "notify"):
+            env = {
+                **common,
+                "PARLEY_DATABASE_URL": config.database_urls[name],
+                "PARLEY_SERVICE_NAME": name,
+            }
+            self.processes[name] = Process(name, ports[name], env)
+        for i in range(config.gateways):
+            name = f"gateway-{i + 1}"
+            port = ports["gateway"] if i == 0 else ports.get(name, free_port())
+            env = {**common, "PARLEY_GATEWAY_ID": name, "PARLEY_SERVICE_NAME": "gateway"}
+            self.processes[name] = Process(name, port, env)
+
+    @property
+    def gateways(self) -> list[Process]:
+        return [p for name, p in self.processes.items() if name.startswith("gateway")]
+
+    def start(self) -> None:
+        # auth first: the others fetch its signing keys.
+        order = ["auth", "chat", "notify", *[g.name for g in self.gateways]]
+        self.processes["auth"].start(self.log_dir)
+        self.processes["auth"].wait_ready()
+        for name in order[1:]:
+            self.processes[name].start(self.log_dir)
+        for name in order[1:]:
+            self.processes[name].wait_ready()
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
