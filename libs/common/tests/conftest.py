@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 import pytest
+
 from parley_common.bus import Bus, create_bus
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.proxy import TcpProxy

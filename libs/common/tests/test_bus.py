@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+
 from parley_common.bus import Delivery, create_bus, topic_matches
 from parley_common.bus.rabbit import BusUnavailable
 from parley_common.testing.waiting import wait_for

@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from parley_common.bus import Bus, create_bus
 from parley_common.consumer import EventConsumer, processed_events_table
 from parley_common.db import create_engine, make_sessionmaker
 from parley_common.events import Envelope, UserRegistered, envelope, svc_key
 from parley_common.outbox import Outbox, OutboxRelay, outbox_table
 from parley_common.testing.waiting import wait_for
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 metadata = MetaData()
 items = Table(
