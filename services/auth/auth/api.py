@@ -8,10 +8,11 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
 from parley_common.internal import ServiceCaller, client_address, is_service_call
-from pydantic import ValidationError
 
 from . import keys, service
 from . import repository as repo

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from parley_common.settings import BaseServiceSettings
 from pydantic import Field
+
+from parley_common.settings import BaseServiceSettings
 
 
 class Settings(BaseServiceSettings):

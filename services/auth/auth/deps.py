@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import Unauthorized
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import repository as repo
 from .models import User

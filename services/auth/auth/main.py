@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+
 from parley_common import db
 from parley_common import store as store_mod
 from parley_common.bus import create_bus

@@ -5,8 +5,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Literal
 
-from parley_common.schemas import UserPublic, UserRead, UserRef
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
+
+from parley_common.schemas import UserPublic, UserRead, UserRef
 
 __all__ = ["UserPublic", "UserRead", "UserRef"]
 

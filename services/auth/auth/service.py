@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from parley_common.db import utcnow
 from parley_common.events import (
     SessionRevoked,
@@ -20,8 +23,6 @@ from parley_common.events import (
     user_key,
 )
 from parley_common.outbox import Outbox
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import repository as repo
 from .config import Settings

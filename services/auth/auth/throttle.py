@@ -11,6 +11,7 @@ import time
 import uuid
 
 import redis.asyncio as redis
+
 from parley_common.errors import Unavailable
 
 from .errors import LoginThrottled

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
 from parley_common.db import UTCDateTime
 
 revision: str = "0001"
