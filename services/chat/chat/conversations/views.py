@@ -1,0 +1,58 @@
+"""Conversation rows to PROTOCOL.md's conversation object, batched for lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley_common.schemas import ConversationRead, LastMessage, MemberRef, UserRef
+
+from ..models import Conversation
+from . import repository as repo
+
+
+async def to_reads(
+    session: AsyncSession, conversations: Sequence[Conversation], viewer_id: int | None
+) -> list[ConversationRead]:
+    ids = [c.id for c in conversations]
+    members = await repo.members_of_many(session, ids)
+    last = await repo.last_messages(session, conversations)
+    unread = await repo.unread_counts(session, viewer_id, ids) if viewer_id is not None else {}
+    out = []
+    for c in conversations:
+        rows = members.get(c.id, [])
+        message = last.get(c.id)
+        out.append(
+            ConversationRead(
+                id=c.id,
+                name=c.name,
+                type=c.type,  # type: ignore[arg-type]
+                private_pair_key=c.private_pair_key,
+                member_ids=sorted(m.user_id for m, _ in rows),
+                members=[
+                    MemberRef(user=UserRef(id=u.id, username=u.username), role=m.role)  # type: ignore[arg-type]
+                    for m, u in rows
+                ],
+                last_message=LastMessage(
+                    id=message.id,
+                    seq=message.seq,
+                    content="" if message.deleted else message.content,
+                    sender_id=message.sender_id,
+                    created_at=message.created_at,
+                )
+                if message
+                else None,
+                unread_count=unread.get(c.id, 0),
+                last_seq=c.last_seq,
+                created_at=c.created_at,
+                settings=c.settings if c.type == "group" else {},
+            )
+        )
+    return out
+
+
+async def to_read(
+    session: AsyncSession, conversation: Conversation, viewer_id: int | None
+) -> ConversationRead:
+    return (await to_reads(session, [conversation], viewer_id))[0]

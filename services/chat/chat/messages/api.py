@@ -1,0 +1,88 @@
+"""Routes for messages: send, page, edit, delete, react, search."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from parley_common.schemas import MessageRead, StatusOk
+
+from ..deps import CtxDep
+from ..errors import ValidationFailed
+from . import service
+
+router = APIRouter(prefix="/messages", tags=["messages"])
+
+
+class MessageCreate(BaseModel):
+    conversation_id: int | None = None
+    content: str | None = None
+    client_msg_id: str | None = None
+    reply_to: int | None = None
+
+
+class MessageUpdate(BaseModel):
+    content: str | None = None
+
+
+@router.post("", response_model=MessageRead)
+async def send_message(ctx: CtxDep, body: MessageCreate) -> MessageRead:
+    """Send a message; the same client_msg_id again returns the first message."""
+    if body.client_msg_id is not None and len(body.client_msg_id) > 128:
+        raise ValidationFailed("client_msg_id", "client_msg_id must be at most 128 characters")
+    return await service.send(
+        ctx,
+        conversation_id=body.conversation_id,
+        content=body.content,
+        client_msg_id=body.client_msg_id,
+        reply_to=body.reply_to,
+    )
+
+
+@router.get("/search", response_model=list[MessageRead])
+async def search_messages(
+    ctx: CtxDep,
+    q: str = Query(min_length=1, max_length=200),
+    conversation_id: int | None = None,
+    limit: int = Query(default=50, ge=1, le=100),
+) -> list[MessageRead]:
+    """Messages you can see that match `q`, best match first."""
+    return await service.search(ctx, q=q, conversation_id=conversation_id, limit=limit)
+
+
+@router.get("/conversation/{conversation_id}", response_model=list[MessageRead])
+async def list_messages(
+    ctx: CtxDep,
+    conversation_id: int,
+    skip: int = Query(default=0, ge=0),
+    limit: int = Query(default=50, ge=1, le=100),
+) -> list[MessageRead]:
+    """The newest `limit` messages after skipping `skip`, oldest first."""
+    return await service.page_by_offset(
+        ctx, conversation_id=conversation_id, skip=skip, limit=limit
+    )
+
+
+@router.patch("/{message_id}", response_model=MessageRead)
+async def edit_message(ctx: CtxDep, message_id: int, body: MessageUpdate) -> MessageRead:
+    """Edit your own message."""
+    return await service.edit(ctx, message_id=message_id, content=body.content)
+
+
+@router.delete("/{message_id}", response_model=StatusOk)
+async def delete_message(ctx: CtxDep, message_id: int) -> StatusOk:
+    """Delete your own message (its row and seq stay, its content goes)."""
+    await service.delete(ctx, message_id=message_id)
+    return StatusOk()
+
+
+@router.put("/{message_id}/reactions/{emoji}", response_model=MessageRead)
+async def add_reaction(ctx: CtxDep, message_id: int, emoji: str) -> MessageRead:
+    """React to a message."""
+    return await service.react(ctx, message_id=message_id, emoji=emoji, add=True)
+
+
+@router.delete("/{message_id}/reactions/{emoji}", response_model=MessageRead)
+async def remove_reaction(ctx: CtxDep, message_id: int, emoji: str) -> MessageRead:
+    """Take your reaction back."""
+    return await service.react(ctx, message_id=message_id, emoji=emoji, add=False)

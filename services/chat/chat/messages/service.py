@@ -1,0 +1,284 @@
+"""Sending, editing, deleting, reacting to and reading messages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley_common.db import utcnow
+from parley_common.events import MessageCreated, MessageDeleted, MessageEdited, ReactionUpdated
+from parley_common.outbox import Outbox
+from parley_common.schemas import MessageRead
+
+from .. import publish
+from ..conversations import repository as conv_repo
+from ..deps import Ctx
+from ..errors import (
+    BadRequest,
+    ConversationAccessDenied,
+    Forbidden,
+    MessageNotFound,
+    MessagingBlocked,
+    ValidationFailed,
+)
+from ..friends import repository as friend_repo
+from ..metrics import MESSAGES_SENT
+from ..models import Conversation, Member, Message
+from . import repository as repo
+from . import views
+
+MENTION = re.compile(r"@([\w.\-]+)")
+
+
+def check_content(ctx: Ctx, content: str | None) -> str:
+    """1..max characters after trimming; the content itself is stored as given."""
+    if content is None or not content.strip():
+        raise ValidationFailed("content", "Message content must not be empty", content)
+    if len(content.strip()) > ctx.settings.max_message_length:
+        raise ValidationFailed(
+            "content",
+            f"Message content must be at most {ctx.settings.max_message_length} characters",
+            None,
+        )
+    return content
+
+
+def mentions_in(content: str, usernames: dict[str, int]) -> list[int]:
+    found = {usernames[m.casefold()] for m in MENTION.findall(content) if m.casefold() in usernames}
+    return sorted(found)
+
+
+@dataclass(slots=True)
+class Access:
+    """The caller's view of a conversation: their membership and the current members."""
+
+    conversation: Conversation
+    member: Member
+    member_ids: list[int]
+    usernames: dict[str, int]  # casefolded username -> id, current members
+    my_username: str
+
+
+async def require_member(session: AsyncSession, conversation_id: int, user_id: int) -> Access:
+    """404 `Conversation not found or access denied` unless the user is a current member."""
+    conversation = await conv_repo.get(session, conversation_id)
+    if conversation is None:
+        raise ConversationAccessDenied()
+    rows = await conv_repo.active_members(session, conversation_id)
+    mine = next(((m, u) for m, u in rows if m.user_id == user_id), None)
+    if mine is None:
+        raise ConversationAccessDenied()
+    return Access(
+        conversation=conversation,
+        member=mine[0],
+        member_ids=sorted(m.user_id for m, _ in rows),
+        usernames={u.username_key: u.id for _, u in rows},
+        my_username=mine[1].username,
+    )
+
+
+async def check_not_blocked(session: AsyncSession, access: Access, user_id: int) -> None:
+    """In a direct chat, a block either way stops messaging (403 `You cannot message this user`)."""
+    if access.conversation.type != "direct":
+        return
+    others = [m for m in access.member_ids if m != user_id]
+    if others and await friend_repo.blocked_among(session, user_id, others):
+        raise MessagingBlocked()
+
+
+async def send(
+    ctx: Ctx,
+    *,
+    conversation_id: int | None,
+    content: str | None,
+    client_msg_id: str | None,
+    reply_to: int | None,
+) -> MessageRead:
+    if conversation_id is None:
+        raise BadRequest("conversation_id is required")
+    content = check_content(ctx, content)
+    session = ctx.session
+    access = await require_member(session, conversation_id, ctx.user_id)
+    await check_not_blocked(session, access, ctx.user_id)
+    if client_msg_id:
+        existing = await repo.by_client_msg_id(session, conversation_id, ctx.user_id, client_msg_id)
+        if existing is not None:
+            return await views.to_read_one(session, existing)
+    if reply_to is not None and not await repo.exists_in(session, conversation_id, reply_to):
+        raise BadRequest("Reply target not found in this conversation", code="reply_not_found")
+    mentions = mentions_in(content, access.usernames) if "@" in content else []
+    message = Message(
+        conversation_id=conversation_id,
+        sender_id=ctx.user_id,
+        sender_username=access.my_username,
+        content=content,
+        type="text",
+        client_msg_id=client_msg_id or None,
+        reply_to=reply_to,
+        mentions=mentions,
+        created_at=utcnow(),
+        deleted=False,
+    )
+    if client_msg_id:
+        try:
+            async with session.begin_nested():
+                await _insert(session, message)
+        except IntegrityError:
+            # A concurrent retry with the same client_msg_id won; answer with its message.
+            existing = await repo.by_client_msg_id(
+                session, conversation_id, ctx.user_id, client_msg_id
+            )
+            if existing is None:
+                raise
+            return await views.to_read_one(session, existing)
+    else:
+        await _insert(session, message)
+    read = views.to_read(message)
+    await publish.to_conversation(
+        session,
+        ctx.outbox,
+        conversation_id,
+        MessageCreated(message=read, member_ids=access.member_ids),
+    )
+    MESSAGES_SENT.inc()
+    return read
+
+
+async def _insert(session: AsyncSession, message: Message) -> None:
+    message.seq = await conv_repo.next_seq(session, message.conversation_id)
+    session.add(message)
+    await session.flush()
+
+
+async def post_system(
+    session: AsyncSession, outbox: Outbox, conversation_id: int, content: str
+) -> MessageRead:
+    """A `type: "system"` message (member added, renamed, ...), sequenced like any other."""
+    message = Message(
+        conversation_id=conversation_id,
+        sender_id=None,
+        sender_username="system",
+        content=content,
+        type="system",
+        mentions=[],
+        created_at=utcnow(),
+        deleted=False,
+    )
+    await _insert(session, message)
+    read = views.to_read(message)
+    member_ids = await conv_repo.active_member_ids(session, conversation_id)
+    await publish.to_conversation(
+        session, outbox, conversation_id, MessageCreated(message=read, member_ids=member_ids)
+    )
+    MESSAGES_SENT.inc()
+    return read
+
+
+async def _own_visible(ctx: Ctx, message_id: int) -> tuple[Message, Access]:
+    message = await repo.get(ctx.session, message_id)
+    if message is None:
+        raise MessageNotFound()
+    try:
+        access = await require_member(ctx.session, message.conversation_id, ctx.user_id)
+    except ConversationAccessDenied:
+        raise MessageNotFound()
+    return message, access
+
+
+async def edit(ctx: Ctx, *, message_id: int, content: str | None) -> MessageRead:
+    content = check_content(ctx, content)
+    message, access = await _own_visible(ctx, message_id)
+    if message.sender_id != ctx.user_id:
+        raise Forbidden("You can only edit your own messages", code="not_sender")
+    if message.deleted:
+        raise BadRequest("Cannot edit a deleted message", code="message_deleted")
+    await check_not_blocked(ctx.session, access, ctx.user_id)
+    message.content = content
+    message.mentions = mentions_in(content, access.usernames) if "@" in content else []
+    message.edited_at = utcnow()
+    await ctx.session.flush()
+    read = await views.to_read_one(ctx.session, message)
+    await publish.to_conversation(
+        ctx.session, ctx.outbox, message.conversation_id, MessageEdited(message=read)
+    )
+    return read
+
+
+async def delete(ctx: Ctx, *, message_id: int) -> None:
+    message, _ = await _own_visible(ctx, message_id)
+    if message.sender_id != ctx.user_id:
+        raise Forbidden("You can only delete your own messages", code="not_sender")
+    if message.deleted:
+        return
+    message.deleted, message.content, message.edited_at = True, "", utcnow()
+    await ctx.session.flush()
+    event = MessageDeleted(
+        conversation_id=message.conversation_id, message_id=message.id, seq=message.seq
+    )
+    await publish.to_conversation(ctx.session, ctx.outbox, message.conversation_id, event)
+
+
+async def react(ctx: Ctx, *, message_id: int, emoji: str, add: bool) -> MessageRead:
+    if not emoji or len(emoji) > 32:
+        raise BadRequest("Invalid emoji", code="invalid_emoji")
+    message, access = await _own_visible(ctx, message_id)
+    if message.deleted:
+        raise BadRequest("Cannot react to a deleted message", code="message_deleted")
+    await check_not_blocked(ctx.session, access, ctx.user_id)
+    if add:
+        await repo.add_reaction(ctx.session, message.id, ctx.user_id, emoji)
+    else:
+        await repo.remove_reaction(ctx.session, message.id, ctx.user_id, emoji)
+    read = await views.to_read_one(ctx.session, message)
+    await publish.to_conversation(
+        ctx.session, ctx.outbox, message.conversation_id, ReactionUpdated(message=read)
+    )
+    return read
+
+
+async def page_by_offset(
+    ctx: Ctx, *, conversation_id: int, skip: int, limit: int
+) -> list[MessageRead]:
+    await require_member(ctx.session, conversation_id, ctx.user_id)
+    rows = await repo.page_by_offset(ctx.session, conversation_id, skip=skip, limit=limit)
+    return await views.to_reads(ctx.session, rows)
+
+
+async def page_by_seq(
+    ctx: Ctx, *, conversation_id: int, before_seq: int | None, after_seq: int | None, limit: int
+) -> list[MessageRead]:
+    await require_member(ctx.session, conversation_id, ctx.user_id)
+    rows = await repo.page_by_seq(
+        ctx.session, conversation_id, before_seq=before_seq, after_seq=after_seq, limit=limit
+    )
+    return await views.to_reads(ctx.session, rows)
+
+
+async def search(ctx: Ctx, *, q: str, conversation_id: int | None, limit: int) -> list[MessageRead]:
+    if conversation_id is not None:
+        await require_member(ctx.session, conversation_id, ctx.user_id)
+    rows = await repo.search(
+        ctx.session, ctx.user_id, q, conversation_id=conversation_id, limit=limit
+    )
+    return await views.to_reads(ctx.session, rows)
+
+
+async def visible_after(
+    session: AsyncSession, *, conversation_id: int, user_id: int, after_seq: int, limit: int
+) -> list[MessageRead]:
+    """For the gateway's resume: what the user may see after `after_seq` (up to their removal)."""
+    member = await conv_repo.membership(session, conversation_id, user_id)
+    if member is None:
+        raise ConversationAccessDenied()
+    rows = await repo.page_by_seq(
+        session,
+        conversation_id,
+        before_seq=None,
+        after_seq=after_seq,
+        limit=limit,
+        max_seq=member.left_seq if member.left_at is not None else None,
+    )
+    return await views.to_reads(session, rows)

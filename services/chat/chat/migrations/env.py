@@ -1,0 +1,4 @@
+from chat.models import Base
+from parley_common.alembic_env import run
+
+run(Base.metadata, "sqlite+aiosqlite:///var/chat.db")

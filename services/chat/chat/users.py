@@ -1,0 +1,49 @@
+"""The users projection: lookups, and the handlers that keep it in step with auth's events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley_common.db import utcnow
+from parley_common.events import Envelope, UserRegistered, UserUpdated
+
+from .models import User
+
+
+def username_key(username: str) -> str:
+    return username.casefold()
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username_key == username_key(username)))
+
+
+async def get_many(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, User]:
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {u.id: u for u in rows}
+
+
+async def upsert(session: AsyncSession, env: Envelope) -> None:
+    """Handler for user.registered and user.updated (idempotent: an upsert by id)."""
+    data = env.parse(UserUpdated if env.type == "user.updated" else UserRegistered)
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {
+        "username": data.username,
+        "username_key": username_key(data.username),
+        "email": data.email,
+        "updated_at": utcnow(),
+    }
+    stmt = insert_(User).values(id=data.user_id, created_at=data.created_at, **values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))

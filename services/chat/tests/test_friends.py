@@ -1,0 +1,145 @@
+"""Friends and blocks (PROTOCOL.md "Friends and blocks")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from conftest import Chat
+
+
+class TestFriendRequests:
+    async def test_request_accept_list_remove(self, chat: Chat) -> None:
+        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        r = await chat.call("POST", "/friends/request", a, json={"username": "BOB"})
+        assert r.status_code == 200 and r.json() == {"message": "Friend request sent successfully"}
+        requests = await chat.ok("GET", "/friends/requests", b)
+        assert len(requests) == 1
+        req = requests[0]
+        assert req["requester"] == {"id": 1, "username": "alice", "email": "alice@example.com"}
+        assert req["status"] == "pending" and req["created_at"]
+        # Only the receiver may answer.
+        r = await chat.call("PUT", f"/friends/requests/{req['id']}/accept", a)
+        assert r.status_code == 404 and r.json()["detail"] == "Friend request not found"
+        assert await chat.ok("PUT", f"/friends/requests/{req['id']}/accept", b) == {
+            "message": "Friend request accepted"
+        }
+        friends = await chat.ok("GET", "/friends", a)
+        assert friends == [
+            {"id": 2, "username": "bob", "email": "bob@example.com", "is_online": False}
+        ]
+        assert [f["id"] for f in await chat.ok("GET", "/friends", b)] == [1]
+        assert (await chat.internal("/internal/users/1/friends")).json() == {"friend_ids": [2]}
+        assert await chat.ok("DELETE", "/friends/2", a) == {"status": "ok"}
+        assert await chat.ok("GET", "/friends", b) == []
+
+    async def test_request_errors(self, chat: Chat) -> None:
+        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        cases = [
+            ({}, 400, "Username is required"),
+            ({"username": ""}, 400, "Username is required"),
+            ({"username": "nobody"}, 404, "User not found"),
+            ({"username": "alice"}, 400, "Cannot send friend request to yourself"),
+        ]
+        for body, status, detail in cases:
+            r = await chat.call("POST", "/friends/request", a, json=body)
+            assert (r.status_code, r.json()["detail"]) == (status, detail), body
+        await chat.ok("POST", "/friends/request", a, json={"username": "bob"})
+        r = await chat.call("POST", "/friends/request", a, json={"username": "bob"})
+        assert (r.status_code, r.json()["detail"]) == (400, "Friend request already sent")
+        rid = (await chat.ok("GET", "/friends/requests", b))[0]["id"]
+        await chat.ok("PUT", f"/friends/requests/{rid}/accept", b)
+        r = await chat.call("POST", "/friends/request", b, json={"username": "alice"})
+        assert (r.status_code, r.json()["detail"]) == (400, "Already friends")
+        r = await chat.call("POST", "/friends/request", a, json={"username": 5})
+        assert r.status_code == 422
+
+    async def test_rerequest_after_rejection(self, chat: Chat) -> None:
+        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        await chat.ok("POST", "/friends/request", a, json={"username": "bob"})
+        rid = (await chat.ok("GET", "/friends/requests", b))[0]["id"]
+        assert await chat.ok("PUT", f"/friends/requests/{rid}/reject", b) == {
+            "message": "Friend request rejected"
+        }
+        assert await chat.ok("GET", "/friends/requests", b) == []
+        r = await chat.call("POST", "/friends/request", a, json={"username": "bob"})
+        assert r.status_code == 200
+        assert len(await chat.ok("GET", "/friends/requests", b)) == 1
+
+    async def test_unauthenticated(self, chat: Chat) -> None:
+        r = await chat.call("GET", "/friends")
+        assert (r.status_code, r.json()["detail"]) == (401, "Not authenticated")
+        r = await chat.call("GET", "/friends", headers={"Authorization": "Bearer nope"})
+        assert (r.status_code, r.json()["detail"]) == (401, "Could not validate credentials")
+
+
+class TestPresence:
+    async def test_is_online_from_notify(self, start_chat: object) -> None:
+        def presence(request: httpx.Request) -> httpx.Response:
+            assert request.url.path == "/internal/presence"
+            ids = request.url.params["user_ids"].split(",")
+            return httpx.Response(
+                200, json={i: {"online": i == "2", "last_seen": None} for i in ids}
+            )
+
+        chat: Chat = await start_chat(transports={"notify": httpx.MockTransport(presence)})  # type: ignore[operator]
+        for uid, name in ((1, "alice"), (2, "bob"), (3, "carol")):
+            await chat.register(uid, name)
+        await chat.befriend(1, 2)
+        await chat.befriend(3, 1)
+        friends = await chat.ok("GET", "/friends", 1)
+        assert [(f["id"], f["is_online"]) for f in friends] == [(2, True), (3, False)]
+
+    async def test_notify_down_means_offline(self, start_chat: object) -> None:
+        def broken(request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("refused")
+
+        chat: Chat = await start_chat(transports={"notify": httpx.MockTransport(broken)})  # type: ignore[operator]
+        await chat.register(1, "alice")
+        await chat.register(2, "bob")
+        await chat.befriend(1, 2)
+        assert [f["is_online"] for f in await chat.ok("GET", "/friends", 1)] == [False]
+
+
+class TestBlocks:
+    async def test_block_rules(self, chat: Chat) -> None:
+        a, b, c = (
+            await chat.register(1, "alice"),
+            await chat.register(2, "bob"),
+            await chat.register(3, "carol"),
+        )
+        await chat.befriend(a, b)
+        assert await chat.ok("POST", "/blocks", a, json={"user_id": b}) == {"status": "ok"}
+        # Blocking ends the friendship.
+        assert await chat.ok("GET", "/friends", a) == []
+        blocks = await chat.ok("GET", "/blocks", a)
+        assert [(x["id"], x["username"]) for x in blocks] == [(2, "bob")]
+        # The blocked user cannot befriend, DM, or add the blocker to a group.
+        r = await chat.call("POST", "/friends/request", b, json={"username": "alice"})
+        assert r.status_code == 403
+        r = await chat.call(
+            "POST", "/conversations", b, json={"type": "direct", "member_user_ids": [a]}
+        )
+        assert (r.status_code, r.json()["detail"]) == (403, "You cannot message this user")
+        r = await chat.call(
+            "POST",
+            "/conversations",
+            b,
+            json={"type": "group", "name": "g", "member_user_ids": [a, c]},
+        )
+        assert r.status_code == 403
+        group = await chat.group(b, [c])
+        r = await chat.call("POST", f"/conversations/{group['id']}/members", b, json={"user_id": a})
+        assert r.status_code == 403
+        r = await chat.call("POST", "/blocks", a, json={"user_id": a})
+        assert (r.status_code, r.json()["detail"]) == (400, "Cannot block yourself")
+        r = await chat.call("POST", "/blocks", a, json={"user_id": 99})
+        assert (r.status_code, r.json()["detail"]) == (404, "User not found")
+        r = await chat.call("POST", "/blocks", a, json={})
+        assert r.status_code == 422
+        assert await chat.ok("DELETE", f"/blocks/{b}", a) == {"status": "ok"}
+        assert await chat.ok("GET", "/blocks", a) == []
+        await chat.befriend(b, a)
+        assert [f["id"] for f in await chat.ok("GET", "/friends", a)] == [2]
