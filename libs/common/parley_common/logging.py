@@ -61,3 +61,6 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     structlog.contextvars.bind_contextvars(service=service)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).addFilter(_RedactingFilter())
+    # One line per inter-service call would drown the service's own logs.
+    for chatty in ("httpx", "httpcore", "aiormq", "aio_pika"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
