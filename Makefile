@@ -8,9 +8,7 @@ export PARLEY_ENVIRONMENT ?= development
 # Installs uv with pip when missing, creates .venv and syncs it with uv.lock.
 setup: .venv/.synced
 .venv/.synced: uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml
-	@if command -v uv >/dev/null 2>&1; then uv=uv; else \
-	  python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv; uv="python3 -m uv"; fi; \
-	  $$uv sync --frozen --all-packages
+	@bash scripts/uv.sh sync --frozen --all-packages
 	@touch $@
 
 run: setup ## the whole platform in one process, embedded backends, on :8000
