@@ -1,0 +1,61 @@
+"""Gateway settings (`PARLEY_*` environment variables)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from parley_common.settings import BaseServiceSettings
+
+# services/gateway/gateway/config.py → the repository root is three folders up.
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class Settings(BaseServiceSettings):
+    """Settings of the public edge: WebSocket limits, delivery, REST routing."""
+
+    service_name: str = "gateway"
+    gateway_id: str = Field(default="", description="This replica's id; random when empty.")
+    web_root: Path = Field(
+        default=REPO_ROOT / "clients" / "web", description="Static files of the web client."
+    )
+    heartbeat_interval: float = Field(default=30.0, description="Seconds between client pings.")
+    ws_auth_timeout: float = Field(
+        default=5.0, description="Seconds to send the first `auth` frame."
+    )
+    ws_max_frame_bytes: int = 64 * 1024
+    ws_send_queue_size: int = Field(
+        default=256, description="Frames queued per socket before it is closed with 4008."
+    )
+    ws_send_rate: float = Field(
+        default=10.0, description="send_message frames per second per user."
+    )
+    ws_send_burst: int = 20
+    rest_rate: float = Field(default=50.0, description="REST requests per second per address.")
+    rest_burst: int = 100
+    resume_max_messages: int = Field(
+        default=1000, description="Larger gaps get resync_required instead of a replay."
+    )
+    resume_page_size: int = 100
+    token_expiring_seconds: float = Field(
+        default=60.0, description="token_expiring is sent this long before the token expires."
+    )
+    typing_timeout: float = Field(
+        default=5.0, description="A typing state expires without refresh."
+    )
+    presence_heartbeat_seconds: float = 15.0
+    dedupe_cache_size: int = Field(default=20_000, description="Event ids remembered for dedup.")
+    upstream_timeout: float = Field(default=10.0, description="Seconds for a call to a service.")
+
+    @model_validator(mode="after")
+    def _default_gateway_id(self) -> Settings:
+        if not self.gateway_id:
+            self.gateway_id = f"gw-{uuid.uuid4().hex[:12]}"
+        return self
+
+    @property
+    def idle_timeout(self) -> float:
+        """A socket silent this long is closed: twice the heartbeat, never under 60 s."""
+        return max(60.0, 2 * self.heartbeat_interval)

@@ -1,0 +1,115 @@
+"""REST routing: the public API of PROTOCOL.md section 1, forwarded to the owning service.
+
+`/internal/*` is never routed: only the public prefixes below are, and paths with dot
+segments are refused before anything is forwarded.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from parley_common.errors import RateLimited, ServiceError
+from parley_common.ratelimit import TokenBucket
+
+from .upstreams import Upstreams, is_unreachable
+
+log = structlog.get_logger(__name__)
+
+# (prefix, service); a prefix matches itself and everything below it.
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/auth", "auth"),
+    ("/users", "auth"),
+    ("/.well-known/jwks.json", "auth"),
+    ("/friends", "chat"),
+    ("/blocks", "chat"),
+    ("/conversations", "chat"),
+    ("/messages", "chat"),
+    ("/integrations", "chat"),
+    ("/notifications", "notify"),
+    ("/presence", "notify"),
+)
+FORWARDED_REQUEST_HEADERS = (
+    "authorization",
+    "content-type",
+    "accept",
+    "accept-language",
+    "user-agent",
+)
+FORWARDED_RESPONSE_HEADERS = (
+    "content-type",
+    "www-authenticate",
+    "retry-after",
+    "cache-control",
+    "location",
+    "etag",
+)
+
+
+def service_for(path: str) -> str | None:
+    """The service that owns a public path, or None (also for any dot-segment trickery)."""
+    segments = path.split("/")
+    if any(s in (".", "..") or "%" in s for s in segments) or "//" in path:
+        return None
+    for prefix, service in ROUTES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return service
+    return None
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class RestProxy:
+    def __init__(self, upstreams: Upstreams, limiter: TokenBucket) -> None:
+        self._upstreams = upstreams
+        self._limiter = limiter
+
+    async def forward(self, request: Request, service: str) -> Response:
+        address = client_address(request)
+        decision = await self._limiter.take(address)
+        if not decision.allowed:
+            raise RateLimited(retry_after=decision.retry_after)
+        headers = {h: v for h in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(h))}
+        headers["x-request-id"] = request.headers.get("x-request-id") or uuid.uuid4().hex
+        headers["x-forwarded-for"] = address
+        client = self._upstreams.by_name(service)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        target = raw_path.decode("latin-1")
+        if request.url.query:
+            target += "?" + request.url.query
+        upstream_request = client.build_request(
+            request.method,
+            target,
+            headers=headers,
+            content=await request.body(),
+        )
+        try:
+            upstream = await client.send(upstream_request)
+        except Exception as exc:
+            return self._failure(service, exc)
+        out_headers = {
+            h: v for h in FORWARDED_RESPONSE_HEADERS if (v := upstream.headers.get(h)) is not None
+        }
+        return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
+
+    def _failure(self, service: str, exc: Exception) -> Response:
+        if is_unreachable(exc):
+            log.warning("proxy.unavailable", service=service, error=repr(exc))
+            error = ServiceError(
+                f"{service} service temporarily unavailable", code="unavailable", status_code=503
+            )
+            return JSONResponse(
+                {"detail": error.detail, "code": error.code, "retry_after": 1},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        log.error("proxy.bad_upstream", service=service, error=repr(exc))
+        return JSONResponse(
+            {"detail": f"{service} service returned a broken response", "code": "bad_gateway"},
+            status_code=502,
+        )

@@ -1,0 +1,48 @@
+"""Pooled HTTP clients to auth, chat and notify (in-process ASGI transports when given)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from parley_common.http import Transports, service_client
+
+from .config import Settings
+
+
+@dataclass(slots=True)
+class Upstreams:
+    auth: httpx.AsyncClient
+    chat: httpx.AsyncClient
+    notify: httpx.AsyncClient
+
+    @classmethod
+    def create(cls, settings: Settings, transports: Transports | None) -> Upstreams:
+        def client(name: str, url: str) -> httpx.AsyncClient:
+            return service_client(
+                name,
+                url,
+                internal_token=settings.internal_token,
+                transports=transports,
+                timeout=settings.upstream_timeout,
+            )
+
+        return cls(
+            auth=client("auth", settings.auth_url),
+            chat=client("chat", settings.chat_url),
+            notify=client("notify", settings.notify_url),
+        )
+
+    def by_name(self, name: str) -> httpx.AsyncClient:
+        client: httpx.AsyncClient = getattr(self, name)
+        return client
+
+    async def aclose(self) -> None:
+        for client in (self.auth, self.chat, self.notify):
+            await client.aclose()
+
+
+def is_unreachable(exc: Exception) -> bool:
+    """Connect failures and timeouts: the upstream is down or overloaded (→ 503)."""
+    return isinstance(exc, httpx.ConnectError | httpx.TimeoutException | httpx.PoolTimeout)

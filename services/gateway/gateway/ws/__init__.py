@@ -1,0 +1,1 @@
+"""The WebSocket edge: connections, frames, delivery fan-out, resume and presence."""

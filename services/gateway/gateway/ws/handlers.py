@@ -1,0 +1,180 @@
+"""Client frames → actions. Every refusal is an `error` frame; the connection stays open."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import structlog
+from pydantic import ValidationError
+
+from parley_common import frames as fr
+from parley_common.events import Typing, conv_key, envelope
+from parley_common.jwt_verify import InvalidToken
+from parley_common.schemas import MessageRead
+
+from ..metrics import WS_FRAMES_IN
+from ..runtime import Gateway
+from . import resume
+from .chat_calls import ChatError, call, is_member
+from .connection import Connection
+
+log = structlog.get_logger(__name__)
+
+NOT_A_MEMBER = "Conversation not found or access denied"
+
+
+def bad_request(detail: Any) -> fr.ErrorFrame:
+    return fr.ErrorFrame(code="bad_request", detail=detail)
+
+
+class FrameHandler:
+    def __init__(
+        self, gateway: Gateway, *, on_token_replaced: Callable[[Connection], None]
+    ) -> None:
+        self.gw = gateway
+        self._on_token_replaced = on_token_replaced
+        self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
+            "ping": self.ping,
+            "auth": self.auth,
+            "join_conversation": self.join,
+            "leave_conversation": self.leave,
+            "send_message": self.send_message,
+            "typing": self.typing,
+            "mark_read": self.mark,
+            "mark_delivered": self.mark,
+            "resume": self.resume,
+        }
+
+    async def handle(self, conn: Connection, text: str) -> None:
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            WS_FRAMES_IN.labels("invalid").inc()
+            conn.send(bad_request("Malformed JSON"))
+            return
+        frame_type = data.get("type") if isinstance(data, dict) else None
+        if not isinstance(frame_type, str) or frame_type not in fr.CLIENT_FRAME_TYPES:
+            WS_FRAMES_IN.labels("unknown").inc()
+            conn.send(bad_request(f"Unknown frame type: {str(frame_type)[:64]}"))
+            return
+        WS_FRAMES_IN.labels(frame_type).inc()
+        try:
+            frame = fr.parse_client_frame(data)
+        except ValidationError as exc:
+            errors = [
+                {"loc": list(e["loc"][1:]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ]
+            client_msg_id = data.get("client_msg_id")
+            error = bad_request(errors)
+            if isinstance(client_msg_id, str) and len(client_msg_id) <= 64:
+                error.client_msg_id = client_msg_id
+            conn.send(error)
+            return
+        try:
+            await self._handlers[frame_type](conn, frame)
+        except ChatError as exc:
+            conn.send(exc.frame)
+
+    async def ping(self, conn: Connection, _: fr.PingFrame) -> None:
+        conn.send(fr.PongFrame())
+
+    async def auth(self, conn: Connection, frame: fr.AuthFrame) -> None:
+        try:
+            claims = await self.gw.verifier.verify(frame.token)
+        except InvalidToken:
+            conn.send(fr.ErrorFrame(code="unauthorized", detail="Could not validate credentials"))
+            return
+        if claims.user_id != conn.user_id:
+            conn.send(fr.ErrorFrame(code="forbidden", detail="Token belongs to another user"))
+            return
+        conn.token, conn.sid, conn.expires_at = frame.token, claims.sid, claims.exp
+        self._on_token_replaced(conn)
+
+    async def join(self, conn: Connection, frame: fr.JoinConversationFrame) -> None:
+        cid = frame.conversation_id
+        if not await is_member(self.gw.upstreams.chat, cid, conn.user_id):
+            conn.send(fr.ErrorFrame(code="not_found", detail=NOT_A_MEMBER, conversation_id=cid))
+            return
+        # Membership may be newer than this replica's view (e.g. the event is still in flight).
+        await self.gw.hub.add_member(conn.user_id, cid)
+        conn.send(fr.JoinedConversationFrame(conversation_id=cid))
+        self.gw.hub.join(conn, cid)
+
+    async def leave(self, conn: Connection, frame: fr.LeaveConversationFrame) -> None:
+        self.gw.hub.leave(conn, frame.conversation_id)
+        conn.send(fr.LeftConversationFrame(conversation_id=frame.conversation_id))
+
+    async def send_message(self, conn: Connection, frame: fr.SendMessageFrame) -> None:
+        decision = await self.gw.send_limiter.take(str(conn.user_id))
+        if not decision.allowed:
+            conn.send(
+                fr.ErrorFrame(
+                    code="rate_limited",
+                    detail="Too many messages, slow down",
+                    client_msg_id=frame.client_msg_id,
+                    retry_after=decision.retry_after,
+                )
+            )
+            return
+        body = frame.model_dump(include={"conversation_id", "content", "client_msg_id", "reply_to"})
+        try:
+            response = await call(self.gw.upstreams.chat, conn, "POST", "/messages", json=body)
+            message = MessageRead.model_validate(response.json())
+        except ChatError as exc:
+            conn.send(exc.frame.model_copy(update={"client_msg_id": frame.client_msg_id}))
+            return
+        except ValidationError:
+            log.error("ws.bad_chat_response", path="/messages")
+            conn.send(
+                fr.ErrorFrame(
+                    code="unavailable",
+                    detail="Chat returned a broken response",
+                    client_msg_id=frame.client_msg_id,
+                    retry_after=1,
+                )
+            )
+            return
+        conn.send(fr.AckFrame(client_msg_id=frame.client_msg_id, message=message))
+
+    async def typing(self, conn: Connection, frame: fr.TypingClientFrame) -> None:
+        cid = frame.conversation_id
+        if not self.gw.hub.is_member(conn.user_id, cid):
+            conn.send(fr.ErrorFrame(code="not_found", detail=NOT_A_MEMBER, conversation_id=cid))
+            return
+        data = Typing(
+            conversation_id=cid,
+            user_id=conn.user_id,
+            username=conn.username,
+            is_typing=frame.is_typing,
+        )
+        env = envelope(data, producer="gateway")
+        try:
+            await self.gw.bus.publish(
+                conv_key(cid, env.type),
+                env.model_dump_json().encode(),
+                message_id=str(env.id),
+                persistent=False,
+            )
+        except Exception:
+            log.warning("ws.typing_publish_failed", exc_info=True)
+
+    async def mark(self, conn: Connection, frame: fr.MarkReadFrame | fr.MarkDeliveredFrame) -> None:
+        which = "read" if frame.type == "mark_read" else "delivered"
+        path = f"/conversations/{frame.conversation_id}/{which}"
+        try:
+            await call(self.gw.upstreams.chat, conn, "POST", path, json={"seq": frame.seq})
+        except ChatError as exc:
+            conn.send(exc.frame.model_copy(update={"conversation_id": frame.conversation_id}))
+
+    async def resume(self, conn: Connection, frame: fr.ResumeFrame) -> None:
+        s = self.gw.settings
+        await resume.replay(
+            self.gw.upstreams.chat,
+            conn,
+            frame.cursors,
+            page_size=s.resume_page_size,
+            limit=s.resume_max_messages,
+        )
