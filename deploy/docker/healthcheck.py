@@ -18,11 +18,11 @@ def _port() -> int:
         args = Path("/proc/1/cmdline").read_bytes().split(b"\0")
     except OSError:
         return 8000
-    for flag, value in zip(args, args[1:], strict=False):
-        if flag == b"--port":
-            return int(value)
-        if flag.startswith(b"--port="):
-            return int(flag.split(b"=", 1)[1])
+    for i, arg in enumerate(args):
+        if arg == b"--port" and i + 1 < len(args):
+            return int(args[i + 1])
+        if arg.startswith(b"--port="):
+            return int(arg.split(b"=", 1)[1])
     return 8000
 
 
