@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from asgi_lifespan import LifespanManager
+
+from gateway.config import Settings
+from gateway.main import create_app
+from parley_common.bus import MemoryBus
+from parley_common.testing.tokens import TokenFactory
+
+from .fakes import FakeChat, fake_notify
+
+
+class Server:
+    """The app on a real socket (uvicorn in this event loop)."""
+
+    def __init__(self, app: Any, **config: Any) -> None:
+        self.config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **config
+        )
+        self.server = uvicorn.Server(self.config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Server:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 15)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Env:
+    tokens: TokenFactory
+    chat: FakeChat
+    bus: MemoryBus
+    server: Server
+    settings: Settings
+    sockets: list[Any] = field(default_factory=list)
+
+    async def connect(self, user_id: int, **kwargs: Any) -> Any:
+        token = self.tokens.token(user_id, f"user{user_id}", **kwargs.pop("claims", {}))
+        ws = await websockets.connect(f"{self.server.ws_url}/{token}", **kwargs)
+        self.sockets.append(ws)
+        return ws
+
+
+async def recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_until(ws: Any, frame_type: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def loop() -> dict[str, Any]:
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == frame_type:
+                return frame
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+async def connected(ws: Any) -> dict[str, Any]:
+    return await recv_until(ws, "connected")
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "amqp_url": f"memory://gw-{uuid.uuid4().hex}",
+        "redis_url": f"memory://gw-{uuid.uuid4().hex}",
+        "auth_url": "http://auth",
+        "chat_url": "http://chat",
+        "notify_url": "http://notify",
+        "log_json": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextlib.asynccontextmanager
+async def gateway_env(**overrides: Any) -> AsyncIterator[Env]:
+    settings = make_settings(**overrides)
+    tokens = TokenFactory()
+    bus = MemoryBus(settings.amqp_url)
+    chat = FakeChat(bus)
+    transports = {
+        "auth": tokens.transport(),
+        "chat": httpx.ASGITransport(chat.app),
+        "notify": httpx.ASGITransport(fake_notify(online={2})),
+    }
+    app = create_app(settings, transports=transports)
+    async with Server(app) as server:
+        env = Env(tokens, chat, bus, server, settings)
+        try:
+            yield env
+        finally:
+            for ws in env.sockets:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    async with gateway_env() as e:
+        yield e
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[httpx.AsyncClient, FakeChat, TokenFactory]]:
+    settings = make_settings()
+    tokens = TokenFactory()
+    chat = FakeChat(MemoryBus(settings.amqp_url))
+    transports = {
+        "auth": tokens.transport(),
+        "chat": httpx.ASGITransport(chat.app),
+        "notify": httpx.ASGITransport(fake_notify(set())),
+    }
+    app = create_app(settings, transports=transports)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
+    ):
+        yield client, chat, tokens
