@@ -1,0 +1,111 @@
+// Wiring: picks the API origin, creates the API client, store and controller,
+// mounts the views, and switches between the sign-in screen and the app.
+//
+// The API is the page's own origin (the gateway serves this folder at /).
+// For development against another origin: ?api=http://127.0.0.1:8000 (kept in
+// localStorage as parley.apiBase; ?api= with no value clears it).
+
+import { createApi } from './api.js';
+import { createStore } from './store.js';
+import { createController } from './controller.js';
+import { mountAuth } from './views/auth.js';
+import { mountSidebar } from './views/sidebar.js';
+import { mountChat } from './views/chat.js';
+import { mountDialogs } from './views/dialogs.js';
+import { toast } from './views/toast.js';
+import { $, errorText } from './util.js';
+
+function apiBase() {
+  const params = new URLSearchParams(location.search);
+  if (params.has('api')) {
+    const v = params.get('api').replace(/\/$/, '');
+    if (v) localStorage.setItem('parley.apiBase', v);
+    else localStorage.removeItem('parley.apiBase');
+  }
+  const stored = localStorage.getItem('parley.apiBase');
+  if (stored) return stored;
+  return location.protocol === 'file:' ? 'http://127.0.0.1:8000' : '';
+}
+
+const base = apiBase();
+const store = createStore();
+const appRoot = $('app');
+const narrow = window.matchMedia('(max-width: 720px)');
+
+const api = createApi({ base, onAuthLost: () => controller?.signOut({ expired: true }) });
+
+// eslint-disable-next-line prefer-const
+let controller = createController({
+  api,
+  store,
+  apiBase: base,
+  toast,
+  isPageVisible: () => document.visibilityState === 'visible',
+  onSignedOut: ({ expired }) => showAuth(expired ? 'Your session ended. Please sign in again.' : ''),
+});
+
+const auth = mountAuth({ api, onSignedIn: start });
+const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: openConversation });
+const dialogs = mountDialogs({ store, controller, toast, onSignOut: () => controller.signOut() });
+const chat = mountChat({
+  store,
+  controller,
+  onBack: () => {
+    controller.closeConversation();
+    const item = document.querySelector('[data-testid="conversation-item"][aria-current="true"]') || $('conversation-list');
+    item?.focus?.();
+  },
+  openMembers: () => dialogs.openMembers(),
+});
+
+function openConversation(cid) {
+  controller.openConversation(cid).catch((e) => toast(errorText(e), { error: true }));
+  if (narrow.matches) chat.focusInput();
+}
+
+store.on('active', () => {
+  appRoot.classList.toggle('show-chat', store.state.activeId != null);
+});
+
+store.on('me', () => {
+  $('current-user').textContent = store.state.me?.username || '';
+});
+
+store.on('connection', () => {
+  const node = $('connection-status');
+  const s = store.state.connection;
+  node.dataset.state = s;
+  node.textContent = s === 'online' ? 'Online' : s === 'connecting' ? 'Connecting…' : 'Offline';
+});
+
+function showAuth(message = '') {
+  appRoot.hidden = true;
+  auth.show(message);
+}
+
+async function start() {
+  auth.hide();
+  appRoot.hidden = false;
+  sidebar.render();
+  try {
+    await controller.boot();
+  } catch (e) {
+    if (e?.status === 401) return; // onAuthLost already showed the sign-in screen
+    toast(`Could not load your chats: ${errorText(e)}`, { error: true });
+  }
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && store.state.activeId != null) controller.markRead(store.state.activeId);
+});
+window.addEventListener('online', () => controller.reconnectNow());
+document.addEventListener('keydown', (e) => {
+  // Escape leaves the open conversation on phones (dialogs handle their own Escape).
+  if (e.key === 'Escape' && narrow.matches && store.state.activeId != null && !document.querySelector('dialog[open]')
+      && $('reply-preview').hidden) {
+    controller.closeConversation();
+  }
+});
+
+if (api.isLoggedIn) start();
+else showAuth();

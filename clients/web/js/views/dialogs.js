@@ -1,0 +1,236 @@
+// Modal panels (native <dialog>: Escape closes them and focus stays inside):
+// new group, conversation details and members, message search,
+// notifications, account.
+
+import { $, el, avatar, formatFull, debounce, errorText } from '../util.js';
+
+function wireClose(dialog) {
+  dialog.addEventListener('click', (e) => {
+    if (e.target.closest('[data-close]')) dialog.close();
+    // A click on the backdrop lands on the dialog element itself.
+    if (e.target === dialog) {
+      const r = dialog.getBoundingClientRect();
+      if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) dialog.close();
+    }
+  });
+}
+
+export function mountDialogs({ store, controller, toast, onSignOut }) {
+  const { state } = store;
+  for (const d of document.querySelectorAll('dialog')) wireClose(d);
+
+  // ---- new group ----
+  const groupDialog = $('group-dialog');
+  const groupForm = $('group-form');
+  const groupOptions = $('group-member-options');
+  const groupError = $('group-error');
+  $('new-group-button').addEventListener('click', () => {
+    groupForm.reset();
+    groupError.textContent = '';
+    const friends = [...state.friends.values()].sort((a, b) => a.username.localeCompare(b.username));
+    groupOptions.replaceChildren(...(friends.length
+      ? friends.map((f) => el('label', { class: 'check', testid: 'group-member-option', 'data-user-id': f.id },
+        el('input', { type: 'checkbox', name: 'member', value: String(f.id) }), f.username))
+      : [el('p', { class: 'muted' }, 'Add friends first to invite them.')]));
+    groupDialog.showModal();
+  });
+  groupForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = groupForm.elements.name.value.trim();
+    const ids = [...groupForm.querySelectorAll('input[name="member"]:checked')].map((i) => Number(i.value));
+    if (!name) { groupError.textContent = 'Give the group a name.'; return; }
+    try {
+      await controller.createGroup(name, ids);
+      groupDialog.close();
+    } catch (err) {
+      groupError.textContent = errorText(err);
+    }
+  });
+
+  // ---- details and members ----
+  const membersDialog = $('members-dialog');
+  const memberList = $('member-list');
+  const renameForm = $('rename-form');
+  const renameInput = $('rename-input');
+  const addForm = $('add-member-form');
+  const addSelect = $('add-member-select');
+  const membersError = $('members-error');
+  const leaveButton = $('leave-button');
+  let membersFor = null;
+
+  async function renderMembers() {
+    const cid = membersFor;
+    const c = state.conversations.get(cid);
+    if (!c) { membersDialog.close(); return; }
+    const isGroup = c.type === 'group';
+    $('members-dialog-title').textContent = isGroup ? (c.name || 'Group') : controller.conversationTitle(c);
+    renameForm.hidden = !isGroup;
+    addForm.hidden = !isGroup;
+    leaveButton.hidden = !isGroup;
+    if (isGroup && document.activeElement !== renameInput) renameInput.value = c.name || '';
+    let members;
+    try {
+      members = await controller.members(cid);
+    } catch (e) {
+      membersError.textContent = errorText(e);
+      return;
+    }
+    if (membersFor !== cid) return;
+    const me = members.find((m) => m.id === state.me?.id);
+    const iAmAdmin = me?.role === 'admin';
+    memberList.replaceChildren(...members.map((m) => {
+      const self = m.id === state.me?.id;
+      const online = self || state.online.has(m.id);
+      const actions = el('span', { class: 'actions' });
+      if (isGroup && iAmAdmin && !self) {
+        actions.append(
+          el('button', { type: 'button', testid: 'make-admin-button', 'aria-label': `Make ${m.username} the admin`, onclick: () => act(() => controller.transferAdmin(cid, m.id), `Make ${m.username} the admin? You will become a member.`) }, 'Make admin'),
+          el('button', { type: 'button', class: 'danger', testid: 'kick-button', 'aria-label': `Remove ${m.username} from the group`, onclick: () => act(() => controller.kick(cid, m.id), `Remove ${m.username} from the group?`) }, 'Remove'),
+        );
+      }
+      return el('li', { class: 'person', testid: 'member-item', 'data-user-id': m.id, 'data-role': m.role },
+        avatar(m.username, { online }),
+        el('span', { class: 'name' }, self ? `${m.username} (you)` : m.username, m.role === 'admin' ? el('span', { class: 'role-tag' }, 'admin') : null),
+        actions);
+    }));
+    const memberIds = new Set(members.map((m) => m.id));
+    const candidates = [...state.friends.values()].filter((f) => !memberIds.has(f.id));
+    addSelect.replaceChildren(...(candidates.length
+      ? candidates.map((f) => el('option', { value: String(f.id) }, f.username))
+      : [el('option', { value: '' }, 'All your friends are here')]));
+    addSelect.disabled = !candidates.length;
+  }
+
+  async function act(fn, question) {
+    if (question && !globalThis.confirm(question)) return;
+    membersError.textContent = '';
+    try {
+      await fn();
+      await renderMembers();
+    } catch (e) {
+      membersError.textContent = errorText(e);
+    }
+  }
+
+  function openMembers() {
+    if (state.activeId == null) return;
+    membersFor = state.activeId;
+    membersError.textContent = '';
+    membersDialog.showModal();
+    renderMembers();
+  }
+  renameForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = renameInput.value.trim();
+    if (name) act(() => controller.rename(membersFor, name));
+  });
+  addForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const uid = Number(addSelect.value);
+    if (uid) act(() => controller.addMember(membersFor, uid));
+  });
+  leaveButton.addEventListener('click', async () => {
+    if (!globalThis.confirm('Leave this group?')) return;
+    try {
+      await controller.leave(membersFor);
+      membersDialog.close();
+    } catch (e) {
+      membersError.textContent = errorText(e);
+    }
+  });
+  store.on('members', (cid) => { if (membersDialog.open && cid === membersFor) renderMembers(); });
+  membersDialog.addEventListener('close', () => { membersFor = null; });
+
+  // ---- search ----
+  const searchDialog = $('search-dialog');
+  const searchInput = $('search-input');
+  const searchHere = $('search-here');
+  const results = $('search-results');
+  $('search-button').addEventListener('click', () => {
+    searchHere.disabled = state.activeId == null;
+    if (state.activeId == null) searchHere.checked = false;
+    searchDialog.showModal();
+    searchInput.focus();
+  });
+  const runSearch = debounce(async () => {
+    const q = searchInput.value.trim();
+    if (!q) { results.replaceChildren(); return; }
+    try {
+      const found = await controller.searchMessages(q, searchHere.checked ? state.activeId : undefined);
+      if (searchInput.value.trim() !== q) return;
+      results.replaceChildren(...(found.length ? found.map((m) => {
+        const c = state.conversations.get(m.conversation_id);
+        return el('li', {}, el('button', {
+          type: 'button', class: 'result', testid: 'search-result', 'data-message-id': m.id, 'data-conversation-id': m.conversation_id,
+          onclick: () => { searchDialog.close(); controller.jumpTo(m.conversation_id, m.id); },
+        },
+        el('span', { class: 'title' }, `${m.sender_username} in ${controller.conversationTitle(c) || 'a conversation'}`),
+        el('span', { class: 'body' }, m.content),
+        el('span', { class: 'body' }, formatFull(m.created_at))));
+      }) : [el('li', { class: 'empty muted' }, 'No messages found.')]));
+    } catch (e) {
+      results.replaceChildren(el('li', { class: 'error' }, errorText(e)));
+    }
+  }, 250);
+  searchInput.addEventListener('input', runSearch);
+  searchHere.addEventListener('change', runSearch);
+  $('search-form').addEventListener('submit', (e) => { e.preventDefault(); runSearch(); });
+
+  // ---- notifications ----
+  const notifDialog = $('notifications-dialog');
+  const notifList = $('notification-list');
+  const bellCount = $('notification-count');
+  const bell = $('notification-bell');
+  function renderNotifications() {
+    const n = state.notificationUnread;
+    bellCount.hidden = !n;
+    bellCount.textContent = n > 99 ? '99+' : String(n);
+    bell.setAttribute('aria-label', n ? `Notifications, ${n} unread` : 'Notifications');
+    if (!notifDialog.open) return;
+    notifList.replaceChildren(...(state.notifications.length ? state.notifications.map((item) => el('li', {},
+      el('button', {
+        type: 'button', class: `result${item.is_read ? '' : ' unread'}`, testid: 'notification-item',
+        'data-notification-id': item.id, 'data-read': item.is_read ? 'true' : 'false',
+        onclick: () => openNotification(item),
+      },
+      el('span', { class: 'title' }, item.title),
+      el('span', { class: 'body' }, item.body),
+      el('span', { class: 'body' }, formatFull(item.created_at)))))
+      : [el('li', { class: 'empty muted' }, 'Nothing new.')]));
+  }
+  function openNotification(item) {
+    controller.readNotification(item);
+    const data = item.data || {};
+    const cid = Number(data.conversation_id);
+    if (cid && state.conversations.has(cid)) {
+      notifDialog.close();
+      if (data.message_id) controller.jumpTo(cid, Number(data.message_id));
+      else controller.openConversation(cid);
+    } else if (item.type === 'friend_request' || item.type === 'friend_accepted') {
+      notifDialog.close();
+      document.getElementById('tab-friends').click();
+    }
+  }
+  bell.addEventListener('click', () => {
+    notifDialog.showModal();
+    renderNotifications();
+    controller.loadNotifications().catch(() => {});
+  });
+  $('notifications-read-all').addEventListener('click', () => controller.readAllNotifications().catch((e) => toast(errorText(e), { error: true })));
+  store.on('notifications', renderNotifications);
+
+  // ---- account ----
+  const userDialog = $('user-dialog');
+  $('user-menu-button').addEventListener('click', () => {
+    $('user-dialog-name').textContent = state.me?.username || '';
+    userDialog.showModal();
+  });
+  $('logout-button').addEventListener('click', () => { userDialog.close(); onSignOut(); });
+
+  store.on('reset', () => {
+    for (const d of document.querySelectorAll('dialog[open]')) d.close();
+    renderNotifications();
+  });
+
+  return { openMembers, renderNotifications };
+}
