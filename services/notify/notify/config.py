@@ -1,0 +1,67 @@
+"""Notify's settings (PARLEY_* environment variables)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from parley_common.settings import PLACEHOLDER_SECRETS, BaseServiceSettings
+
+
+class Settings(BaseServiceSettings):
+    service_name: str = "notify"
+    database_url: str = "sqlite+aiosqlite:///var/notify.db"
+    web_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of the web client, for email links.",
+    )
+    email_from: str = Field(
+        default="Parley <no-reply@parley.local>", description="Sender of emails."
+    )
+    unsubscribe_secret: str = Field(
+        default="change-me", description="HMAC key of the one-click unsubscribe links in emails."
+    )
+    email_delay_seconds: float = Field(
+        default=300.0,
+        description="Default wait before a missed-message email (users override it in minutes).",
+    )
+    email_max_batch_wait_factor: float = Field(
+        default=3.0,
+        description="New messages push a pending email back by the delay, at most this many delays "
+        "after the first one.",
+    )
+    email_tick_seconds: float = Field(
+        default=2.0, description="How often the sender looks for due emails."
+    )
+    email_max_attempts: int = Field(
+        default=8, description="SMTP attempts before an email is given up."
+    )
+    email_retry_base_seconds: float = Field(
+        default=5.0, description="First retry delay after an SMTP failure (doubles each time)."
+    )
+    email_retry_max_seconds: float = Field(default=600.0, description="Longest retry delay.")
+    smtp_timeout_seconds: float = Field(
+        default=20.0, description="Timeout of one SMTP conversation."
+    )
+    digest_hour_utc: int = Field(
+        default=8, ge=0, le=23, description="Hour the daily digest is sent."
+    )
+    presence_gateway_ttl_seconds: float = Field(
+        default=45.0,
+        description="A gateway silent this long has all its connections treated as closed.",
+    )
+    presence_reap_seconds: float = Field(
+        default=5.0, description="How often gateways that stopped heartbeating are looked for."
+    )
+    presence_key_prefix: str = Field(
+        default="parley:presence:", description="Prefix of every presence key in the store."
+    )
+    presence_tombstone_seconds: float = Field(
+        default=3600.0,
+        description="How long a closed connection id is remembered (a late `connected` is ignored).",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_unsubscribe_secret(self) -> Settings:
+        if self.environment == "production" and self.unsubscribe_secret in PLACEHOLDER_SECRETS:
+            raise ValueError("PARLEY_UNSUBSCRIBE_SECRET must be set to a real secret in production")
+        return self

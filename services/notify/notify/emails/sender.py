@@ -1,0 +1,173 @@
+"""The email sender loop: claims due emails, renders them and hands them to SMTP.
+
+Each email is claimed with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite ignores the
+clause and runs one process), sent while the row stays locked, and marked `sent` in that same
+transaction after the SMTP server accepted it. So several replicas never send one email twice,
+and a restart loses nothing. Crash windows:
+
+- before or during the SMTP conversation: the transaction rolls back, the row is still
+  `pending`, and the next sender (this process after a restart, or another replica) sends it.
+- after the SMTP server accepted the email but before the commit (milliseconds): the row is
+  still `pending` and the email is sent again. We accept that duplicate rather than ever
+  losing an email (marking `sending` first would lose it instead). The Message-ID is stable per
+  pending email, so the copy carries the same id.
+- a sender whose database connection dies releases its lock with the connection.
+
+SMTP failures retry with exponential backoff (`email_retry_base_seconds`, doubling, at most
+`email_retry_max_seconds`), up to `email_max_attempts`, then the email is marked `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parley_common.db import utcnow
+
+from .. import projections
+from ..config import Settings
+from ..metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
+from ..models import EmailItem, PendingEmail, ReadCursor
+from ..notifications import preferences
+from . import render, unsubscribe
+from .transport import EmailTransport
+
+log = structlog.get_logger(__name__)
+
+
+class EmailSender:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        transport: EmailTransport,
+        settings: Settings,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._transport = transport
+        self._settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="email-sender")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.send_one():
+                    pass
+                await self._update_gauge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("email.sender_failed", exc_info=True)
+            await asyncio.sleep(self._settings.email_tick_seconds)
+
+    async def _update_gauge(self) -> None:
+        async with self._sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(PendingEmail)
+                .where(PendingEmail.status == "pending")
+            )
+        EMAILS_PENDING.set(count or 0)
+
+    async def send_one(self) -> bool:
+        """Send the most overdue email, if any; False when nothing is due."""
+        now = utcnow()
+        async with self._sessionmaker() as session, session.begin():
+            email = await session.scalar(
+                select(PendingEmail)
+                .where(PendingEmail.status == "pending", PendingEmail.due_at <= now)
+                .order_by(PendingEmail.due_at, PendingEmail.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if email is None:
+                return False
+            await self._send_txn(session, email)
+        return True
+
+    async def _send_txn(self, session: AsyncSession, email: PendingEmail) -> None:
+        items = await self._unread_items(session, email.user_id)
+        prefs = await preferences.get(session, email.user_id)
+        if not items or not prefs.email_missed_messages:
+            email.status = "cancelled"
+            return
+        user = await projections.get_user(session, email.user_id)
+        if user is None:
+            self._failed(email, "recipient unknown (no user.registered seen yet)")
+            return
+        settings = self._settings
+        names = await projections.conversation_names(session, {i.conversation_id for i in items})
+        token = unsubscribe.make_token(settings.unsubscribe_secret, user.id)
+        message = render.build_message(
+            kind=email.kind,
+            email_id=email.id,
+            sender=settings.email_from,
+            to=user.email,
+            username=user.username,
+            sections=render.group_by_conversation(items, names=names, web_url=settings.web_url),
+            web_url=settings.web_url,
+            unsubscribe_url=f"{settings.web_url.rstrip('/')}/notifications/unsubscribe?token={token}",
+        )
+        try:
+            await self._transport.send(message)
+        except Exception as exc:
+            self._failed(email, f"{type(exc).__name__}: {exc}")
+            return
+        email.status, email.sent_at, email.attempts = "sent", utcnow(), email.attempts + 1
+        await session.execute(
+            update(EmailItem)
+            .where(EmailItem.id.in_([i.id for i in items]))
+            .values(email_id=email.id)
+        )
+        EMAILS_SENT.inc()
+        log.info("email.sent", email_id=email.id, user_id=user.id, messages=len(items))
+
+    async def _unread_items(self, session: AsyncSession, user_id: int) -> list[EmailItem]:
+        rows = await session.execute(
+            select(EmailItem, ReadCursor.last_read_seq)
+            .outerjoin(
+                ReadCursor,
+                (ReadCursor.user_id == EmailItem.user_id)
+                & (ReadCursor.conversation_id == EmailItem.conversation_id),
+            )
+            .where(EmailItem.user_id == user_id, EmailItem.email_id.is_(None))
+            .order_by(EmailItem.conversation_id, EmailItem.seq)
+        )
+        return [item for item, read_seq in rows.all() if item.seq > (read_seq or 0)]
+
+    def _failed(self, email: PendingEmail, error: str) -> None:
+        settings = self._settings
+        email.attempts += 1
+        email.last_error = error[:2000]
+        EMAILS_FAILED.inc()
+        if email.attempts >= settings.email_max_attempts:
+            email.status = "failed"
+            log.error("email.given_up", email_id=email.id, attempts=email.attempts, error=error)
+            return
+        backoff = min(
+            settings.email_retry_max_seconds,
+            settings.email_retry_base_seconds * 2 ** (email.attempts - 1),
+        )
+        email.due_at = utcnow() + timedelta(seconds=backoff)
+        log.warning(
+            "email.retry",
+            email_id=email.id,
+            attempts=email.attempts,
+            in_seconds=backoff,
+            error=error,
+        )

@@ -1,0 +1,13 @@
+"""Notify's errors, with stable codes."""
+
+from __future__ import annotations
+
+from parley_common.errors import BadRequest, NotFound
+
+
+class NotificationNotFound(NotFound):
+    code, detail = "notification_not_found", "Notification not found"
+
+
+class InvalidUnsubscribeToken(BadRequest):
+    code, detail = "invalid_unsubscribe_token", "Invalid or expired unsubscribe link"

@@ -1,0 +1,147 @@
+"""Handlers for the events notify consumes from its durable inbox queue `notify.events`.
+
+Each runs once per event id in one transaction (parley_common.consumer). Events sent once per
+audience (member.added, conversation.created, friend.*) share an id, so the copy is dropped.
+Presence events go to a second queue without the inbox (presence/service.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley_common.consumer import EventHandler
+from parley_common.events import (
+    ConversationCreated,
+    ConversationUpdated,
+    Envelope,
+    FriendAccepted,
+    FriendRemoved,
+    FriendRequested,
+    MemberAdded,
+    MemberRemoved,
+    MessageCreated,
+    ReceiptUpdated,
+    UserRegistered,
+    UserUpdated,
+)
+from parley_common.outbox import Outbox
+
+from . import projections
+from .config import Settings
+from .emails import scheduler
+from .models import Conversation, ReadCursor
+from .notifications import repository as notification_repository
+from .notifications import triggers
+from .presence.store import PresenceStore
+
+QUEUE = "notify.events"
+BINDINGS = [
+    "svc.user.*",
+    "conv.*.message.created",
+    "conv.*.receipt.updated",
+    "conv.*.conversation.updated",
+    "conv.*.member.*",
+    "user.*.conversation.created",
+    "user.*.friend.*",
+]
+
+
+class NotifyEvents:
+    def __init__(self, *, settings: Settings, outbox: Outbox, presence: PresenceStore) -> None:
+        self._settings = settings
+        self._outbox = outbox
+        self._presence = presence
+
+    def handlers(self) -> dict[str, EventHandler]:
+        return {
+            UserRegistered.EVENT_TYPE: self.user_changed,
+            UserUpdated.EVENT_TYPE: self.user_changed,
+            FriendRequested.EVENT_TYPE: self.friend_requested,
+            FriendAccepted.EVENT_TYPE: self.friend_accepted,
+            FriendRemoved.EVENT_TYPE: self.friend_removed,
+            ConversationCreated.EVENT_TYPE: self.conversation_created,
+            ConversationUpdated.EVENT_TYPE: self.conversation_updated,
+            MemberAdded.EVENT_TYPE: self.member_added,
+            MemberRemoved.EVENT_TYPE: self.member_removed,
+            MessageCreated.EVENT_TYPE: self.message_created,
+            ReceiptUpdated.EVENT_TYPE: self.receipt_updated,
+        }
+
+    async def user_changed(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(UserRegistered)
+        await projections.upsert_user_txn(
+            session, user_id=e.user_id, username=e.username, email=e.email
+        )
+
+    async def friend_requested(self, session: AsyncSession, env: Envelope) -> None:
+        await triggers.on_friend_requested_txn(session, self._outbox, env.parse(FriendRequested))
+
+    async def friend_accepted(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(FriendAccepted)
+        await projections.add_friendship_txn(session, e.requester_id, e.accepter.id)
+        await triggers.on_friend_accepted_txn(session, self._outbox, e)
+
+    async def friend_removed(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(FriendRemoved)
+        await projections.remove_friendship_txn(session, e.user_id, e.friend_id)
+
+    async def conversation_created(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(ConversationCreated)
+        c = e.conversation
+        await projections.upsert_conversation_txn(
+            session, conversation_id=c.id, name=c.name, type_=c.type
+        )
+        await projections.add_members_txn(session, c.id, c.member_ids)
+        await triggers.on_conversation_created_txn(session, self._outbox, e)
+
+    async def conversation_updated(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(ConversationUpdated)
+        await projections.upsert_conversation_txn(
+            session, conversation_id=e.conversation_id, name=e.name, type_=e.type
+        )
+
+    async def member_added(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(MemberAdded)
+        await projections.add_members_txn(
+            session, e.conversation_id, [*e.member_ids, e.new_user.id]
+        )
+        name = await session.scalar(
+            select(Conversation.name).where(Conversation.id == e.conversation_id)
+        )
+        await triggers.on_member_added_txn(session, self._outbox, e, name)
+
+    async def member_removed(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(MemberRemoved)
+        await projections.remove_member_txn(session, e.conversation_id, e.user.id)
+        await scheduler.drop_conversation_txn(
+            session, user_id=e.user.id, conversation_id=e.conversation_id
+        )
+
+    async def message_created(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(MessageCreated)
+        await projections.add_members_txn(session, e.message.conversation_id, e.member_ids)
+        await triggers.on_message_txn(session, self._outbox, e)
+        await scheduler.on_message_txn(session, e, settings=self._settings, presence=self._presence)
+
+    async def receipt_updated(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(ReceiptUpdated)
+        if e.kind != "read":
+            return
+        cursor = await session.get(ReadCursor, (e.user_id, e.conversation_id), with_for_update=True)
+        if cursor is None:
+            await session.execute(
+                projections.insert_for(session)(ReadCursor)
+                .values(user_id=e.user_id, conversation_id=e.conversation_id, last_read_seq=e.seq)
+                .on_conflict_do_update(
+                    index_elements=["user_id", "conversation_id"], set_={"last_read_seq": e.seq}
+                )
+            )
+        elif e.seq > cursor.last_read_seq:
+            cursor.last_read_seq = e.seq
+        await notification_repository.mark_read_up_to_seq(
+            session, e.user_id, e.conversation_id, e.seq
+        )
+        await scheduler.on_read_txn(
+            session, user_id=e.user_id, conversation_id=e.conversation_id, seq=e.seq
+        )

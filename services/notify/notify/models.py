@@ -1,0 +1,135 @@
+"""Notify's tables: projections fed by events, notifications, preferences and pending emails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parley_common.consumer import processed_events_table
+from parley_common.db import make_base, utcnow
+from parley_common.outbox import outbox_table
+
+Base = make_base()
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+OUTBOX = outbox_table(Base.metadata)
+PROCESSED_EVENTS = processed_events_table(Base.metadata)
+
+
+class User(Base):
+    """Projection of auth's users (names and addresses for notifications and emails)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+
+
+class Friendship(Base):
+    """Projection of chat's friendships, one row per pair (user_low < user_high)."""
+
+    __tablename__ = "friendships"
+    user_low: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_high: Mapped[int] = mapped_column(BigId, primary_key=True, index=True)
+
+
+class Conversation(Base):
+    """Projection of chat's conversations (names for emails)."""
+
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    name: Mapped[str | None] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16), default="group")
+
+
+class Membership(Base):
+    """Projection of chat's conversation members."""
+
+    __tablename__ = "memberships"
+    conversation_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True, index=True)
+
+
+class ReadCursor(Base):
+    """The highest seq each user has read in each conversation (from receipt.updated)."""
+
+    __tablename__ = "read_cursors"
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    last_read_seq: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(500))
+    is_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set for notifications about a message, so reading the conversation up to `seq` clears them.
+    conversation_id: Mapped[int | None] = mapped_column(BigId)
+    seq: Mapped[int | None] = mapped_column(BigId)
+
+
+class Preferences(Base):
+    __tablename__ = "preferences"
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    email_missed_messages: Mapped[bool] = mapped_column(Boolean, default=True)
+    # NULL: the service default (setting `email_delay_seconds`).
+    email_delay_seconds: Mapped[float | None] = mapped_column(Float)
+    digest: Mapped[str] = mapped_column(String(16), default="off")
+    muted_conversation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class PendingEmail(Base):
+    """One email to send to one user; at most one `pending` row per user (partial unique index)."""
+
+    __tablename__ = "pending_emails"
+    __table_args__ = (
+        Index(
+            "uq_pending_emails_user_pending",
+            "user_id",
+            unique=True,
+            postgresql_where="status = 'pending'",
+            sqlite_where="status = 'pending'",
+        ),
+        Index("ix_pending_emails_status_due_at", "status", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[str] = mapped_column(String(16), default="missed")  # missed | digest
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|sent|cancelled|failed
+    due_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class EmailItem(Base):
+    """A message an offline user missed, waiting for the next email (`email_id` once sent)."""
+
+    __tablename__ = "email_items"
+    __table_args__ = (
+        Index("uq_email_items_user_id_message_id", "user_id", "message_id", unique=True),
+        Index("ix_email_items_user_id_email_id", "user_id", "email_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    conversation_id: Mapped[int] = mapped_column(BigId)
+    message_id: Mapped[int] = mapped_column(BigId)
+    seq: Mapped[int] = mapped_column(BigId)
+    sender_username: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    email_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("pending_emails.id"))

@@ -1,0 +1,107 @@
+"""Notification routes: the caller's notifications, preferences, and the email unsubscribe link."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from parley_common.auth_deps import CurrentClaims
+from parley_common.schemas import NotificationRead, StatusOk
+
+from ..deps import SessionDep, SettingsDep
+from ..emails import scheduler, unsubscribe
+from ..errors import InvalidUnsubscribeToken
+from . import preferences, repository, service
+from .schemas import PreferencesRead, PreferencesUpdate, UnreadCount, UnsubscribeResult
+
+router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+
+@router.get("", response_model=list[NotificationRead])
+async def list_notifications(
+    claims: CurrentClaims,
+    session: SessionDep,
+    unread_only: bool = False,
+    limit: int = Query(50, ge=1, le=100),
+    before: int | None = Query(None, description="Only notifications with a smaller id (paging)."),
+) -> list[NotificationRead]:
+    """The caller's notifications, newest first."""
+    rows = await service.list_notifications(
+        session, claims.user_id, unread_only=unread_only, limit=limit, before=before
+    )
+    return [NotificationRead.model_validate(n) for n in rows]
+
+
+@router.get("/unread-count", response_model=UnreadCount)
+async def unread_count(claims: CurrentClaims, session: SessionDep) -> UnreadCount:
+    """How many of the caller's notifications are unread."""
+    return UnreadCount(count=await repository.count_unread(session, claims.user_id))
+
+
+@router.post("/read-all", response_model=StatusOk)
+async def read_all(claims: CurrentClaims, session: SessionDep) -> StatusOk:
+    """Mark every notification of the caller read."""
+    await repository.mark_all_read(session, claims.user_id)
+    return StatusOk()
+
+
+@router.get("/preferences", response_model=PreferencesRead)
+async def get_preferences(
+    claims: CurrentClaims, session: SessionDep, settings: SettingsDep
+) -> PreferencesRead:
+    """The caller's notification preferences."""
+    prefs = await preferences.get(session, claims.user_id)
+    return preferences.to_read(prefs, settings.email_delay_seconds)
+
+
+@router.put("/preferences", response_model=PreferencesRead)
+async def update_preferences(
+    change: PreferencesUpdate, claims: CurrentClaims, session: SessionDep, settings: SettingsDep
+) -> PreferencesRead:
+    """Change the caller's notification preferences (fields left out keep their value)."""
+    prefs = await preferences.update(session, claims.user_id, change)
+    if not prefs.email_missed_messages:
+        await scheduler.cancel_all_txn(session, claims.user_id)
+    return preferences.to_read(prefs, settings.email_delay_seconds)
+
+
+@router.get("/unsubscribe", response_model=UnsubscribeResult)
+async def unsubscribe_link(
+    token: str, session: SessionDep, settings: SettingsDep
+) -> UnsubscribeResult:
+    """Turn email off from the link in an email (no login: the token is signed)."""
+    return await _unsubscribe(token, session, settings)
+
+
+@router.post("/unsubscribe", response_model=UnsubscribeResult)
+async def unsubscribe_one_click(
+    token: str, session: SessionDep, settings: SettingsDep
+) -> UnsubscribeResult:
+    """RFC 8058 one-click unsubscribe (what mail clients POST for List-Unsubscribe-Post)."""
+    return await _unsubscribe(token, session, settings)
+
+
+async def _unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -> UnsubscribeResult:
+    user_id = unsubscribe.read_token(settings.unsubscribe_secret, token)
+    if user_id is None:
+        raise InvalidUnsubscribeToken()
+    await preferences.update(
+        session, user_id, PreferencesUpdate(email_missed_messages=False, digest="off")
+    )
+    await scheduler.cancel_all_txn(session, user_id)
+    return UnsubscribeResult()
+
+
+@router.post("/{notification_id}/read", response_model=StatusOk)
+async def mark_read(notification_id: int, claims: CurrentClaims, session: SessionDep) -> StatusOk:
+    """Mark one of the caller's notifications read."""
+    await service.mark_read(session, claims.user_id, notification_id)
+    return StatusOk()
+
+
+@router.delete("/{notification_id}", response_model=StatusOk)
+async def delete_notification(
+    notification_id: int, claims: CurrentClaims, session: SessionDep
+) -> StatusOk:
+    """Delete one of the caller's notifications."""
+    await service.delete(session, claims.user_id, notification_id)
+    return StatusOk()

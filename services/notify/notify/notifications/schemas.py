@@ -1,0 +1,32 @@
+"""Request and response models of the notification routes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class UnreadCount(BaseModel):
+    count: int
+
+
+class PreferencesRead(BaseModel):
+    email_missed_messages: bool = True
+    email_delay_minutes: float = 5.0
+    digest: Literal["off", "daily"] = "off"
+    muted_conversation_ids: list[int] = Field(default_factory=list)
+
+
+class PreferencesUpdate(BaseModel):
+    """Fields left out keep their value."""
+
+    email_missed_messages: bool | None = None
+    email_delay_minutes: float | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    digest: Literal["off", "daily"] | None = None
+    muted_conversation_ids: list[int] | None = Field(default=None, max_length=10_000)
+
+
+class UnsubscribeResult(BaseModel):
+    status: str = "ok"
+    message: str = "You have been unsubscribed from email notifications"

@@ -1,0 +1,156 @@
+"""Which events create which in-app notifications (types of PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley_common.events import (
+    ConversationCreated,
+    FriendAccepted,
+    FriendRequested,
+    MemberAdded,
+    MessageCreated,
+)
+from parley_common.outbox import Outbox
+
+from . import repository, service
+
+BODY_PREVIEW = 200
+
+
+def _preview(text: str) -> str:
+    return text if len(text) <= BODY_PREVIEW else text[: BODY_PREVIEW - 1] + "…"
+
+
+def conversation_link(conversation_id: int) -> str:
+    return f"/?conversation={conversation_id}"
+
+
+async def on_message_txn(session: AsyncSession, outbox: Outbox, event: MessageCreated) -> None:
+    """A mention notification for each mentioned member (never the sender)."""
+    message = event.message
+    if message.deleted:
+        return
+    members = set(event.member_ids)
+    for user_id in dict.fromkeys(message.mentions):
+        if user_id == message.sender_id or user_id not in members:
+            continue
+        await service.create_txn(
+            session,
+            outbox,
+            user_id=user_id,
+            type_="mention",
+            title=f"{message.sender_username} mentioned you",
+            body=_preview(message.content),
+            link=conversation_link(message.conversation_id),
+            data={
+                "conversation_id": message.conversation_id,
+                "message_id": message.id,
+                "seq": message.seq,
+                "sender_id": message.sender_id,
+            },
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+        )
+
+
+async def on_friend_requested_txn(
+    session: AsyncSession, outbox: Outbox, event: FriendRequested
+) -> None:
+    requester = event.request.requester
+    await service.create_txn(
+        session,
+        outbox,
+        user_id=event.receiver_id,
+        type_="friend_request",
+        title=f"{requester.username} sent you a friend request",
+        link="/?view=friends",
+        data={
+            "request_id": event.request.id,
+            "requester": {"id": requester.id, "username": requester.username},
+        },
+    )
+
+
+async def on_friend_accepted_txn(
+    session: AsyncSession, outbox: Outbox, event: FriendAccepted
+) -> None:
+    accepter = event.accepter
+    await service.create_txn(
+        session,
+        outbox,
+        user_id=event.requester_id,
+        type_="friend_accepted",
+        title=f"{accepter.username} accepted your friend request",
+        link="/?view=friends",
+        data={
+            "request_id": event.request_id,
+            "user": {"id": accepter.id, "username": accepter.username},
+        },
+    )
+
+
+async def added_to_group_txn(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    user_id: int,
+    conversation_id: int,
+    conversation_name: str | None,
+    added_by: str | None,
+    added_by_id: int | None,
+) -> None:
+    """One unread `added_to_group` per (user, conversation): chat may announce the same addition
+    both as conversation.created and as member.added."""
+    if await repository.has_unread(session, user_id, "added_to_group", conversation_id):
+        return
+    name = conversation_name or "a group"
+    title = f"{added_by} added you to {name}" if added_by else f"You were added to {name}"
+    await service.create_txn(
+        session,
+        outbox,
+        user_id=user_id,
+        type_="added_to_group",
+        title=title,
+        link=conversation_link(conversation_id),
+        data={"conversation_id": conversation_id, "added_by": added_by_id},
+        conversation_id=conversation_id,
+    )
+
+
+async def on_member_added_txn(
+    session: AsyncSession, outbox: Outbox, event: MemberAdded, conversation_name: str | None
+) -> None:
+    if event.added_by is None or event.added_by.id == event.new_user.id:
+        return  # joined by themselves (or created the group): nothing to tell them
+    await added_to_group_txn(
+        session,
+        outbox,
+        user_id=event.new_user.id,
+        conversation_id=event.conversation_id,
+        conversation_name=conversation_name,
+        added_by=event.added_by.username,
+        added_by_id=event.added_by.id,
+    )
+
+
+async def on_conversation_created_txn(
+    session: AsyncSession, outbox: Outbox, event: ConversationCreated
+) -> None:
+    """The members of a new group other than its creator were added to it."""
+    conversation = event.conversation
+    if conversation.type != "group" or event.created_by is None:
+        return
+    usernames = {m.user.id: m.user.username for m in conversation.members}
+    for user_id in conversation.member_ids:
+        if user_id == event.created_by:
+            continue
+        await added_to_group_txn(
+            session,
+            outbox,
+            user_id=user_id,
+            conversation_id=conversation.id,
+            conversation_name=conversation.name,
+            added_by=usernames.get(event.created_by),
+            added_by_id=event.created_by,
+        )

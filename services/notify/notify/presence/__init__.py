@@ -1,0 +1,1 @@
+"""Presence: which users have an open connection, from the gateways' transient events."""

@@ -1,0 +1,56 @@
+"""Presence routes: for users (friends and co-members only) and for other services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from parley_common.auth_deps import CurrentClaims
+from parley_common.errors import BadRequest
+from parley_common.internal import ServiceCaller
+from parley_common.schemas import PresenceState
+
+from .. import projections
+from ..deps import PresenceStoreDep, SessionDep
+
+router = APIRouter()
+MAX_IDS = 1000
+
+
+def parse_user_ids(raw: str) -> list[int]:
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise BadRequest("user_ids must be comma-separated integers", code="invalid_user_ids")
+    if len(ids) > MAX_IDS:
+        raise BadRequest(f"At most {MAX_IDS} user_ids", code="invalid_user_ids")
+    return ids
+
+
+@router.get("/presence", response_model=dict[str, PresenceState], tags=["presence"])
+async def list_presence(
+    claims: CurrentClaims, session: SessionDep, store: PresenceStoreDep, user_ids: str = Query("")
+) -> dict[str, PresenceState]:
+    """Online state of the given users that are the caller's friends or co-members."""
+    ids = parse_user_ids(user_ids)
+    me = claims.user_id
+    visible = {
+        me,
+        *await projections.friend_ids(session, me),
+        *await projections.co_member_ids(session, me),
+    }
+    states = await store.states(i for i in ids if i in visible)
+    return {str(uid): state for uid, state in states.items()}
+
+
+@router.get(
+    "/internal/presence",
+    response_model=dict[str, PresenceState],
+    dependencies=[ServiceCaller],
+    tags=["internal"],
+)
+async def list_presence_internal(
+    store: PresenceStoreDep, user_ids: str = Query("")
+) -> dict[str, PresenceState]:
+    """Online state of any users (for chat's GET /friends and the gateway's accept)."""
+    states = await store.states(parse_user_ids(user_ids))
+    return {str(uid): state for uid, state in states.items()}
