@@ -1,0 +1,184 @@
+"""deploy/compose.yml: valid for docker-compose, and consistent with the services it runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from deploy_support import DEPLOY, PORTS, REPO, load_settings, run, tool, unknown_parley_settings
+
+COMPOSE_FILE = DEPLOY / "compose.yml"
+MIGRATIONS = {"auth-migrate": "auth", "chat-migrate": "chat", "notify-migrate": "notify"}
+SERVICES = {"auth": "auth", "chat": "chat", "notify": "notify"}
+GATEWAYS = {"gateway-1": "gateway", "gateway-2": "gateway"}
+PARLEY_CONTAINERS = {**MIGRATIONS, **SERVICES, **GATEWAYS}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """The file as docker-compose resolves it (anchors, merges and ${VARS} applied)."""
+    docker_compose = tool("docker-compose")
+    run([docker_compose, "-f", str(COMPOSE_FILE), "config", "-q"])
+    resolved = run([docker_compose, "-f", str(COMPOSE_FILE), "config"])
+    data: dict[str, Any] = yaml.safe_load(resolved)
+    return data
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # KEY=VALUE form
+        env = dict(item.split("=", 1) for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+class TestComposeFile:
+    def test_validates(self, compose: dict[str, Any]) -> None:
+        assert set(compose["services"]) >= {
+            "postgres",
+            "rabbitmq",
+            "redis",
+            "mailpit",
+            *PARLEY_CONTAINERS,
+            "proxy",
+            "prometheus",
+            "grafana",
+        }
+
+    def test_no_top_level_keys_compose_1_29_rejects(self) -> None:
+        raw = yaml.safe_load(COMPOSE_FILE.read_text())
+        assert "name" not in raw and "version" not in raw
+
+    def test_every_long_running_service_has_a_health_check(self, compose: dict[str, Any]) -> None:
+        for name, service in compose["services"].items():
+            check = service.get("healthcheck") or {}
+            if name in MIGRATIONS:
+                continue
+            assert check.get("test") and not check.get("disable"), f"{name} has no health check"
+
+
+class TestParleyServices:
+    @pytest.mark.parametrize("name", sorted(PARLEY_CONTAINERS))
+    def test_environment_names_only_real_settings(
+        self, compose: dict[str, Any], name: str
+    ) -> None:
+        env = _environment(compose["services"][name])
+        assert env, f"{name} has no environment"
+        assert not unknown_parley_settings(PARLEY_CONTAINERS[name], set(env)), (
+            f"{name}: not settings of {PARLEY_CONTAINERS[name]}.config.Settings"
+        )
+
+    @pytest.mark.parametrize("name", sorted(PARLEY_CONTAINERS))
+    def test_environment_values_load(
+        self, compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        env = _environment(compose["services"][name])
+        parley_env = {k: v for k, v in env.items() if k.startswith("PARLEY_")}
+        settings = load_settings(PARLEY_CONTAINERS[name], parley_env, monkeypatch)
+        if name not in MIGRATIONS:
+            assert settings.auto_migrate is False  # type: ignore[attr-defined]
+            assert settings.amqp_url.startswith("amqp://")  # type: ignore[attr-defined]
+            assert settings.redis_url.startswith("redis://")  # type: ignore[attr-defined]
+
+    @pytest.mark.parametrize("name", sorted({**SERVICES, **GATEWAYS}))
+    def test_runs_uvicorn_on_the_service_port(self, compose: dict[str, Any], name: str) -> None:
+        pkg = PARLEY_CONTAINERS[name]
+        command = compose["services"][name]["command"]
+        assert command[:3] == ["uvicorn", f"{pkg}.main:create_app", "--factory"]
+        assert command[command.index("--port") + 1] == str(PORTS[pkg])
+        assert command[command.index("--host") + 1] == "0.0.0.0"
+
+    @pytest.mark.parametrize("name", sorted(SERVICES))
+    def test_service_starts_after_its_migration(self, compose: dict[str, Any], name: str) -> None:
+        depends = compose["services"][name]["depends_on"]
+        assert depends[f"{name}-migrate"]["condition"] == "service_completed_successfully"
+        migrate = compose["services"][f"{name}-migrate"]
+        assert migrate["command"] == ["python", "-m", "parley.migrate", name]
+        assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+        db = _environment(compose["services"][name])["PARLEY_DATABASE_URL"]
+        assert db == _environment(migrate)["PARLEY_DATABASE_URL"]
+        assert db.endswith(f"/parley_{name}")
+
+    def test_each_service_database_is_created_on_first_start(self) -> None:
+        sql = (DEPLOY / "postgres" / "init-databases.sql").read_text()
+        assert set(re.findall(r"CREATE DATABASE (\w+);", sql)) == {
+            f"parley_{s}" for s in SERVICES
+        }
+
+    def test_dependencies_wait_for_health(self, compose: dict[str, Any]) -> None:
+        for name, service in compose["services"].items():
+            for dependency, spec in (service.get("depends_on") or {}).items():
+                expected = (
+                    "service_completed_successfully"
+                    if dependency in MIGRATIONS
+                    else "service_healthy"
+                )
+                assert spec["condition"] == expected, f"{name} -> {dependency}"
+
+    def test_gateways_have_distinct_ids(self, compose: dict[str, Any]) -> None:
+        ids = {_environment(compose["services"][g])["PARLEY_GATEWAY_ID"] for g in GATEWAYS}
+        assert len(ids) == len(GATEWAYS)
+
+
+class TestProxy:
+    def test_nginx_balances_both_gateways_with_websocket_upgrade(self) -> None:
+        conf = (DEPLOY / "nginx" / "nginx.conf").read_text()
+        upstream = re.search(r"upstream gateway \{(.*?)\}", conf, re.S)
+        assert upstream is not None
+        assert "least_conn;" in upstream.group(1)
+        assert set(re.findall(r"server (gateway-\d):8000", upstream.group(1))) == set(GATEWAYS)
+        assert "proxy_set_header Upgrade $http_upgrade;" in conf
+        assert "proxy_set_header Connection $connection_upgrade;" in conf
+        assert "proxy_http_version 1.1;" in conf
+        assert re.search(r"proxy_read_timeout (\d+)h;", conf)
+
+    def test_proxy_publishes_port_8000(self, compose: dict[str, Any]) -> None:
+        published = set()
+        for port in compose["services"]["proxy"]["ports"]:
+            if isinstance(port, str):  # "[ip:]published:target"
+                *_, host, container = port.split(":")
+                published.add((host, int(container.split("/")[0])))
+            else:
+                published.add((str(port["published"]), int(port["target"])))
+        assert ("8000", 8000) in published
+
+
+class TestObservability:
+    def test_prometheus_config_is_valid(self) -> None:
+        run([tool("promtool"), "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")])
+
+    def test_prometheus_scrapes_every_parley_container(self) -> None:
+        config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+        targets = {
+            target
+            for job in config["scrape_configs"]
+            for static in job.get("static_configs", [])
+            for target in static["targets"]
+        }
+        expected = {f"{name}:{PORTS[pkg]}" for name, pkg in {**SERVICES, **GATEWAYS}.items()}
+        assert expected <= targets
+        for job in config["scrape_configs"]:
+            assert job.get("metrics_path", "/metrics") == "/metrics"
+
+    def test_grafana_is_provisioned_from_deploy_grafana(self, compose: dict[str, Any]) -> None:
+        mounts = _binds(compose["services"]["grafana"])
+        provider = yaml.safe_load(
+            (DEPLOY / "grafana" / "provisioning" / "dashboards" / "parley.yml").read_text()
+        )
+        dashboards_path = provider["providers"][0]["options"]["path"]
+        assert (str(DEPLOY / "grafana" / "provisioning"), "/etc/grafana/provisioning") in mounts
+        assert (str(DEPLOY / "grafana" / "dashboards"), dashboards_path) in mounts
+
+
+def _binds(service: dict[str, Any]) -> set[tuple[str, str]]:
+    """(absolute host path, container path) of bind mounts, in 1.29's short or v2's long form."""
+    binds = set()
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume["source"], volume["target"]
+        if source.startswith(("/", ".")):
+            binds.add((str((REPO / source).resolve()), target))
+    return binds
