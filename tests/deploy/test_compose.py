@@ -60,9 +60,7 @@ class TestComposeFile:
 
 class TestParleyServices:
     @pytest.mark.parametrize("name", sorted(PARLEY_CONTAINERS))
-    def test_environment_names_only_real_settings(
-        self, compose: dict[str, Any], name: str
-    ) -> None:
+    def test_environment_names_only_real_settings(self, compose: dict[str, Any], name: str) -> None:
         env = _environment(compose["services"][name])
         assert env, f"{name} has no environment"
         assert not unknown_parley_settings(PARLEY_CONTAINERS[name], set(env)), (
@@ -102,9 +100,7 @@ class TestParleyServices:
 
     def test_each_service_database_is_created_on_first_start(self) -> None:
         sql = (DEPLOY / "postgres" / "init-databases.sql").read_text()
-        assert set(re.findall(r"CREATE DATABASE (\w+);", sql)) == {
-            f"parley_{s}" for s in SERVICES
-        }
+        assert set(re.findall(r"CREATE DATABASE (\w+);", sql)) == {f"parley_{s}" for s in SERVICES}
 
     def test_dependencies_wait_for_health(self, compose: dict[str, Any]) -> None:
         for name, service in compose["services"].items():
