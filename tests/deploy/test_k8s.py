@@ -3,6 +3,7 @@ with the services (ports, probes, settings)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import kubernetes_validate
@@ -29,7 +30,9 @@ DATABASE_SERVICES = ["auth", "chat", "notify"]
 Resource = dict[str, Any]
 
 
+@functools.cache
 def render(path: str) -> list[Resource]:
+    """`kubectl kustomize` output, parsed; cached, so callers must not modify it."""
     out = run([tool("kubectl"), "kustomize", str(K8S / path)])
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
