@@ -200,11 +200,13 @@ def exposition() -> str:
     for value in vars(metrics).values():
         if isinstance(value, Counter | Gauge | Histogram):
             registry.register(value)
-    metrics.HTTP_REQUEST_DURATION.labels("auth", "GET", "/healthz", "200").observe(0.004)
-    metrics.EVENTS_PUBLISHED.labels("chat", "message.created").inc()
-    metrics.EVENTS_CONSUMED.labels("notify", "message.created", "processed").inc()
-    metrics.OUTBOX_BACKLOG.labels("chat").set(0)
-    metrics.OUTBOX_AGE.labels("chat").set(0)
+    # A service label no real service uses: other tests in this process may read these metrics.
+    service = "deploy-tests"
+    metrics.HTTP_REQUEST_DURATION.labels(service, "GET", "/healthz", "200").observe(0.004)
+    metrics.EVENTS_PUBLISHED.labels(service, "message.created").inc()
+    metrics.EVENTS_CONSUMED.labels(service, "message.created", "processed").inc()
+    metrics.OUTBOX_BACKLOG.labels(service).set(0)
+    metrics.OUTBOX_AGE.labels(service).set(0)
     return generate_latest(registry).decode()
 
 
