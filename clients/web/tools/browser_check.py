@@ -206,10 +206,16 @@ def main() -> int:
         expect(tid(a, "member-item")).to_have_count(3, timeout=10000)
         tid(a, "rename-input").fill("Weekend plans 🎉")
         tid(a, "rename-submit").click()
+        try:
+            expect(tid(a, "chat-title")).to_have_text("Weekend plans 🎉", timeout=10000)
+        except AssertionError:
+            print("members-error:", a.locator("#members-error").inner_text(), "| input:", tid(a, "rename-input").input_value())
+            raise
         a.keyboard.press("Escape")
         expect(tid(a, "members-panel")).not_to_be_visible()
         expect(tid(a, "chat-title")).to_have_text("Weekend plans 🎉", timeout=10000)
         expect(tid(b, "conversation-item").filter(has_text="Weekend plans 🎉")).to_be_visible(timeout=10000)
+        tid(c, "tab-chats").click()
         expect(tid(c, "conversation-item").filter(has_text="Weekend plans 🎉")).to_be_visible(timeout=10000)
         step("group: create, add member, rename propagate; Escape closes the panel")
 

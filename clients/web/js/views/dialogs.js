@@ -57,6 +57,8 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
   const membersError = $('members-error');
   const leaveButton = $('leave-button');
   let membersFor = null;
+  let renameDirty = false; // never overwrite what the user is typing
+  renameInput.addEventListener('input', () => { renameDirty = true; });
 
   async function renderMembers() {
     const cid = membersFor;
@@ -67,7 +69,7 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
     renameForm.hidden = !isGroup;
     addForm.hidden = !isGroup;
     leaveButton.hidden = !isGroup;
-    if (isGroup && document.activeElement !== renameInput) renameInput.value = c.name || '';
+    if (isGroup && !renameDirty) renameInput.value = c.name || '';
     let members;
     try {
       members = await controller.members(cid);
@@ -115,6 +117,7 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
   function openMembers() {
     if (state.activeId == null) return;
     membersFor = state.activeId;
+    renameDirty = false;
     membersError.textContent = '';
     membersDialog.showModal();
     renderMembers();
@@ -122,7 +125,7 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
   renameForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const name = renameInput.value.trim();
-    if (name) act(() => controller.rename(membersFor, name));
+    if (name) act(async () => { await controller.rename(membersFor, name); renameDirty = false; });
   });
   addForm.addEventListener('submit', (e) => {
     e.preventDefault();

@@ -6,7 +6,6 @@ import { el, formatTime, formatFull } from '../util.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🎉'];
 
-const KIND_ICONS = { payment: '💳', dispute: '⚠️', job_update: '🛠️' };
 const KIND_LABELS = { payment: 'Payment', dispute: 'Dispute', job_update: 'Job update' };
 
 /** A stable key for a message row: confirmed messages by seq, pending ones by client_msg_id. */
@@ -43,9 +42,10 @@ export function renderMessage(m, ctx) {
     tabindex: '0',
     'aria-label': `${mine ? 'You' : m.sender_username || 'Unknown'}, ${formatFull(m.created_at)}: ${m.deleted ? 'message deleted' : m.content}`,
   });
-  if (m.reply_to) {
+  if (m.reply_to && !m.deleted) {
     const q = ctx.findMessage(m.reply_to);
-    const text = q ? `${q.sender_username || ''}: ${q.deleted ? 'message deleted' : q.content}` : 'Reply to an earlier message';
+    const who = q && (q.sender_id === ctx.meId ? 'You' : q.sender_username || '');
+    const text = q ? `${who}: ${q.deleted ? 'message deleted' : q.content}` : 'Reply to an earlier message';
     bubble.append(el('span', { class: 'quote', testid: 'reply-quote' }, text));
   }
   if (m.deleted) bubble.append(el('span', { class: 'deleted', testid: 'message-deleted' }, 'This message was deleted'));
@@ -84,9 +84,9 @@ export function renderMessage(m, ctx) {
 function renderTicks(m, ctx) {
   if (m.pending) {
     if (m.status === 'failed') {
-      return el('span', { class: 'ticks', testid: 'read-ticks', 'data-state': 'failed', title: m.error || 'Not sent', 'aria-label': 'Not sent' }, '⚠ not sent');
+      return el('span', { class: 'ticks', testid: 'read-ticks', 'data-state': 'failed', title: m.error || 'Not sent', 'aria-label': 'Not sent' }, '! not sent');
     }
-    return el('span', { class: 'ticks', testid: 'read-ticks', 'data-state': 'pending', 'aria-label': 'Sending', title: 'Sending' }, '🕓');
+    return el('span', { class: 'ticks', testid: 'read-ticks', 'data-state': 'pending', 'aria-label': 'Sending', title: 'Sending' }, '○');
   }
   const { read, delivered } = ctx.receiptFor(m);
   let state = 'sent';
@@ -120,7 +120,7 @@ function renderActions(m, mine, ctx) {
     return bar;
   }
   if (m.deleted) return bar;
-  bar.append(el('button', { type: 'button', testid: 'reply-button', 'aria-label': 'Reply', onclick: () => ctx.onReply(m) }, '↩ Reply'));
+  bar.append(el('button', { type: 'button', testid: 'reply-button', 'aria-label': 'Reply', onclick: () => ctx.onReply(m) }, 'Reply'));
   const picker = el('span', { class: 'emoji-picker', hidden: true },
     REACTIONS.map((emoji) => el('button', {
       type: 'button', testid: 'react-option', 'data-emoji': emoji, 'aria-label': `React with ${emoji}`,
@@ -133,11 +133,11 @@ function renderActions(m, mine, ctx) {
       e.currentTarget.setAttribute('aria-expanded', String(!picker.hidden));
       if (!picker.hidden) picker.querySelector('button')?.focus();
     },
-  }, '☺ React'), picker);
+  }, 'React'), picker);
   if (mine) {
     bar.append(
-      el('button', { type: 'button', testid: 'edit-button', 'aria-label': 'Edit message', onclick: () => ctx.onEdit(m) }, '✎ Edit'),
-      el('button', { type: 'button', testid: 'delete-button', 'aria-label': 'Delete message', onclick: () => ctx.onDelete(m) }, '🗑 Delete'),
+      el('button', { type: 'button', testid: 'edit-button', 'aria-label': 'Edit message', onclick: () => ctx.onEdit(m) }, 'Edit'),
+      el('button', { type: 'button', testid: 'delete-button', 'aria-label': 'Delete message', onclick: () => ctx.onDelete(m) }, 'Delete'),
     );
   }
   return bar;
@@ -170,7 +170,7 @@ export function renderSystemCard(m) {
     class: 'system-card', testid: 'system-card', 'data-kind': kind, 'data-seq': m.seq, 'data-message-id': m.id,
     role: 'article', 'aria-label': `${KIND_LABELS[kind] || 'Update'}: ${title}`,
   });
-  card.append(el('div', { class: 'card-head' }, el('span', { 'aria-hidden': 'true' }, KIND_ICONS[kind] || 'ℹ️'), el('span', {}, title)));
+  card.append(el('div', { class: 'card-head' }, el('span', { class: 'card-kind' }, KIND_LABELS[kind] || kind.replace(/_/g, ' ')), el('span', { testid: 'card-title' }, title)));
   const amount = formatAmount(meta);
   if (amount) card.append(el('div', { class: 'card-amount', testid: 'card-amount' }, amount));
   if (meta.status != null && meta.status !== '') {
