@@ -41,8 +41,10 @@ bench: setup
 bench-chat: setup
 	@$(PY) -m bench.chat_http
 
-up:
-	docker compose -f deploy/compose.yml up -d --build
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+up: ## the whole stack on Docker (compose v2 or docker-compose 1.29)
+	$(COMPOSE) -f deploy/compose.yml up -d --build
 
 down:
-	docker compose -f deploy/compose.yml down
+	$(COMPOSE) -f deploy/compose.yml down
