@@ -21,6 +21,7 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
   let typingConv = null;
   let typingStopTimer = null;
   let typingSweep = null;
+  let outboxWired = false;
 
   // ---- session -----------------------------------------------------------
 
@@ -47,7 +48,8 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
     });
     socket.start();
     typingSweep = setInterval(() => store.expireTyping(), 1000);
-    store.on('pending', saveOutbox);
+    if (!outboxWired) store.on('pending', saveOutbox);
+    outboxWired = true;
   }
 
   async function signOut({ expired = false } = {}) {

@@ -390,7 +390,9 @@ export function createStore() {
       state.notifications = [];
       state.notificationUnread = 0;
       state.activeId = null;
+      state.connection = 'offline';
       emit('reset');
+      for (const topic of ['active', 'conversations', 'friends', 'requests', 'notifications', 'connection', 'me']) emit(topic);
     },
   };
   return store;

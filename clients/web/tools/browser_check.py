@@ -219,6 +219,19 @@ def main() -> int:
         expect(tid(c, "conversation-item").filter(has_text="Weekend plans 🎉")).to_be_visible(timeout=10000)
         step("group: create, add member, rename propagate; Escape closes the panel")
 
+        # Admin actions: kick Carol (her list drops the group live), hand admin to Bob, leave.
+        tid(a, "members-button").click()
+        tid(a, "member-item").filter(has_text=carol_name).get_by_test_id("kick-button").click()
+        expect(tid(a, "member-item")).to_have_count(2, timeout=10000)
+        expect(tid(c, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+        tid(a, "member-item").filter(has_text=bob_name).get_by_test_id("make-admin-button").click()
+        expect(tid(a, "member-item").filter(has_text=bob_name)).to_have_attribute("data-role", "admin", timeout=10000)
+        expect(tid(a, "kick-button")).to_have_count(0)
+        tid(a, "leave-button").click()
+        expect(tid(a, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+        expect(tid(b, "conversation-item").filter(has_text="Weekend plans")).to_have_count(1)
+        step("kick (live removal for the kicked user), transfer admin, leave")
+
         # Notifications bell (Carol was added to a group / friend accepted).
         bell = tid(c, "notification-bell")
         expect(tid(c, "notification-count")).to_be_visible(timeout=10000)
@@ -239,13 +252,15 @@ def main() -> int:
 
         # Phone-sized layout: list first, then the chat with a back button.
         a.set_viewport_size({"width": 390, "height": 800})
-        tid(a, "back-button").click()
         expect(tid(a, "conversation-list")).to_be_visible()
         a.screenshot(path=str(shots / "web-phone-list.png"))
         tid(a, "conversation-item").filter(has_text=bob_name).click()
         expect(tid(a, "message-input")).to_be_visible()
         expect(tid(a, "conversation-list")).to_be_hidden()
         a.screenshot(path=str(shots / "web-phone-chat.png"))
+        tid(a, "back-button").click()
+        expect(tid(a, "conversation-list")).to_be_visible()
+        expect(tid(a, "message-input")).to_be_hidden()
         step("phone width: list and chat switch, back button")
 
         browser.close()
