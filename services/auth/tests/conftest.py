@@ -1,4 +1,4 @@
-"""Fixtures: the auth app on a fresh PostgreSQL database and Redis, driven over HTTP."""
+"""Fixtures: the auth app on PostgreSQL and Redis, driven over HTTP."""
 
 from __future__ import annotations
 
@@ -10,9 +10,14 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.config import Settings
-from auth.main import create_app
+from auth.main import MIGRATIONS, create_app
+from parley_common.db import create_engine, migrate
+from parley_common.testing.databases import create_database, drop_database
+from parley_common.testing.plugin import PG_URL
 
 INTERNAL_TOKEN = "test-internal-token"
 PASSWORD = "correct horse 1"
@@ -34,15 +39,38 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
+# Shared test machines are busy: give startup and shutdown room before calling them hung.
+LIFESPAN_TIMEOUTS = {"startup_timeout": 60, "shutdown_timeout": 60}
+DATA_TABLES = "users, login_sessions, refresh_tokens, outbox, processed_events"
+
+
+@pytest.fixture(scope="session")
+async def auth_db() -> AsyncIterator[AsyncEngine]:
+    """One migrated PostgreSQL database for the API tests of this run (a fresh one per test
+    costs seconds on a busy server); each test starts from empty tables. The migration tests
+    use the `pg_url` fixture's fresh databases instead."""
+    url = await create_database(PG_URL, prefix="auth_test")
+    engine = create_engine(url)
+    try:
+        await migrate(engine, MIGRATIONS)
+        yield engine
+    finally:
+        await engine.dispose()
+        await drop_database(PG_URL, url)
+
+
 @pytest.fixture
-def settings(pg_url: str, redis_url: str) -> Settings:
-    return make_settings(database_url=pg_url, redis_url=redis_url)
+async def settings(auth_db: AsyncEngine, redis_url: str) -> Settings:
+    async with auth_db.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {DATA_TABLES} RESTART IDENTITY CASCADE"))
+    url = auth_db.url.render_as_string(hide_password=False)
+    return make_settings(database_url=url, redis_url=redis_url, auto_migrate=False)
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, **LIFESPAN_TIMEOUTS):
         yield application
 
 

@@ -15,7 +15,7 @@ from parley_common.events import Envelope, UserRegistered, UserUpdated
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.waiting import wait_for
 
-from .conftest import Users, make_settings
+from .conftest import LIFESPAN_TIMEOUTS, Users, make_settings
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ async def rabbit_client(pg_url: str, redis_url: str, amqp: BusConfig) -> AsyncIt
     app = create_app(settings)
     try:
         async with (
-            LifespanManager(app),
+            LifespanManager(app, **LIFESPAN_TIMEOUTS),
             httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http,
         ):
             yield http, received
@@ -56,7 +56,7 @@ class TestOutbox:
         users = Users(client)
         user = await users.register("Zoë", "zoe@example.com")
 
-        await wait_for(lambda: received, timeout=15, message="user.registered on RabbitMQ")
+        await wait_for(lambda: received, timeout=30, message="user.registered on RabbitMQ")
         delivery = received[0]
         assert delivery.routing_key == "svc.user.registered"
         env = Envelope.model_validate(json.loads(delivery.body))
@@ -73,7 +73,7 @@ class TestOutbox:
             headers={"Authorization": f"Bearer {tokens['access_token']}"},
         )
         assert r.status_code == 200
-        await wait_for(lambda: len(received) >= 2, timeout=15, message="user.updated")
+        await wait_for(lambda: len(received) >= 2, timeout=30, message="user.updated")
         assert received[1].routing_key == "svc.user.updated"
         updated = Envelope.model_validate(json.loads(received[1].body)).parse(UserUpdated)
         assert (updated.user_id, updated.username) == (user["id"], "Zoe_2")
@@ -88,6 +88,6 @@ class TestOutbox:
         )
         assert r.status_code == 400
         await users.register("third")
-        await wait_for(lambda: len(received) >= 2, timeout=15, message="two registrations")
+        await wait_for(lambda: len(received) >= 2, timeout=30, message="two registrations")
         names = [json.loads(d.body)["data"]["username"] for d in received]
         assert names == ["first", "third"]
