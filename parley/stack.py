@@ -154,15 +154,22 @@ class Stack:
     def gateways(self) -> list[Process]:
         return [p for name, p in self.processes.items() if name.startswith("gateway")]
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         # auth first: the others fetch its signing keys.
         order = ["auth", "chat", "notify", *[g.name for g in self.gateways]]
         self.processes["auth"].start(self.log_dir)
-        self.processes["auth"].wait_ready()
+        self.processes["auth"].wait_ready(timeout)
         for name in order[1:]:
             self.processes[name].start(self.log_dir)
         for name in order[1:]:
-            self.processes[name].wait_ready()
+            self.processes[name].wait_ready(timeout)
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Starts a stopped or killed process again on the same port and waits until ready."""
+        process = self.processes[name]
+        process.stop()
+        process.start(self.log_dir)
+        process.wait_ready(timeout)
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):

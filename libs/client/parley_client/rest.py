@@ -157,10 +157,7 @@ class ParleyClient:
             and self.refresh_token
             and "Authorization" not in (headers or {})
         ):
-            stale = self.access_token
-            async with self._refresh_lock:
-                if self.access_token == stale:
-                    await self.refresh()
+            await self.refresh_if_stale(self.access_token)
             return await self.request(
                 method, path, json=json, params=params, auth=auth, headers=headers, retry_auth=False
             )
@@ -220,6 +217,14 @@ class ParleyClient:
         tokens = _parse(TokenPair, body, "POST /auth/refresh")
         self._keep(tokens)
         return tokens
+
+    async def refresh_if_stale(self, stale_access_token: str | None) -> None:
+        """Refreshes unless someone (another socket, a concurrent request) already replaced
+        `stale_access_token`: a refresh token is single-use, and reusing it revokes the
+        whole session, so concurrent refreshes must collapse into one."""
+        async with self._refresh_lock:
+            if self.access_token == stale_access_token:
+                await self.refresh()
 
     def _keep(self, tokens: TokenPair) -> None:
         self.access_token = tokens.access_token

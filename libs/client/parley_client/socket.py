@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("parley_client.socket")
 
 AUTH_MODES = ("path", "query", "header", "frame")
+#: "use the socket's `default_timeout`" (a float so that signatures stay simple)
+_DEFAULT = -1.0
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Socket:
         auto_delivered: bool = False,
         wait_connected: bool = True,
         token: str | None = None,
+        default_timeout: float = 10.0,
     ) -> None:
         if auth_mode not in AUTH_MODES:
             raise ValueError(f"auth_mode must be one of {AUTH_MODES}")
@@ -110,6 +113,10 @@ class Socket:
         self.auto_delivered = auto_delivered
         self._wait_connected = wait_connected
         self._token = token
+        #: the deadline of next_frame / wait_for_frame / wait_until / wait_for_seq / ack
+        #: when the caller gives none (raise it on loaded CI machines)
+        self.default_timeout = default_timeout
+        self._used_token: str | None = None
 
         self.url_index = 0
         self.ws: ClientConnection | None = None
@@ -198,7 +205,7 @@ class Socket:
         return token
 
     async def _connect(self, base: str) -> ClientConnection:
-        token = self._token_now()
+        token = self._used_token = self._token_now()
         headers: dict[str, str] = {}
         if self.auth_mode == "path":
             uri = f"{base}/ws/{token}"
@@ -281,7 +288,7 @@ class Socket:
         if self._token is not None or not self.client.refresh_token:
             return False
         try:
-            await self.client.refresh()
+            await self.client.refresh_if_stale(self._used_token)
         except Exception as exc:
             log.debug("refresh failed: %r", exc)
             return False
@@ -438,8 +445,10 @@ class Socket:
                 self._deliver(NewMessageFrame(message=message))
 
     async def _reauth(self) -> None:
+        """`token_expiring`: refresh (once per client) and hand the new token to the server."""
         if await self._refresh_token():
-            await self.send({"type": "auth", "token": self._token_now()})
+            self._used_token = self._token_now()
+            await self.send({"type": "auth", "token": self._used_token})
 
     def _resume_frame(self) -> dict[str, Any]:
         self.resumes_sent += 1
@@ -492,7 +501,7 @@ class Socket:
         self,
         type: str | None = None,
         *,
-        timeout: float | None = 10.0,
+        timeout: float | None = _DEFAULT,
         where: Callable[[Any], bool] | None = None,
     ) -> Any:
         """The oldest queued frame of that `type` (any type when None) matching `where`."""
@@ -503,10 +512,12 @@ class Socket:
         )
 
     async def wait_for_frame(
-        self, predicate: Callable[[Any], bool], timeout: float | None = 10.0, *, what: str = ""
+        self, predicate: Callable[[Any], bool], timeout: float | None = _DEFAULT, *, what: str = ""
     ) -> Any:
         """Removes and returns the oldest queued frame matching `predicate`, waiting for one
         until `timeout`; raises TimeoutError (listing what is queued) or SocketClosed."""
+        if timeout == _DEFAULT:
+            timeout = self.default_timeout
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             tick = self._tick
@@ -527,8 +538,10 @@ class Socket:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(tick.wait(), remaining)
 
-    async def wait_until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = _DEFAULT) -> None:
         """Waits until `condition()` holds (checked whenever a frame arrives)."""
+        if timeout == _DEFAULT:
+            timeout = self.default_timeout
         deadline = time.monotonic() + timeout
         while not condition():
             if self.fatal is not None:
@@ -540,8 +553,10 @@ class Socket:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(tick.wait(), min(remaining, 0.5))
 
-    async def wait_for_seq(self, conversation_id: int, seq: int, timeout: float = 10.0) -> None:
+    async def wait_for_seq(self, conversation_id: int, seq: int, timeout: float = _DEFAULT) -> None:
         """Waits until every message of the conversation up to `seq` was seen."""
+        if timeout == _DEFAULT:
+            timeout = self.default_timeout
         try:
             await self.wait_until(lambda: self.cursors.get(conversation_id, 0) >= seq, timeout)
         except TimeoutError:
@@ -558,8 +573,10 @@ class Socket:
 
     # --- outgoing frames -----------------------------------------------------------------------
 
-    async def send(self, frame: dict[str, Any], *, timeout: float = 10.0) -> None:
+    async def send(self, frame: dict[str, Any], *, timeout: float = _DEFAULT) -> None:
         """Sends one frame, waiting (until `timeout`) for a connection when reconnecting."""
+        if timeout == _DEFAULT:
+            timeout = self.default_timeout
         if self.fatal is not None:
             raise self.fatal
         if not self._open.is_set():
@@ -595,9 +612,11 @@ class Socket:
                 await self.ws.send(json.dumps(frame))
         return client_msg_id
 
-    async def ack(self, client_msg_id: str, timeout: float = 10.0) -> AckFrame:
+    async def ack(self, client_msg_id: str, timeout: float = _DEFAULT) -> AckFrame:
         """The `ack` of a message sent with `send_message`; raises ParleyError(0, detail, code)
         when the server answered with an `error` frame for it."""
+        if timeout == _DEFAULT:
+            timeout = self.default_timeout
         pending = self._pending.get(client_msg_id)
         if pending is None:
             # Already answered: find the ack in the inbox.
@@ -609,7 +628,7 @@ class Socket:
         return await asyncio.wait_for(asyncio.shield(pending.future), timeout)
 
     async def send_message_acked(
-        self, conversation_id: int, content: str, *, timeout: float = 10.0, **kwargs: Any
+        self, conversation_id: int, content: str, *, timeout: float = _DEFAULT, **kwargs: Any
     ) -> MessageRead:
         """Sends and waits for the ack; returns the stored message."""
         cmid = await self.send_message(conversation_id, content, **kwargs)

@@ -1,0 +1,275 @@
+"""End-to-end fixtures: the whole platform as real processes, driven through parley_client.
+
+- `stack`: auth, chat, notify and TWO gateway replicas (uvicorn processes, `parley.stack`)
+  on the real PostgreSQL (fresh databases), RabbitMQ (an exchange and queue prefix of this
+  run) and Redis (db 14, flushed); logs under test-results/e2e-logs/.
+- `embedded`: `python -m parley.embedded` in a subprocess (SQLite, in-process bus and store).
+- `platform`: the protocol tests run once per mode ("both modes pass the same e2e tests").
+
+Both are session-scoped and torn down at exit; only processes started here are stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from parley.stack import ROOT, Process, Stack, StackConfig, free_port
+from parley_client import ParleyClient
+from parley_client.testing import befriend, new_user
+from parley_common.testing.databases import create_database, drop_database
+from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL
+
+LOG_DIR = ROOT / "test-results" / "e2e-logs"
+E2E_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
+
+# Settings every mode gets: cheap password hashing, and rate limits out of the way of tests
+# that send hundreds of messages from one user (the limits themselves are the services' tests).
+E2E_ENV = {
+    "PARLEY_ENVIRONMENT": "development",
+    "PARLEY_ARGON2_TIME_COST": "1",
+    "PARLEY_ARGON2_MEMORY_COST": "1024",
+    "PARLEY_ARGON2_PARALLELISM": "1",
+    "PARLEY_WS_SEND_RATE": "2000",
+    "PARLEY_WS_SEND_BURST": "2000",
+    "PARLEY_REST_RATE": "5000",
+    "PARLEY_REST_BURST": "5000",
+    "PARLEY_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
+    "PARLEY_LOG_LEVEL": "WARNING",
+    "PARLEY_OUTBOX_POLL_SECONDS": "0.2",
+    # Replays up to 250 messages; a larger gap gets resync_required (tested with 251).
+    "PARLEY_RESUME_MAX_MESSAGES": "250",
+    # Access tokens live 60 minutes: announce their expiry 10 s after they are issued, so that
+    # token_expiring and the client's refresh + `auth` frame run in every long test.
+    "PARLEY_TOKEN_EXPIRING_SECONDS": "3590",
+}
+
+
+@dataclass
+class Platform:
+    """A running Parley: the gateway URL(s) clients may use, and the stack when there is one."""
+
+    mode: str
+    gateway_urls: list[str]
+    stack: Stack | None = None
+    auth_database_url: str | None = None
+    data_dir: Path | None = None
+    clients: list[ParleyClient] = field(default_factory=list)
+
+    async def signing_key_pem(self) -> tuple[str, str]:
+        """(kid, private key PEM) of auth's newest signing key, read from auth's database, to
+        forge tokens a client could never get (expired, foreign claims)."""
+        query = "SELECT kid, private_key_pem FROM signing_keys ORDER BY created_at DESC LIMIT 1"
+        if self.auth_database_url is not None:
+            import asyncpg
+            from sqlalchemy.engine import make_url
+
+            dsn = make_url(self.auth_database_url).set(drivername="postgresql")
+            conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+            try:
+                row = await conn.fetchrow(query)
+            finally:
+                await conn.close()
+            return row["kid"], row["private_key_pem"]
+        import sqlite3
+
+        assert self.data_dir is not None
+        with contextlib.closing(sqlite3.connect(self.data_dir / "auth.db")) as db:
+            kid, pem = db.execute(query).fetchone()
+        return kid, pem
+
+    async def user(self, prefix: str = "u", *, urls: list[str] | None = None) -> ParleyClient:
+        """A freshly registered, logged-in user (closed at the end of the session)."""
+        client = await new_user(urls or self.gateway_urls, prefix)
+        self.clients.append(client)
+        return client
+
+    async def users(self, n: int, prefix: str = "u") -> list[ParleyClient]:
+        return list(await asyncio.gather(*(self.user(prefix) for _ in range(n))))
+
+    async def friends(self, n: int, prefix: str = "u") -> list[ParleyClient]:
+        """`n` users who are all friends of the first."""
+        users = await self.users(n, prefix)
+        await asyncio.gather(*(befriend(users[0], other) for other in users[1:]))
+        return users
+
+    def gateway(self, i: int) -> str:
+        """The URL of gateway replica `i` (the one gateway of the embedded mode for any i)."""
+        return self.gateway_urls[i % len(self.gateway_urls)]
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self.clients), return_exceptions=True)
+        self.clients.clear()
+
+
+def _wait_http(url: str, popen: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{url} exited with {popen.returncode}; see {log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=1, trust_env=False).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not healthy after {timeout}s; see {log}")
+
+
+async def _flush_redis() -> None:
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(E2E_REDIS_URL)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+async def _delete_exchanges(exchange: str) -> None:
+    import aio_pika
+
+    with contextlib.suppress(Exception):
+        connection = await aio_pika.connect(AMQP_URL, timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            for name in (exchange, f"{exchange}.dlx", f"{exchange}.dead"):
+                with contextlib.suppress(Exception):
+                    await channel.exchange_delete(name)
+
+
+@pytest.fixture(scope="session")
+async def stack() -> AsyncIterator[Platform]:
+    """auth, chat, notify and two gateway replicas as processes on the real backends."""
+    run = uuid.uuid4().hex[:8]
+    urls = {}
+    for name in ("auth", "chat", "notify"):
+        urls[name] = await create_database(PG_URL, prefix=f"parley_e2e_{name}")
+    await _flush_redis()
+    mail_dir = Path(tempfile.mkdtemp(prefix="parley-e2e-mail-"))
+    ports = {name: free_port() for name in ("auth", "chat", "notify", "gateway", "gateway-2")}
+    config = StackConfig(
+        database_urls=urls,
+        amqp_url=AMQP_URL,
+        redis_url=E2E_REDIS_URL,
+        smtp_url=f"file://{mail_dir}",
+        bus_exchange=f"parley.e2e.{run}",
+        bus_queue_prefix=f"e2e.{run}.",
+        internal_token=f"e2e-{run}",
+        gateways=2,
+        ports=ports,
+        extra_env=E2E_ENV,
+    )
+    log_dir = LOG_DIR / f"stack-{run}"
+    platform_stack = Stack(config, log_dir=log_dir)
+    try:
+        # Five interpreters importing at once on a small CI machine take a while.
+        await asyncio.to_thread(platform_stack.start, 180)
+        platform = Platform(
+            "stack",
+            [g.url for g in platform_stack.gateways],
+            platform_stack,
+            auth_database_url=urls["auth"],
+        )
+        yield platform
+        await platform.aclose()
+    finally:
+        await asyncio.to_thread(platform_stack.stop)
+        for url in urls.values():
+            with contextlib.suppress(Exception):
+                await drop_database(PG_URL, url)
+        await _flush_redis()
+        await _delete_exchanges(config.bus_exchange)
+        shutil.rmtree(mail_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def embedded() -> AsyncIterator[Platform]:
+    """The one-process mode: `python -m parley.embedded` with a throwaway data directory."""
+    data_dir = Path(tempfile.mkdtemp(prefix="parley-e2e-embedded-"))
+    port = free_port()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"embedded-{port}.log"
+    env = {**os.environ, **E2E_ENV}
+    # The embedded runner must not pick up backends from the caller's environment.
+    for key in ("PARLEY_DATABASE_URL", "PARLEY_AMQP_URL", "PARLEY_REDIS_URL"):
+        env.pop(key, None)
+    with log.open("ab") as out:
+        popen = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+            [
+                sys.executable,
+                "-m",
+                "parley.embedded",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    process = Process("embedded", port, {}, popen=popen, log_path=log)
+    try:
+        await asyncio.to_thread(_wait_http, process.url, popen, log, 180)
+        platform = Platform("embedded", [process.url], data_dir=data_dir)
+        yield platform
+        await platform.aclose()
+    finally:
+        process.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=["stack", "embedded"])
+def platform(request: pytest.FixtureRequest) -> Platform:
+    """Each protocol test runs against both modes."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def sockets() -> Iterator[list[Any]]:
+    """Sockets a test opened, closed after it (register with `sockets.append`)."""
+    opened: list[Any] = []
+    yield opened
+
+
+@pytest.fixture
+async def connect(sockets: list[Any]) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """`await connect(client, **socket_options)`: a socket closed when the test ends."""
+
+    async def open_socket(client: ParleyClient, **options: Any) -> Any:
+        # Generous deadlines: CI machines running several suites at once are slow, and a
+        # deadline only costs time when something is really missing.
+        options.setdefault("default_timeout", 30.0)
+        options.setdefault("open_timeout", 30.0)
+        socket = await client.connect(**options)
+        sockets.append(socket)
+        return socket
+
+    yield open_socket
+    await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+    for socket in sockets:
+        assert not socket.invalid_frames, (
+            f"frames not matching PROTOCOL.md: {socket.invalid_frames}"
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "stack_only: needs separate processes (replica failover, SIGKILL, broker cut); "
+        "runs against the process stack only",
+    )
