@@ -91,6 +91,7 @@ def create_app(
             settings=settings,
         )
         app.state.sessionmaker = sessionmaker
+        app.state.bus = bus
         app.state.outbox = outbox
         app.state.presence = presence
         app.state.verifier = JWTVerifier(

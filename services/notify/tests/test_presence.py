@@ -1,0 +1,150 @@
+"""Presence from the gateways' events: sockets, heartbeats, and what friends are told."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from parley_common.testing.waiting import wait_for
+
+if TYPE_CHECKING:
+    from conftest import Notify, Observer
+
+INTERNAL = {"X-Parley-Service-Token": "dev-internal-token"}
+
+
+async def internal_presence(notify: Notify, *ids: int) -> dict[str, Any]:
+    assert notify.http
+    r = await notify.http.get(
+        "/internal/presence", params={"user_ids": ",".join(map(str, ids))}, headers=INTERNAL
+    )
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def changes(observer: Observer, user_id: int) -> list[tuple[str, bool]]:
+    return [
+        (key, env.data["online"])
+        for key, env in observer.of_type("presence.changed")
+        if env.data["user_id"] == user_id
+    ]
+
+
+async def friends_ready(notify: Notify, user_id: int, friend_id: int) -> None:
+    async def visible() -> bool:
+        r = await notify.get("/presence", user_id, params={"user_ids": str(friend_id)})
+        return str(friend_id) in r.json()
+
+    await wait_for(visible, message="friendship projected")
+
+
+class TestPresence:
+    async def test_two_sockets_stay_online_until_both_close(
+        self, notify: Notify, observer: Observer
+    ) -> None:
+        await notify.befriend(1, 2)
+        await friends_ready(notify, 2, 1)
+
+        await notify.connected("gw-a", "c1", 1)
+        await notify.connected("gw-a", "c2", 1)
+        await notify.heartbeat("gw-a")
+        await wait_for(
+            lambda: changes(observer, 1) == [("user.2.presence.changed", True)],
+            message="online sent to the friend",
+        )
+        assert (await internal_presence(notify, 1))["1"]["online"] is True
+
+        await notify.disconnected("gw-a", "c1", 1)
+        await wait_for(lambda: _sockets(notify, 1, 1), message="one socket left")
+        assert (await internal_presence(notify, 1))["1"]["online"] is True
+
+        await notify.disconnected("gw-a", "c2", 1)
+        await wait_for(lambda: len(changes(observer, 1)) == 2, message="offline sent")
+        assert changes(observer, 1) == [
+            ("user.2.presence.changed", True),
+            ("user.2.presence.changed", False),
+        ]
+        state = (await internal_presence(notify, 1))["1"]
+        assert state["online"] is False and state["last_seen"] is not None
+        offline = observer.of_type("presence.changed")[-1][1]
+        assert offline.data["last_seen"] is not None
+
+    async def test_silent_gateway_makes_its_users_offline(
+        self, short_ttl: Notify, observer: Observer
+    ) -> None:
+        notify = short_ttl
+        await notify.befriend(5, 6)
+        await friends_ready(notify, 6, 5)
+        await notify.connected("gw-dead", "c9", 5)
+        await wait_for(
+            lambda: changes(observer, 5) == [("user.6.presence.changed", True)], message="online"
+        )
+        # No heartbeat any more: within the TTL (1 s in tests) plus a reap tick, 5 is offline.
+        await wait_for(lambda: len(changes(observer, 5)) == 2, timeout=5, message="offline by TTL")
+        assert changes(observer, 5)[1] == ("user.6.presence.changed", False)
+        assert (await internal_presence(notify, 5))["5"]["online"] is False
+
+    async def test_heartbeats_keep_a_gateway_alive(self, short_ttl: Notify) -> None:
+        notify = short_ttl
+        await notify.connected("gw-live", "c1", 7)
+        await wait_for(lambda: _online(notify, 7), message="online")
+        ttl_ms = notify.settings.presence_gateway_ttl_seconds * 1000
+        started = time.monotonic()
+        for _ in range(4):  # well past one TTL in all, each heartbeat before the key expires
+            await wait_for(
+                lambda: _ttl_left(notify, "gw-live", below=ttl_ms * 0.5), message="aging"
+            )
+            await notify.heartbeat("gw-live")
+            await wait_for(lambda: _ttl_left(notify, "gw-live", above=ttl_ms * 0.7), message="beat")
+            await notify.app.state.presence.reap_once()
+            assert await _online(notify, 7)
+        assert time.monotonic() - started > notify.settings.presence_gateway_ttl_seconds
+
+    async def test_strangers_hear_nothing_and_cannot_see(
+        self, notify: Notify, observer: Observer
+    ) -> None:
+        await notify.befriend(11, 12)
+        await friends_ready(notify, 12, 11)
+        await notify.connected("gw-b", "c1", 11)
+        await notify.connected("gw-b", "c1", 11)  # a replayed event changes nothing
+        await notify.connected("gw-b", "c2", 13)
+        await wait_for(lambda: changes(observer, 11), message="online")
+        await wait_for(lambda: _online(notify, 13), message="13 online")
+
+        r = await notify.get("/presence", 13, params={"user_ids": "11,12"})
+        assert r.status_code == 200 and r.json() == {}
+        r = await notify.get("/presence", 12, params={"user_ids": "11,13"})
+        assert set(r.json()) == {"11"} and r.json()["11"]["online"] is True
+        assert {key for key, _ in observer.of_type("presence.changed")} == {
+            "user.12.presence.changed"
+        }
+        assert changes(observer, 11) == [("user.12.presence.changed", True)]
+        assert changes(observer, 13) == []  # 13 has no friends: nobody is told
+
+    async def test_presence_requires_auth_and_service_token(self, notify: Notify) -> None:
+        assert notify.http
+        r = await notify.http.get("/presence", params={"user_ids": "1"})
+        assert r.status_code == 401 and r.json()["detail"] == "Not authenticated"
+        r = await notify.http.get("/internal/presence", params={"user_ids": "1"})
+        assert r.status_code == 403
+        r = await notify.get("/presence", 1, params={"user_ids": "x"})
+        assert r.status_code == 400
+
+
+async def _online(notify: Notify, user_id: int) -> bool:
+    return await notify.app.state.presence.store.is_online(user_id)
+
+
+async def _sockets(notify: Notify, user_id: int, count: int) -> bool:
+    prefix = notify.settings.presence_key_prefix
+    return int(await notify.app.state.presence.store._r.hlen(f"{prefix}u:{user_id}")) == count
+
+
+async def _ttl_left(
+    notify: Notify, gateway_id: str, *, below: float | None = None, above: float | None = None
+) -> bool:
+    prefix = notify.settings.presence_key_prefix
+    left = int(await notify.app.state.presence.store._r.pttl(f"{prefix}alive:{gateway_id}"))
+    if left < 0:
+        return False
+    return (below is None or left < below) and (above is None or left > above)
