@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import structlog
 from fastapi import FastAPI
 
 from parley_common import db
@@ -29,6 +31,17 @@ from .service import AuthContext
 from .throttle import LoginThrottle
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SHUTDOWN_STEP_SECONDS = 10.0
+
+log = structlog.get_logger(__name__)
+
+
+async def _bounded(step: str, closing: Awaitable[object]) -> None:
+    try:
+        async with asyncio.timeout(SHUTDOWN_STEP_SECONDS):
+            await closing
+    except TimeoutError:
+        log.warning("auth.shutdown_step_timed_out", step=step, seconds=SHUTDOWN_STEP_SECONDS)
 
 
 def create_app(
@@ -105,11 +118,12 @@ def create_app(
         try:
             yield
         finally:
-            await relay.stop()
-            await bus.close()
-            await jwks_http.aclose()
-            await store.aclose()
-            await engine.dispose()
+            # Each step is bounded: a backend that stops answering must not hang the shutdown.
+            await _bounded("outbox_relay", relay.stop())
+            await _bounded("bus", bus.close())
+            await _bounded("jwks_http", jwks_http.aclose())
+            await _bounded("store", store.aclose())
+            await _bounded("database", engine.dispose())
 
     app = FastAPI(title="Parley auth", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
