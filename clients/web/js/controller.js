@@ -90,7 +90,11 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
         return store.setTyping(f.conversation_id, f.user_id, f.username || 'Someone', !!f.is_typing);
       case 'user_online': return store.setOnline(f.user_id, true);
       case 'user_offline': return store.setOnline(f.user_id, false);
-      case 'conversation_created': return store.upsertConversation(f.conversation);
+      case 'conversation_created':
+        if (!f.conversation) return undefined;
+        // A conversation we left or were removed from comes back only if the server still lists us.
+        if (state.removals.has(f.conversation.id)) return refreshConversation(f.conversation.id);
+        return store.upsertConversation(f.conversation);
       case 'conversation_updated': return onConversationUpdated(f.conversation);
       case 'member_added':
         if (f.new_user?.id === state.me?.id) toast(`${f.added_by?.username || 'Someone'} added you to a group`);
@@ -208,8 +212,12 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
   }
 
   async function refreshConversation(cid) {
+    const removals = state.removals.get(cid) || 0;
     try {
-      store.upsertConversation(await api.conversation(cid));
+      const conv = await api.conversation(cid);
+      // Left or kicked while the request was in flight: the answer is stale.
+      if ((state.removals.get(cid) || 0) !== removals) return;
+      store.upsertConversation(conv);
       store.emit('members', cid);
       if (cid === state.activeId) store.emit('active');
     } catch (e) {

@@ -138,6 +138,7 @@ export function createStore() {
     conversations: new Map(),
     activeId: null,
     threads: new Map(),
+    removals: new Map(), // conversation id -> times removed (stale fetches must not bring it back)
     pending: new Map(), // client_msg_id -> {client_msg_id, conversation_id, content, reply_to, status, created_at}
     cursors: new Cursors(),
     friends: new Map(),
@@ -196,6 +197,7 @@ export function createStore() {
       return c;
     },
     removeConversation(id) {
+      state.removals.set(id, (state.removals.get(id) || 0) + 1);
       state.conversations.delete(id);
       state.threads.delete(id);
       if (state.activeId === id) { state.activeId = null; emit('active'); }

@@ -62,6 +62,8 @@ def main() -> int:
         ctx_a = browser.new_context(viewport={"width": 1280, "height": 800})
         ctx_b = browser.new_context(viewport={"width": 1280, "height": 800})
         a, b = ctx_a.new_page(), ctx_b.new_page()
+        alice_frames: list[str] = []
+        a.on("websocket", lambda ws: ws.on("framereceived", lambda f: alice_frames.append(str(f)[:240])))
         for who, page in (("alice", a), ("bob", b)):
             page.on("pageerror", lambda e, who=who: errors.append(f"{who}: {e}"))
             page.on("dialog", lambda d: d.accept())
@@ -181,6 +183,8 @@ def main() -> int:
         ctx_c = browser.new_context(viewport={"width": 1280, "height": 800})
         c = ctx_c.new_page()
         c.on("pageerror", lambda e: errors.append(f"carol: {e}"))
+        carol_frames: list[str] = []
+        c.on("websocket", lambda ws: ws.on("framereceived", lambda f: carol_frames.append(str(f)[:300])))
         register(c, base, carol_name, password)
         tid(c, "tab-friends").click()
         tid(c, "friend-search-input").fill(alice_name)
@@ -223,12 +227,21 @@ def main() -> int:
         tid(a, "members-button").click()
         tid(a, "member-item").filter(has_text=carol_name).get_by_test_id("kick-button").click()
         expect(tid(a, "member-item")).to_have_count(2, timeout=10000)
-        expect(tid(c, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+        try:
+            expect(tid(c, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+        except AssertionError:
+            print("carol's last frames:", *carol_frames[-12:], sep="\n  ")
+            raise
         tid(a, "member-item").filter(has_text=bob_name).get_by_test_id("make-admin-button").click()
         expect(tid(a, "member-item").filter(has_text=bob_name)).to_have_attribute("data-role", "admin", timeout=10000)
         expect(tid(a, "kick-button")).to_have_count(0)
         tid(a, "leave-button").click()
-        expect(tid(a, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+        try:
+            expect(tid(a, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+        except AssertionError:
+            print("alice's list:", tid(a, "conversation-item").evaluate_all("ns => ns.map(n => n.dataset.conversationId + ' ' + n.textContent)"))
+            print("alice's last frames:", *alice_frames[-15:], sep="\n  ")
+            raise
         expect(tid(b, "conversation-item").filter(has_text="Weekend plans")).to_have_count(1)
         step("kick (live removal for the kicked user), transfer admin, leave")
 
@@ -249,6 +262,22 @@ def main() -> int:
         tid(b, "search-result").first.click()
         expect(tid(b, "chat-title")).to_have_text(alice_name)
         step("message search finds and opens the conversation")
+
+        # Sign out and back in with the login form (username, then email).
+        tid(b, "user-menu").click()
+        tid(b, "logout-button").click()
+        expect(tid(b, "login-submit")).to_be_visible()
+        tid(b, "login-username").fill(bob_name)
+        tid(b, "login-password").fill("wrong password")
+        tid(b, "login-submit").click()
+        expect(tid(b, "auth-error")).to_have_text("Invalid credentials", timeout=10000)
+        tid(b, "login-username").fill(f"{bob_name}@example.com")
+        tid(b, "login-password").fill(password)
+        tid(b, "login-password").press("Enter")
+        expect(tid(b, "current-user")).to_have_text(bob_name, timeout=10000)
+        expect(tid(b, "conversation-name").filter(has_text=alice_name)).to_be_visible(timeout=10000)
+        expect(tid(b, "chat-title")).to_be_hidden()
+        step("sign out, wrong password error, sign in with email")
 
         # Phone-sized layout: list first, then the chat with a back button.
         a.set_viewport_size({"width": 390, "height": 800})

@@ -39,11 +39,16 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
     const name = groupForm.elements.name.value.trim();
     const ids = [...groupForm.querySelectorAll('input[name="member"]:checked')].map((i) => Number(i.value));
     if (!name) { groupError.textContent = 'Give the group a name.'; return; }
+    const submit = groupForm.querySelector('button[type="submit"]');
+    if (submit.disabled) return; // one group per click, however impatient
+    submit.disabled = true;
     try {
       await controller.createGroup(name, ids);
       groupDialog.close();
     } catch (err) {
       groupError.textContent = errorText(err);
+    } finally {
+      submit.disabled = false;
     }
   });
 
