@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 
+from .errors import ParleyError
 from .rest import ParleyClient
 
 PASSWORD = "correct-horse-battery"
@@ -40,9 +42,19 @@ async def new_users(
     return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
-async def befriend(a: ParleyClient, b: ParleyClient) -> None:
+async def befriend(a: ParleyClient, b: ParleyClient, *, timeout: float = 15.0) -> None:
     """`a` asks, `b` accepts."""
     assert a.user is not None and b.user is not None
-    await a.send_friend_request(b.user.username)
+    # chat learns of new users from auth's user.registered event: for a moment after
+    # registering, a user is unknown to it (404 "User not found"). Retry until it is known.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await a.send_friend_request(b.user.username)
+            break
+        except ParleyError as exc:
+            if exc.status != 404 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
     request = next(r for r in await b.friend_requests() if r.requester.id == a.user.id)
     await b.accept_friend_request(request.id)
