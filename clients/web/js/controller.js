@@ -22,6 +22,7 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
   let typingStopTimer = null;
   let typingSweep = null;
   let outboxWired = false;
+  const leaving = new Set(); // conversations being left on purpose (no "you were removed" toast)
 
   // ---- session -----------------------------------------------------------
 
@@ -102,7 +103,7 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
       case 'member_kicked': return refreshConversation(f.conversation_id);
       case 'kicked_from_conversation': {
         const c = state.conversations.get(f.conversation_id);
-        toast(f.message || `You were removed from ${c?.name || 'a conversation'}`);
+        if (c && !leaving.has(f.conversation_id)) toast(f.message || `You were removed from ${c.name || 'a conversation'}`);
         return store.removeConversation(f.conversation_id);
       }
       case 'friend_request':
@@ -185,6 +186,8 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
       }
       return;
     }
+    // Late answers about a conversation we already left are noise.
+    if (f.conversation_id != null && !state.conversations.has(f.conversation_id)) return;
     if (f.code === 'rate_limited') toast('Slow down a little.', { error: true });
     else if (f.detail) toast(String(f.detail), { error: true });
   }
@@ -519,9 +522,14 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
   }
 
   async function leave(cid) {
-    await api.leave(cid);
-    if (state.activeId === cid) closeConversation();
-    store.removeConversation(cid);
+    leaving.add(cid);
+    try {
+      await api.leave(cid);
+      if (state.activeId === cid) closeConversation();
+      store.removeConversation(cid);
+    } finally {
+      setTimeout(() => leaving.delete(cid), 5000);
+    }
   }
 
   async function transferAdmin(cid, uid) {
