@@ -46,6 +46,7 @@ PARLEY_BENCH_ENV = {
     "PARLEY_REST_BURST": "100000",
     "PARLEY_LOG_LEVEL": "WARNING",
     "PARLEY_LOG_JSON": "true",
+    "PARLEY_DB_POOL_SIZE": "5",
 }
 
 
@@ -307,26 +308,29 @@ class ParleyTarget(Target):
 
     async def users(self, n: int) -> list[tuple[int, str]]:
         """`n` users registered through the API, concurrently: (user id, access token)."""
-        gate = asyncio.Semaphore(32)
+        # Moderate concurrency: the shared PostgreSQL allows 100 clients for every test run
+        # on the machine; a 5xx (e.g. "too many clients") is retried a few times.
+        gate = asyncio.Semaphore(8)
         async with httpx.AsyncClient(base_url=self.base, timeout=60, trust_env=False) as http:
+
+            async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+                for attempt in range(5):
+                    r = await http.post(path, json=body)
+                    if r.status_code < 500 or attempt == 4:
+                        r.raise_for_status()
+                        return r.json()  # type: ignore[no-any-return]
+                    await asyncio.sleep(0.2 * 2**attempt)
+                raise AssertionError("unreachable")
 
             async def one() -> tuple[int, str]:
                 name = unique_name("b")
                 async with gate:
-                    r = await http.post(
+                    user = await post(
                         "/auth/register",
-                        json={
-                            "username": name,
-                            "email": f"{name}@example.com",
-                            "password": PASSWORD,
-                        },
+                        {"username": name, "email": f"{name}@example.com", "password": PASSWORD},
                     )
-                    r.raise_for_status()
-                    t = await http.post(
-                        "/auth/login", json={"username": name, "password": PASSWORD}
-                    )
-                    t.raise_for_status()
-                    return r.json()["id"], t.json()["access_token"]
+                    tokens = await post("/auth/login", {"username": name, "password": PASSWORD})
+                    return user["id"], tokens["access_token"]
 
             return list(await asyncio.gather(*(one() for _ in range(n))))
 
