@@ -28,7 +28,7 @@ def build() -> dict[str, Any]:
     client = _union_members(frames.ClientFrame)
     server = _union_members(frames.ServerFrame)
     events = list(EVENT_TYPES.values())
-    models = [*client, *server, *events, Envelope]
+    models: list[type[BaseModel]] = [*client, *server, *events, Envelope]
     _, defs = models_json_schema(
         [(m, "serialization") for m in models], ref_template="#/components/schemas/{model}"
     )
