@@ -58,12 +58,17 @@ def main() -> int:
     errors: list[str] = []
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"])
+        browser = p.chromium.launch(
+            executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
+        )
         ctx_a = browser.new_context(viewport={"width": 1280, "height": 800})
         ctx_b = browser.new_context(viewport={"width": 1280, "height": 800})
         a, b = ctx_a.new_page(), ctx_b.new_page()
         alice_frames: list[str] = []
-        a.on("websocket", lambda ws: ws.on("framereceived", lambda f: alice_frames.append(str(f)[:240])))
+        a.on(
+            "websocket",
+            lambda ws: ws.on("framereceived", lambda f: alice_frames.append(str(f)[:240])),
+        )
         for who, page in (("alice", a), ("bob", b)):
             page.on("pageerror", lambda e, who=who: errors.append(f"{who}: {e}"))
             page.on("dialog", lambda d: d.accept())
@@ -83,7 +88,9 @@ def main() -> int:
         req.get_by_test_id("request-accept").click()
         friend_b_on_a = tid(a, "friend-item").filter(has_text=bob_name)
         expect(friend_b_on_a).to_be_visible(timeout=10000)
-        expect(friend_b_on_a.get_by_test_id("online-dot")).to_have_attribute("data-online", "true", timeout=10000)
+        expect(friend_b_on_a.get_by_test_id("online-dot")).to_have_attribute(
+            "data-online", "true", timeout=10000
+        )
         step("friend request sent, received live, accepted; online dot")
 
         # Alice opens a direct chat and writes.
@@ -106,7 +113,9 @@ def main() -> int:
         expect(tid(b, "message-bubble").filter(has_text="Hello Bob!")).to_be_visible()
         expect(conv_b.get_by_test_id("unread-badge")).to_have_count(0)
         # Alice sees the read tick.
-        expect(bubble.get_by_test_id("read-ticks")).to_have_attribute("data-state", "read", timeout=10000)
+        expect(bubble.get_by_test_id("read-ticks")).to_have_attribute(
+            "data-state", "read", timeout=10000
+        )
         step("open conversation marks read; sender's tick turns to read")
 
         # Typing indicator.
@@ -145,13 +154,19 @@ def main() -> int:
         target.hover()
         target.get_by_test_id("react-button").click()
         target.locator('[data-testid="react-option"][data-emoji="👍"]').click()
-        expect(b.locator(f'[data-testid="message-bubble"][data-seq="{seq}"]').get_by_test_id("reaction-chip")).to_have_text("👍 1", timeout=10000)
+        expect(
+            b.locator(f'[data-testid="message-bubble"][data-seq="{seq}"]').get_by_test_id(
+                "reaction-chip"
+            )
+        ).to_have_text("👍 1", timeout=10000)
         mine = tid(a, "message-bubble").filter(has_text="Hello Bob!")
         mine.hover()
         mine.get_by_test_id("edit-button").click()
         tid(a, "message-input").fill("Hello Bob! (edited)")
         tid(a, "message-input").press("Enter")
-        expect(tid(b, "message-bubble").filter(has_text="Hello Bob! (edited)")).to_be_visible(timeout=10000)
+        expect(tid(b, "message-bubble").filter(has_text="Hello Bob! (edited)")).to_be_visible(
+            timeout=10000
+        )
         reply_a = tid(a, "message-bubble").filter(has_text="a reply")
         reply_a.hover()
         reply_a.get_by_test_id("delete-button").click()
@@ -164,7 +179,9 @@ def main() -> int:
         for i in range(60):
             tid(b, "message-input").fill(f"bulk {i:02d}")
             tid(b, "message-input").press("Enter")
-        expect(tid(b, "message-bubble").filter(has_text="bulk 59")).to_have_attribute("data-seq", re.compile(r"\d+"), timeout=20000)
+        expect(tid(b, "message-bubble").filter(has_text="bulk 59")).to_have_attribute(
+            "data-seq", re.compile(r"\d+"), timeout=20000
+        )
         expect(tid(a, "message-bubble").filter(has_text="bulk 59")).to_be_visible(timeout=20000)
         a.reload()
         tid(a, "conversation-item").filter(has_text=bob_name).click()
@@ -174,21 +191,35 @@ def main() -> int:
             time.sleep(0.4)
             if a.locator(f'[data-testid="message-bubble"][data-seq="{seq}"]').count():
                 break
-        expect(a.locator(f'[data-testid="message-bubble"][data-seq="{seq}"]')).to_be_visible(timeout=5000)
-        seqs = [int(s) for s in a.locator('[data-testid="message-bubble"][data-seq]').evaluate_all("ns => ns.map(n => n.dataset.seq)")]
+        expect(a.locator(f'[data-testid="message-bubble"][data-seq="{seq}"]')).to_be_visible(
+            timeout=5000
+        )
+        seqs = [
+            int(s)
+            for s in a.locator('[data-testid="message-bubble"][data-seq]').evaluate_all(
+                "ns => ns.map(n => n.dataset.seq)"
+            )
+        ]
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), seqs
-        step(f"reload, infinite scroll upward loads older pages; {len(seqs)} bubbles in seq order, no duplicates")
+        step(
+            f"reload, infinite scroll upward loads older pages; {len(seqs)} bubbles in seq order, no duplicates"
+        )
 
         # Group: create with Bob, rename, members panel.
         ctx_c = browser.new_context(viewport={"width": 1280, "height": 800})
         c = ctx_c.new_page()
         c.on("pageerror", lambda e: errors.append(f"carol: {e}"))
         carol_frames: list[str] = []
-        c.on("websocket", lambda ws: ws.on("framereceived", lambda f: carol_frames.append(str(f)[:300])))
+        c.on(
+            "websocket",
+            lambda ws: ws.on("framereceived", lambda f: carol_frames.append(str(f)[:300])),
+        )
         register(c, base, carol_name, password)
         tid(c, "tab-friends").click()
         tid(c, "friend-search-input").fill(alice_name)
-        tid(c, "friend-search-result").filter(has_text=alice_name).get_by_test_id("send-friend-request").click()
+        tid(c, "friend-search-result").filter(has_text=alice_name).get_by_test_id(
+            "send-friend-request"
+        ).click()
         tid(a, "tab-friends").click()
         creq = tid(a, "friend-request-item").filter(has_text=carol_name)
         expect(creq).to_be_visible(timeout=10000)
@@ -202,7 +233,9 @@ def main() -> int:
         expect(tid(a, "chat-title")).to_have_text("Weekend plans", timeout=10000)
         tid(a, "message-input").fill("Group hello")
         tid(a, "message-input").press("Enter")
-        expect(tid(b, "conversation-item").filter(has_text="Weekend plans")).to_be_visible(timeout=10000)
+        expect(tid(b, "conversation-item").filter(has_text="Weekend plans")).to_be_visible(
+            timeout=10000
+        )
         tid(a, "members-button").click()
         expect(tid(a, "member-item")).to_have_count(2, timeout=10000)
         tid(a, "add-member-select").select_option(label=carol_name)
@@ -213,14 +246,23 @@ def main() -> int:
         try:
             expect(tid(a, "chat-title")).to_have_text("Weekend plans 🎉", timeout=10000)
         except AssertionError:
-            print("members-error:", a.locator("#members-error").inner_text(), "| input:", tid(a, "rename-input").input_value())
+            print(
+                "members-error:",
+                a.locator("#members-error").inner_text(),
+                "| input:",
+                tid(a, "rename-input").input_value(),
+            )
             raise
         a.keyboard.press("Escape")
         expect(tid(a, "members-panel")).not_to_be_visible()
         expect(tid(a, "chat-title")).to_have_text("Weekend plans 🎉", timeout=10000)
-        expect(tid(b, "conversation-item").filter(has_text="Weekend plans 🎉")).to_be_visible(timeout=10000)
+        expect(tid(b, "conversation-item").filter(has_text="Weekend plans 🎉")).to_be_visible(
+            timeout=10000
+        )
         tid(c, "tab-chats").click()
-        expect(tid(c, "conversation-item").filter(has_text="Weekend plans 🎉")).to_be_visible(timeout=10000)
+        expect(tid(c, "conversation-item").filter(has_text="Weekend plans 🎉")).to_be_visible(
+            timeout=10000
+        )
         step("group: create, add member, rename propagate; Escape closes the panel")
 
         # Admin actions: kick Carol (her list drops the group live), hand admin to Bob, leave.
@@ -228,18 +270,29 @@ def main() -> int:
         tid(a, "member-item").filter(has_text=carol_name).get_by_test_id("kick-button").click()
         expect(tid(a, "member-item")).to_have_count(2, timeout=10000)
         try:
-            expect(tid(c, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+            expect(tid(c, "conversation-item").filter(has_text="Weekend plans")).to_have_count(
+                0, timeout=10000
+            )
         except AssertionError:
             print("carol's last frames:", *carol_frames[-12:], sep="\n  ")
             raise
         tid(a, "member-item").filter(has_text=bob_name).get_by_test_id("make-admin-button").click()
-        expect(tid(a, "member-item").filter(has_text=bob_name)).to_have_attribute("data-role", "admin", timeout=10000)
+        expect(tid(a, "member-item").filter(has_text=bob_name)).to_have_attribute(
+            "data-role", "admin", timeout=10000
+        )
         expect(tid(a, "kick-button")).to_have_count(0)
         tid(a, "leave-button").click()
         try:
-            expect(tid(a, "conversation-item").filter(has_text="Weekend plans")).to_have_count(0, timeout=10000)
+            expect(tid(a, "conversation-item").filter(has_text="Weekend plans")).to_have_count(
+                0, timeout=10000
+            )
         except AssertionError:
-            print("alice's list:", tid(a, "conversation-item").evaluate_all("ns => ns.map(n => n.dataset.conversationId + ' ' + n.textContent)"))
+            print(
+                "alice's list:",
+                tid(a, "conversation-item").evaluate_all(
+                    "ns => ns.map(n => n.dataset.conversationId + ' ' + n.textContent)"
+                ),
+            )
             print("alice's last frames:", *alice_frames[-15:], sep="\n  ")
             raise
         expect(tid(b, "conversation-item").filter(has_text="Weekend plans")).to_have_count(1)

@@ -35,8 +35,18 @@ from browser_check import register, step, tid  # noqa: E402
 def start_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
     log = open(Path(data_dir) / "server.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/python"), "-m", "parley.embedded", "--port", str(port), "--data-dir", data_dir],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(ROOT / ".venv/bin/python"),
+            "-m",
+            "parley.embedded",
+            "--port",
+            str(port),
+            "--data-dir",
+            data_dir,
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -61,7 +71,9 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 def rest(base: str, method: str, path: str, token: str, body: dict | None = None) -> object:
     req = urllib.request.Request(
-        base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as r:
@@ -81,7 +93,9 @@ def main() -> int:
     server = start_server(args.port, data_dir)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(
+                executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"]
+            )
             a = browser.new_context().new_page()
             b = browser.new_context().new_page()
             for who, page in (("alice", a), ("bob", b)):
@@ -90,31 +104,51 @@ def main() -> int:
             register(b, base, bob, "correct horse battery")
 
             def token(page):
-                return json.loads(page.evaluate("localStorage.getItem('parley.tokens')"))["access_token"]
+                return json.loads(page.evaluate("localStorage.getItem('parley.tokens')"))[
+                    "access_token"
+                ]
 
             ta, tb = token(a), token(b)
             rest(base, "POST", "/friends/request", tb, {"username": alice})
             req = rest(base, "GET", "/friends/requests", ta)[0]
             rest(base, "PUT", f"/friends/requests/{req['id']}/accept", ta)
-            conv = rest(base, "POST", "/conversations", ta, {"type": "direct", "member_user_ids": [req["requester"]["id"]]})
-            rest(base, "POST", "/messages", ta, {"conversation_id": conv["id"], "content": "before the restart"})
+            conv = rest(
+                base,
+                "POST",
+                "/conversations",
+                ta,
+                {"type": "direct", "member_user_ids": [req["requester"]["id"]]},
+            )
+            rest(
+                base,
+                "POST",
+                "/messages",
+                ta,
+                {"conversation_id": conv["id"], "content": "before the restart"},
+            )
 
             # A stale access token is refreshed with the refresh token on the first 401.
             for page in (a, b):
                 page.evaluate("""() => { const t = JSON.parse(localStorage.getItem('parley.tokens'));
                     t.access_token = 'stale.token.value'; localStorage.setItem('parley.tokens', JSON.stringify(t)); }""")
                 page.reload()
-                expect(tid(page, "connection-status")).to_have_attribute("data-state", "online", timeout=15000)
+                expect(tid(page, "connection-status")).to_have_attribute(
+                    "data-state", "online", timeout=15000
+                )
             assert token(a) != "stale.token.value"
             step("stale access token refreshed on 401; socket online again")
 
             for page in (a, b):
                 tid(page, "conversation-item").first.click()
-                expect(tid(page, "message-bubble").filter(has_text="before the restart")).to_be_visible(timeout=10000)
+                expect(
+                    tid(page, "message-bubble").filter(has_text="before the restart")
+                ).to_be_visible(timeout=10000)
 
             stop_server(server)
             for page in (a, b):
-                expect(tid(page, "connection-status")).not_to_have_attribute("data-state", "online", timeout=15000)
+                expect(tid(page, "connection-status")).not_to_have_attribute(
+                    "data-state", "online", timeout=15000
+                )
             step("server stopped: both clients show they are offline")
 
             tid(a, "message-input").fill("sent while the server was down")
@@ -127,17 +161,25 @@ def main() -> int:
 
             server = start_server(args.port, data_dir)
             for page in (a, b):
-                expect(tid(page, "connection-status")).to_have_attribute("data-state", "online", timeout=45000)
-            confirmed = a.locator(f'[data-testid="message-bubble"][data-client-msg-id="{client_msg_id}"]')
+                expect(tid(page, "connection-status")).to_have_attribute(
+                    "data-state", "online", timeout=45000
+                )
+            confirmed = a.locator(
+                f'[data-testid="message-bubble"][data-client-msg-id="{client_msg_id}"]'
+            )
             expect(confirmed).to_have_attribute("data-seq", re.compile(r"^\d+$"), timeout=20000)
             got = tid(b, "message-bubble").filter(has_text="sent while the server was down")
             expect(got).to_have_count(1, timeout=20000)
             time.sleep(2)
             expect(got).to_have_count(1)
-            expect(a.locator(f'[data-testid="message-bubble"][data-client-msg-id="{client_msg_id}"]')).to_have_count(1)
+            expect(
+                a.locator(f'[data-testid="message-bubble"][data-client-msg-id="{client_msg_id}"]')
+            ).to_have_count(1)
             msgs = rest(base, "GET", f"/conversations/{conv['id']}/messages?limit=50", token(a))
             assert sum(m["content"] == "sent while the server was down" for m in msgs) == 1, msgs
-            step("after restart: reconnect, outbox re-sent with the same client_msg_id, delivered exactly once")
+            step(
+                "after restart: reconnect, outbox re-sent with the same client_msg_id, delivered exactly once"
+            )
             browser.close()
     finally:
         stop_server(server)
