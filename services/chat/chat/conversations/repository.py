@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,17 @@ async def active_members(session: AsyncSession, conversation_id: int) -> list[tu
         .order_by(Member.joined_at, Member.id)
     )
     return [(m, u) for m, u in rows]
+
+
+async def active_member_rows(session: AsyncSession, conversation_id: int) -> list[Any]:
+    """One round trip for the send path: current members' ids and names, and the conversation type."""
+    rows = await session.execute(
+        select(Member.user_id, User.username, User.username_key, Conversation.type)
+        .join(User, User.id == Member.user_id)
+        .join(Conversation, Conversation.id == Member.conversation_id)
+        .where(Member.conversation_id == conversation_id, Member.left_at.is_(None))
+    )
+    return list(rows)
 
 
 async def members_of_many(
@@ -152,11 +164,12 @@ async def unread_counts(
 
 async def next_seq(session: AsyncSession, conversation_id: int) -> int:
     """Take the next seq; the row lock it holds until commit keeps seqs gap-free and unique."""
+    table = Conversation.__table__
     seq = await session.scalar(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1, last_activity_at=utcnow())
-        .returning(Conversation.last_seq)
+        update(table)
+        .where(table.c.id == conversation_id)
+        .values(last_seq=table.c.last_seq + 1, last_activity_at=utcnow())
+        .returning(table.c.last_seq)
     )
     assert seq is not None
     return int(seq)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +28,7 @@ from ..errors import (
 )
 from ..friends import repository as friend_repo
 from ..metrics import MESSAGES_SENT
-from ..models import Conversation, Member, Message
+from ..models import Message
 from . import repository as repo
 from . import views
 
@@ -55,8 +57,7 @@ def mentions_in(content: str, usernames: dict[str, int]) -> list[int]:
 class Access:
     """The caller's view of a conversation: their membership and the current members."""
 
-    conversation: Conversation
-    member: Member
+    conversation_type: str
     member_ids: list[int]
     usernames: dict[str, int]  # casefolded username -> id, current members
     my_username: str
@@ -64,25 +65,21 @@ class Access:
 
 async def require_member(session: AsyncSession, conversation_id: int, user_id: int) -> Access:
     """404 `Conversation not found or access denied` unless the user is a current member."""
-    conversation = await conv_repo.get(session, conversation_id)
-    if conversation is None:
-        raise ConversationAccessDenied()
-    rows = await conv_repo.active_members(session, conversation_id)
-    mine = next(((m, u) for m, u in rows if m.user_id == user_id), None)
+    rows = await conv_repo.active_member_rows(session, conversation_id)
+    mine = next((r for r in rows if r.user_id == user_id), None)
     if mine is None:
         raise ConversationAccessDenied()
     return Access(
-        conversation=conversation,
-        member=mine[0],
-        member_ids=sorted(m.user_id for m, _ in rows),
-        usernames={u.username_key: u.id for _, u in rows},
-        my_username=mine[1].username,
+        conversation_type=mine.type,
+        member_ids=sorted(r.user_id for r in rows),
+        usernames={r.username_key: r.user_id for r in rows},
+        my_username=mine.username,
     )
 
 
 async def check_not_blocked(session: AsyncSession, access: Access, user_id: int) -> None:
     """In a direct chat, a block either way stops messaging (403 `You cannot message this user`)."""
-    if access.conversation.type != "direct":
+    if access.conversation_type != "direct":
         return
     others = [m for m in access.member_ids if m != user_id]
     if others and await friend_repo.blocked_among(session, user_id, others):
@@ -110,22 +107,20 @@ async def send(
     if reply_to is not None and not await repo.exists_in(session, conversation_id, reply_to):
         raise BadRequest("Reply target not found in this conversation", code="reply_not_found")
     mentions = mentions_in(content, access.usernames) if "@" in content else []
-    message = Message(
-        conversation_id=conversation_id,
-        sender_id=ctx.user_id,
-        sender_username=access.my_username,
-        content=content,
-        type="text",
-        client_msg_id=client_msg_id or None,
-        reply_to=reply_to,
-        mentions=mentions,
-        created_at=utcnow(),
-        deleted=False,
-    )
+    values = {
+        "conversation_id": conversation_id,
+        "sender_id": ctx.user_id,
+        "sender_username": access.my_username,
+        "content": content,
+        "type": "text",
+        "client_msg_id": client_msg_id or None,
+        "reply_to": reply_to,
+        "mentions": mentions,
+    }
     if client_msg_id:
         try:
             async with session.begin_nested():
-                await _insert(session, message)
+                read = await _insert(session, values)
         except IntegrityError:
             # A concurrent retry with the same client_msg_id won; answer with its message.
             existing = await repo.by_client_msg_id(
@@ -135,8 +130,7 @@ async def send(
                 raise
             return await views.to_read_one(session, existing)
     else:
-        await _insert(session, message)
-    read = views.to_read(message)
+        read = await _insert(session, values)
     await publish.to_conversation(
         session,
         ctx.outbox,
@@ -147,28 +141,30 @@ async def send(
     return read
 
 
-async def _insert(session: AsyncSession, message: Message) -> None:
-    message.seq = await conv_repo.next_seq(session, message.conversation_id)
-    session.add(message)
-    await session.flush()
+async def _insert(session: AsyncSession, values: dict[str, Any]) -> MessageRead:
+    """Take the next seq and insert, in this transaction (Core statements: the hot path)."""
+    seq = await conv_repo.next_seq(session, values["conversation_id"])
+    row = {**values, "seq": seq, "created_at": utcnow(), "deleted": False}
+    message_id = await session.scalar(
+        insert(Message.__table__).values(row).returning(Message.__table__.c.id)
+    )
+    assert message_id is not None
+    return MessageRead(id=message_id, **row)
 
 
 async def post_system(
     session: AsyncSession, outbox: Outbox, conversation_id: int, content: str
 ) -> MessageRead:
     """A `type: "system"` message (member added, renamed, ...), sequenced like any other."""
-    message = Message(
-        conversation_id=conversation_id,
-        sender_id=None,
-        sender_username="system",
-        content=content,
-        type="system",
-        mentions=[],
-        created_at=utcnow(),
-        deleted=False,
-    )
-    await _insert(session, message)
-    read = views.to_read(message)
+    values = {
+        "conversation_id": conversation_id,
+        "sender_id": None,
+        "sender_username": "system",
+        "content": content,
+        "type": "system",
+        "mentions": [],
+    }
+    read = await _insert(session, values)
     member_ids = await conv_repo.active_member_ids(session, conversation_id)
     await publish.to_conversation(
         session, outbox, conversation_id, MessageCreated(message=read, member_ids=member_ids)
