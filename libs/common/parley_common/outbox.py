@@ -128,6 +128,7 @@ class OutboxRelay:
         self._keep_sent = keep_sent_seconds
         self._task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
+        self._last_gauges = 0.0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay:{self._service}")
@@ -209,6 +210,12 @@ class OutboxRelay:
         return len(sent)
 
     async def _update_gauges(self) -> None:
+        # At most once a second: after every wakeup (every commit under load) it doubled the
+        # relay's queries.
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._last_gauges < 1.0:
+            return
+        self._last_gauges = loop_time
         t = self._table
         async with self._sessionmaker() as session:
             count, oldest = (
