@@ -332,3 +332,9 @@ async def short_ttl(
         yield harness
     finally:
         await harness.stop()
+
+
+@pytest.fixture
+def harness() -> type[Notify]:
+    """The harness class, for tests that build notify on other backends."""
+    return Notify

@@ -19,8 +19,6 @@ SMTP failures retry with exponential backoff (`email_retry_base_seconds`, doubli
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
@@ -31,6 +29,7 @@ from parley_common.db import utcnow
 
 from .. import projections
 from ..config import Settings
+from ..loops import Loop
 from ..metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
 from ..models import EmailItem, PendingEmail, ReadCursor
 from ..notifications import preferences
@@ -51,29 +50,18 @@ class EmailSender:
         self._sessionmaker = sessionmaker
         self._transport = transport
         self._settings = settings
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Loop("email-sender", self.send_due, settings.email_tick_seconds)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="email-sender")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop(timeout=self._settings.smtp_timeout_seconds)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.send_one():
-                    pass
-                await self._update_gauge()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("email.sender_failed", exc_info=True)
-            await asyncio.sleep(self._settings.email_tick_seconds)
+    async def send_due(self) -> None:
+        while await self.send_one():
+            pass
+        await self._update_gauge()
 
     async def _update_gauge(self) -> None:
         async with self._sessionmaker() as session:

@@ -11,8 +11,6 @@ learn the current state anyway when they (re)connect (the gateway asks `GET /int
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from datetime import datetime
 
@@ -33,6 +31,7 @@ from parley_common.events import (
 from parley_common.metrics import EVENTS_CONSUMED
 
 from .. import projections
+from ..loops import Loop
 from ..metrics import USERS_ONLINE
 from .store import PresenceStore
 
@@ -54,19 +53,15 @@ class PresenceService:
         self.store = store
         self._bus = bus
         self._sessionmaker = sessionmaker
-        self._reap_seconds = reap_seconds
         self._subscription: Subscription | None = None
-        self._reaper: asyncio.Task[None] | None = None
+        self._reaper = Loop("presence-reaper", self.reap_once, reap_seconds)
 
     async def start(self) -> None:
         self._subscription = await self._bus.subscribe(QUEUE, BINDINGS, self.handle, prefetch=64)
-        self._reaper = asyncio.create_task(self._reap_forever(), name="presence-reaper")
+        self._reaper.start()
 
     async def stop(self) -> None:
-        if self._reaper:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await self._reaper.stop()
         if self._subscription:
             await self._subscription.cancel()
 
@@ -121,11 +116,3 @@ class PresenceService:
         for user_id in await self.store.reap(now):
             await self.publish_change(user_id, online=False, last_seen=now)
         USERS_ONLINE.set(await self.store.online_count())
-
-    async def _reap_forever(self) -> None:
-        while True:
-            try:
-                await self.reap_once()
-            except Exception:
-                log.warning("presence.reap_failed", exc_info=True)
-            await asyncio.sleep(self._reap_seconds)
