@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
 
 
 class ServiceError(Exception):
@@ -91,6 +94,41 @@ _STATUS_CODES = {
 }
 
 
+def _backend_down_errors() -> tuple[type[Exception], ...]:
+    import sqlalchemy.exc
+
+    errors: list[type[Exception]] = [
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.TimeoutError,  # connection pool exhausted
+        ConnectionError,
+    ]
+    try:
+        import asyncpg
+
+        errors += [asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError]
+    except ImportError:  # pragma: no cover - asyncpg is a dependency of common
+        pass
+    return tuple(errors)
+
+
+_BACKEND_DOWN = _backend_down_errors()
+
+
+def _is_down(exc: Exception) -> bool:
+    # asyncpg errors reach SQLAlchemy wrapped; the original class name survives in the text.
+    text = str(exc)
+    return any(
+        marker in text
+        for marker in (
+            "too many clients",
+            "TooManyConnections",
+            "connection was closed",
+            "Connection refused",
+        )
+    )
+
+
 def code_for_status(status: int) -> str:
     return _STATUS_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
 
@@ -122,6 +160,25 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = jsonable_encoder(exc.errors())
         return JSONResponse(error_body(errors, "validation_error"), status_code=422)
 
+    async def on_backend_down(_: Request, exc: Exception) -> JSONResponse:
+        # The database is down or out of connections: a retryable 503, never a 500.
+        log.warning("backend.unavailable", error=type(exc).__name__, detail=str(exc)[:200])
+        return await on_service_error(_, Unavailable(retry_after=2))
+
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        import sqlalchemy.exc
+
+        assert isinstance(exc, sqlalchemy.exc.DBAPIError)
+        if exc.connection_invalidated or isinstance(exc.orig, _BACKEND_DOWN) or _is_down(exc):
+            return await on_backend_down(request, exc)
+        log.error("database.error", error=type(exc).__name__, exc_info=exc)
+        return JSONResponse(error_body("Internal Server Error", "internal_error"), status_code=500)
+
+    import sqlalchemy.exc
+
+    for exc_type in _BACKEND_DOWN:
+        app.add_exception_handler(exc_type, on_backend_down)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, on_database_error)
     app.add_exception_handler(ServiceError, on_service_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
