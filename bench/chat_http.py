@@ -32,7 +32,6 @@ from typing import Any
 
 import httpx
 
-from parley_common.bus import create_bus
 from parley_common.db import create_engine, migrate
 from parley_common.events import UserRegistered, envelope, svc_key
 from parley_common.testing.databases import create_database, drop_database
@@ -145,7 +144,7 @@ async def main() -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
             await wait_ready(client)
             progress("chat is ready")
-            await register_users(AMQP_URL, exchange, prefix)
+            await register_users(AMQP_URL, exchange)
             progress("users registered")
             headers = {
                 u: {"Authorization": f"Bearer {tokens.token(u, f'bench{u}', ttl=7200)}"}
@@ -157,6 +156,8 @@ async def main() -> dict[str, Any]:
             progress(f"throughput {throughput}; latency phase ({LATENCY_SECONDS:.0f} s)")
             latency = await run_latency(client, headers, groups)
             progress(f"latency {latency}")
+            server_side = await server_time(client)
+            progress(f"server-side POST /messages (one worker's view): {server_side}")
         async with engine.connect() as conn:
             from sqlalchemy import text
 
@@ -179,6 +180,7 @@ async def main() -> dict[str, Any]:
             "conversations": len(groups),
             "throughput": throughput,
             "latency_at_rate": latency,
+            "server_side_post_messages": server_side,
             "messages_stored": stored,
             "conversations_with_seq_gaps": gaps,
         }
@@ -197,8 +199,21 @@ async def main() -> dict[str, Any]:
         await drop_database(PG_URL, db_url)
 
 
+async def server_time(client: httpx.AsyncClient) -> dict[str, float]:
+    """Mean time inside the server for POST /messages, from its request-duration histogram."""
+    text = (await client.get("/metrics")).text
+    total = count = 0.0
+    for line in text.splitlines():
+        if 'route="/messages"' in line and 'method="POST"' in line:
+            if line.startswith("parley_http_request_duration_seconds_sum"):
+                total += float(line.rsplit(" ", 1)[1])
+            elif line.startswith("parley_http_request_duration_seconds_count"):
+                count += float(line.rsplit(" ", 1)[1])
+    return {"requests": count, "mean_ms": round(total / count * 1000, 2) if count else float("nan")}
+
+
 async def wait_ready(client: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
             if (await client.get("/readyz")).status_code == 200:
@@ -207,10 +222,14 @@ async def wait_ready(client: httpx.AsyncClient) -> None:
     raise RuntimeError("chat did not become ready")
 
 
-async def register_users(amqp_url: str, exchange: str, prefix: str) -> None:
-    bus = create_bus(amqp_url, exchange=exchange, queue_prefix=prefix)
-    await bus.start()
+async def register_users(amqp_url: str, exchange: str) -> None:
+    """Publishes `user.registered` for every bench user, as auth would (plain aio-pika: setup only)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_url, timeout=30)
     try:
+        channel = await connection.channel(publisher_confirms=True)
+        topic = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
         for u in range(1, USERS + 1):
             env = envelope(
                 UserRegistered(
@@ -221,11 +240,14 @@ async def register_users(amqp_url: str, exchange: str, prefix: str) -> None:
                 ),
                 producer="bench",
             )
-            await bus.publish(
-                svc_key(env.type), env.model_dump_json().encode(), message_id=str(env.id)
+            message = aio_pika.Message(
+                env.model_dump_json().encode(),
+                message_id=str(env.id),
+                content_type="application/json",
             )
+            await topic.publish(message, routing_key=svc_key(env.type))
     finally:
-        await bus.close()
+        await connection.close()
 
 
 async def make_groups(
