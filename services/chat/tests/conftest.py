@@ -159,6 +159,8 @@ async def observe(amqp: BusConfig, log: EventLog) -> Bus:
     """A consumer of every event on the test's exchange (a durable queue of its own)."""
     bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
     await bus.start()
+    # The queue must exist before the app publishes anything, or early events are unroutable.
+    await wait_for(bus.ping, timeout=60, message="observer connected to RabbitMQ")
     await bus.subscribe(f"observer.{uuid.uuid4().hex[:6]}", ["#"], log.handle, prefetch=200)
     return bus
 
