@@ -29,7 +29,7 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_outbox(request: Request) -> Outbox:
-    return request.app.state.outbox  # type: ignore[no-any-return]
+    return request.app.state.outbox
 
 
 def get_presence_store(request: Request) -> PresenceStore:

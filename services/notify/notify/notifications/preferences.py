@@ -40,7 +40,7 @@ def to_read(prefs: Preferences, default_delay_seconds: float) -> PreferencesRead
     return PreferencesRead(
         email_missed_messages=prefs.email_missed_messages,
         email_delay_minutes=delay_seconds(prefs, default_delay_seconds) / 60,
-        digest=prefs.digest,  # type: ignore[arg-type]
+        digest=prefs.digest,
         muted_conversation_ids=sorted(prefs.muted_conversation_ids or []),
     )
 

@@ -93,7 +93,7 @@ class PresenceStore:
             f"{p}online",
             f"{p}closed:{connection_id}",
         ]
-        args = [connection_id, gateway_id, str(user_id), self._ttl_ms]
+        args: list[str | int] = [connection_id, gateway_id, str(user_id), self._ttl_ms]
         return bool(await self._connect(keys=keys, args=args))
 
     async def disconnect(
@@ -108,7 +108,7 @@ class PresenceStore:
             f"{p}seen:{user_id}",
             f"{p}closed:{connection_id}",
         ]
-        args = [connection_id, str(user_id), at.isoformat(), self._tombstone_ms]
+        args: list[str | int] = [connection_id, str(user_id), at.isoformat(), self._tombstone_ms]
         return bool(await self._disconnect(keys=keys, args=args))
 
     async def heartbeat(self, gateway_id: str) -> None:
