@@ -8,6 +8,7 @@ import pytest
 from parley_common.bus import Bus, create_bus
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.proxy import TcpProxy
+from parley_common.testing.waiting import wait_for
 
 
 @pytest.fixture(params=["memory", "rabbitmq"])
@@ -30,6 +31,9 @@ async def make_bus(bus_kind: str, amqp: BusConfig) -> AsyncIterator[Callable[...
             )
         await bus.start()
         buses.append(bus)
+        if bus_kind != "memory":
+            # The shared broker sometimes takes tens of seconds to accept a connection.
+            await wait_for(lambda: bus.connected, timeout=90, message="broker connection")
         return bus
 
     yield factory  # type: ignore[misc]

@@ -1,7 +1,9 @@
-"""The RabbitMQ bus (aio-pika): one durable topic exchange, publisher confirms, persistent
-messages, quorum queues with a delivery limit and a dead-letter queue, exclusive queues for
-gateway replicas. aio-pika's robust connection re-declares queues, bindings and consumers
-after a reconnect; `on_reconnect` callbacks run after that.
+"""The RabbitMQ bus (aio-pika): one durable topic exchange, publisher confirms for persistent
+messages (transient ones go out on a channel without confirms), quorum queues with a delivery
+limit and a dead-letter queue, exclusive queues for gateway replicas. aio-pika's robust
+connection reconnects; each subscription re-declares its queue, bindings and consumer itself
+when its channel is lost (see `_RabbitSubscription`), and `on_reconnect` callbacks run after
+that.
 
 A service starts even when the broker is down: the first connection is retried in the
 background, subscriptions wait for it, and `publish` raises `BusUnavailable` meanwhile
@@ -20,9 +22,9 @@ import structlog
 from aio_pika.abc import (
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractQueue,
     AbstractRobustChannel,
     AbstractRobustConnection,
-    AbstractRobustQueue,
 )
 
 from .base import Bus, Delivery, Handler, Subscription
@@ -37,6 +39,26 @@ class BusUnavailable(ConnectionError):
 
 
 class _RabbitSubscription(Subscription):
+    """One consumed queue on a channel of its own, kept alive by a supervisor task.
+
+    Why not aio-pika's robust queue: aiormq closes a channel whenever one of its RPCs is
+    cancelled mid-flight (`Closing channel ... because RPC call ... cancelled`), e.g. a
+    `Queue.Bind` awaited by a task that gets cancelled, or by `asyncio.wait_for`. The robust
+    channel then re-declares in the background, and when that restore is itself cancelled or
+    fails it gives up: the consumer is gone for good while the process looks healthy (a
+    gateway replica then delivers nothing). So here:
+
+    - every RPC of the subscription runs in ONE supervisor task that nobody else cancels;
+      `bind`/`unbind` record the wanted state and wait (shielded) until the supervisor has
+      applied it, so a cancelled caller never cancels an RPC;
+    - bursts are coalesced: pending changes are applied as one batch (a bind and an unbind of
+      the same pattern cancel out; binds go out as no-wait frames closed by one synchronous
+      bind, whose BindOk means the broker has applied all of them, in channel order);
+    - when the channel or its consumer is lost (broker closed it, connection lost), the
+      supervisor opens a new channel, re-declares, re-binds everything and consumes again,
+      then runs the bus's `on_reconnect` callbacks (the gateway tells its clients to resume).
+    """
+
     def __init__(
         self,
         bus: RabbitBus,
@@ -53,63 +75,173 @@ class _RabbitSubscription(Subscription):
         self._bus = bus
         self.queue_name = queue
         self.bindings: set[str] = set(bindings)
+        self._applied: set[str] = set()
         self._handler = handler
         self._exclusive = exclusive
         self._prefetch = prefetch
         self._max_attempts = max_attempts
-        self._channel: AbstractRobustChannel | None = None
-        self._queue: AbstractRobustQueue | None = None
+        self._channel: aio_pika.Channel | None = None
+        self._queue: AbstractQueue | None = None
         self._tag: str | None = None
-        self._lock = asyncio.Lock()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wakeup = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopped = False
+        #: How many times the channel was re-established after a loss (tests, metrics).
+        self.recoveries = 0
+
+    @property
+    def alive(self) -> bool:
+        channel = self._channel
+        return channel is not None and not channel.is_closed and self._tag is not None
 
     async def open(self, connection: AbstractRobustConnection) -> None:
-        async with self._lock:
-            channel: AbstractRobustChannel = await connection.channel()
+        """First open: errors (e.g. a queue declared with other arguments) reach the caller."""
+        await self._establish(connection)
+        self._supervisor = asyncio.create_task(
+            self._supervise(connection), name=f"bus-sub:{self.queue_name}"
+        )
+
+    async def _establish(self, connection: AbstractRobustConnection) -> None:
+        # A plain (not robust) channel: the supervisor, not aio-pika, restores it.
+        channel = aio_pika.Channel(connection, publisher_confirms=False)
+        await channel
+        try:
             await channel.set_qos(prefetch_count=self._prefetch)
-            exchange = await self._bus.declare_exchange(channel)
-            if self._exclusive:
-                queue = await channel.declare_queue(
-                    self.queue_name, exclusive=True, auto_delete=True
-                )
-            elif self.queue_name.endswith(".dlq"):
-                # Reading a dead-letter queue (an operator's or a test's look at the poison).
-                queue = await channel.declare_queue(
-                    self.queue_name,
-                    durable=True,
-                    arguments={
-                        "x-queue-type": "quorum",
-                        **({"x-expires": self._expires_ms} if self._expires_ms else {}),
-                    },
-                )
-            else:
-                dlx_name = self._bus.exchange_name + DEAD_LETTER_EXCHANGE_SUFFIX
-                dlx = await channel.declare_exchange(
-                    dlx_name, aio_pika.ExchangeType.DIRECT, durable=True
-                )
-                dlq = await channel.declare_queue(
-                    self.queue_name + ".dlq",
-                    durable=True,
-                    arguments={
-                        "x-queue-type": "quorum",
-                        **({"x-expires": self._expires_ms} if self._expires_ms else {}),
-                    },
-                )
-                await dlq.bind(dlx, routing_key=self.queue_name)
-                queue = await channel.declare_queue(
-                    self.queue_name,
-                    durable=True,
-                    arguments={
-                        "x-queue-type": "quorum",
-                        "x-delivery-limit": max(0, self._max_attempts - 1),
-                        "x-dead-letter-exchange": dlx_name,
-                        "x-dead-letter-routing-key": self.queue_name,
-                        **({"x-expires": self._expires_ms} if self._expires_ms else {}),
-                    },
-                )
-            for pattern in self.bindings:
-                await queue.bind(exchange, routing_key=pattern)
+            exchange = await channel.declare_exchange(
+                self._bus.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            queue = await self._declare(channel)
+            wanted = set(self.bindings)
+            await self._bind_many(channel, queue, exchange.name, wanted)
             self._tag = await queue.consume(self._on_message)
-            self._channel, self._queue = channel, queue
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await channel.close()
+            raise
+        self._channel, self._queue, self._applied = channel, queue, wanted
+
+    async def _declare(self, channel: aio_pika.Channel) -> AbstractQueue:
+        expires = {"x-expires": self._expires_ms} if self._expires_ms else {}
+        if self._exclusive:
+            return await channel.declare_queue(self.queue_name, exclusive=True, auto_delete=True)
+        if self.queue_name.endswith(".dlq"):
+            # Reading a dead-letter queue (an operator's or a test's look at the poison).
+            return await channel.declare_queue(
+                self.queue_name, durable=True, arguments={"x-queue-type": "quorum", **expires}
+            )
+        dlx_name = self._bus.exchange_name + DEAD_LETTER_EXCHANGE_SUFFIX
+        dlx = await channel.declare_exchange(dlx_name, aio_pika.ExchangeType.DIRECT, durable=True)
+        dlq = await channel.declare_queue(
+            self.queue_name + ".dlq",
+            durable=True,
+            arguments={"x-queue-type": "quorum", **expires},
+        )
+        await dlq.bind(dlx, routing_key=self.queue_name)
+        return await channel.declare_queue(
+            self.queue_name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": max(0, self._max_attempts - 1),
+                "x-dead-letter-exchange": dlx_name,
+                "x-dead-letter-routing-key": self.queue_name,
+                **expires,
+            },
+        )
+
+    async def _bind_many(
+        self, channel: aio_pika.Channel, queue: AbstractQueue, exchange: str, patterns: set[str]
+    ) -> None:
+        """All but the last as no-wait frames, the last synchronous: the broker handles a
+        channel's methods in order, so its BindOk confirms every bind before it."""
+        if not patterns:
+            return
+        underlay = await channel.get_underlay_channel()
+        *rest, last = sorted(patterns)
+        for pattern in rest:
+            await underlay.queue_bind(queue.name, exchange, routing_key=pattern, nowait=True)
+        await underlay.queue_bind(queue.name, exchange, routing_key=last)
+
+    async def _supervise(self, connection: AbstractRobustConnection) -> None:
+        delay = 0.2
+        while not self._stopped:
+            channel = self._channel
+            if channel is not None and not channel.is_closed:
+                try:
+                    await self._serve(channel)
+                except Exception:
+                    log.warning("bus.subscription_rpc_failed", queue=self.queue_name, exc_info=True)
+                if self._stopped:
+                    return
+                log.warning("bus.subscription_lost", queue=self.queue_name)
+                self._release_waiters()
+                with contextlib.suppress(Exception):
+                    await channel.close()
+                self._channel = self._queue = None
+                self._tag = None
+            try:
+                await connection.ready()
+                await self._establish(connection)
+            except Exception as exc:
+                log.warning(
+                    "bus.subscription_restore_failed",
+                    queue=self.queue_name,
+                    error=repr(exc),
+                    retry_in=delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.2
+            self.recoveries += 1
+            log.info("bus.subscription_restored", queue=self.queue_name)
+            self._release_waiters()
+            await self._bus.run_reconnect_callbacks()
+
+    async def _serve(self, channel: aio_pika.Channel) -> None:
+        """Apply binding changes until the channel (or its consumer) is lost."""
+        underlay = await channel.get_underlay_channel()
+        underlay.on_consumer_cancel_callbacks.add(lambda _frame: self._wakeup.set())
+        lost = asyncio.ensure_future(underlay.closing)
+        try:
+            while not self._stopped:
+                if self._tag is not None and self._tag not in underlay.consumers:
+                    return  # the broker cancelled our consumer (e.g. the queue was deleted)
+                self._wakeup.clear()
+                if self.bindings == self._applied:
+                    self._release_waiters()
+                    wake = asyncio.ensure_future(self._wakeup.wait())
+                    try:
+                        await asyncio.wait({wake, lost}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        wake.cancel()
+                    if lost.done():
+                        return
+                    continue
+                waiters, self._waiters = self._waiters, []
+                wanted = set(self.bindings)
+                queue = self._queue
+                assert queue is not None
+                to_bind = wanted - self._applied
+                to_unbind = self._applied - wanted
+                await self._bind_many(channel, queue, self._bus.exchange_name, to_bind)
+                self._applied |= to_bind
+                for pattern in sorted(to_unbind):
+                    await queue.unbind(self._bus.exchange_name, routing_key=pattern)
+                    self._applied.discard(pattern)
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        finally:
+            lost.cancel()
+
+    def _release_waiters(self) -> None:
+        # The wanted state is recorded; a restore applies all of it.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         headers: dict[str, object] = dict(message.headers or {})
@@ -146,25 +278,42 @@ class _RabbitSubscription(Subscription):
         if pattern in self.bindings:
             return
         self.bindings.add(pattern)
-        if self._queue is not None:
-            await self._queue.bind(self._bus.exchange_name, routing_key=pattern)
+        await self._sync()
 
     async def unbind(self, pattern: str) -> None:
         if pattern not in self.bindings:
             return
         self.bindings.discard(pattern)
-        if self._queue is not None:
-            await self._queue.unbind(self._bus.exchange_name, routing_key=pattern)
+        await self._sync()
+
+    async def _sync(self) -> None:
+        """Wait until the supervisor applied the wanted bindings (or the channel is being
+        restored, which applies them). Cancelling this wait never cancels an RPC."""
+        if self._supervisor is None or self._supervisor.done():
+            return  # not connected yet: the first open binds everything
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wakeup.set()
+        await asyncio.shield(waiter)
 
     async def cancel(self) -> None:
         self._bus.forget(self)
-        if self._queue is not None and self._tag is not None:
+        self._stopped = True
+        self._wakeup.set()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(BaseException):
+                await self._supervisor
+        self._release_waiters()
+        channel = self._channel
+        if channel is not None:
+            if self._queue is not None and self._tag is not None and not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await self._queue.cancel(self._tag)
             with contextlib.suppress(Exception):
-                await self._queue.cancel(self._tag)
-        if self._channel is not None:
-            with contextlib.suppress(Exception):
-                await self._channel.close()
+                await channel.close()
         self._queue = self._channel = None
+        self._tag = None
 
 
 class RabbitBus(Bus):
@@ -190,6 +339,9 @@ class RabbitBus(Bus):
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractRobustChannel | None = None
         self._exchange: AbstractExchange | None = None
+        # Transient messages (presence, typing) go out on a channel without publisher
+        # confirms: nobody waits for the broker, and a slow broker cannot pile them up.
+        self._transient_exchange: AbstractExchange | None = None
         self._subscriptions: list[_RabbitSubscription] = []
         self._connected = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
@@ -218,6 +370,8 @@ class RabbitBus(Bus):
         connection.reconnect_callbacks.add(self._after_reconnect)
         channel: AbstractRobustChannel = await connection.channel(publisher_confirms=True)
         self._exchange = await self.declare_exchange(channel)
+        transient: AbstractRobustChannel = await connection.channel(publisher_confirms=False)
+        self._transient_exchange = await self.declare_exchange(transient)
         self._connection, self._publish_channel = connection, channel
         for sub in list(self._subscriptions):
             await sub.open(connection)
@@ -225,7 +379,11 @@ class RabbitBus(Bus):
         log.info("bus.connected", exchange=self.exchange_name)
 
     async def _after_reconnect(self, *_: Any) -> None:
+        # Subscriptions notice the lost channel themselves, restore it and then run the
+        # `on_reconnect` callbacks (only then are the bindings back).
         log.info("bus.reconnected", exchange=self.exchange_name)
+
+    async def run_reconnect_callbacks(self) -> None:
         for callback in list(self.on_reconnect):
             try:
                 await callback()
@@ -258,7 +416,7 @@ class RabbitBus(Bus):
         message_id: str | None = None,
         persistent: bool = True,
     ) -> None:
-        exchange = self._exchange
+        exchange = self._exchange if persistent else self._transient_exchange
         connection = self._connection
         if exchange is None or connection is None or connection.is_closed or not _ready(connection):
             raise BusUnavailable("broker not connected")
@@ -273,6 +431,8 @@ class RabbitBus(Bus):
             ),
         )
         try:
+            # Cancelling a publish is safe in aiormq (unlike an RPC): an unsent frame is rolled
+            # back, a sent one only stops waiting for its confirm.
             await asyncio.wait_for(
                 exchange.publish(message, routing_key=routing_key), self._publish_timeout
             )
