@@ -86,8 +86,9 @@ class TestDirectChat:
         cmid = await sb.send_message(conv.id, "let me in")
         with pytest.raises(ParleyError) as info:
             await sb.ack(cmid)
-        # PROTOCOL.md lists `forbidden`; the gateway passes chat's more specific `blocked` on.
-        assert info.value.code in ("forbidden", "blocked")
+        # PROTOCOL.md's code; chat's detail text verbatim.
+        assert info.value.code == "forbidden"
+        assert info.value.detail == "You cannot message this user"
         with pytest.raises(ParleyError) as rest:
             await bob.send_message(conv.id, "let me in")
         assert (rest.value.status, rest.value.detail) == (403, "You cannot message this user")
@@ -382,15 +383,14 @@ class TestNonMember:
 
         await so.join(conv.id)
         error = await so.next_frame("error")
-        # PROTOCOL.md lists forbidden / not_found; chat's specific code is passed on.
-        refused = ("forbidden", "not_found", "conversation_not_found")
-        assert error.code in refused
+        # Only PROTOCOL.md's codes: a conversation you are not in does not exist for you.
+        assert error.code == "not_found"
         cmid = await so.send_message(conv.id, "intrusion")
         with pytest.raises(ParleyError) as info:
             await so.ack(cmid)
-        assert info.value.code in refused
+        assert info.value.code == "not_found"
         await so.mark_read(conv.id, 1)
-        assert (await so.next_frame("error")).code in refused
+        assert (await so.next_frame("error")).code == "not_found"
         await so.resume({conv.id: 0})  # replays nothing of a foreign conversation
         await so.wait_for_frame(lambda f: f.type in ("resumed", "error"))
 

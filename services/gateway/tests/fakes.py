@@ -28,6 +28,7 @@ class FakeChat:
         self.members: dict[int, set[int]] = {}
         self.friends: dict[int, set[int]] = {}
         self.messages: dict[int, list[dict[str, Any]]] = {}
+        self.blocked: set[tuple[int, int]] = set()  # (sender, conversation) refused with 403
         self.down = False
         self.app = self._build()
 
@@ -84,6 +85,10 @@ class FakeChat:
             if user not in self.members.get(cid, set()):
                 return JSONResponse(
                     {"detail": "Conversation not found or access denied", "code": "not_found"}, 404
+                )
+            if (user, cid) in self.blocked:
+                return JSONResponse(
+                    {"detail": "You cannot message this user", "code": "blocked"}, 403
                 )
             message = self.store_message(cid, user, body["content"], body.get("client_msg_id"))
             await self.publish_created(message)

@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 
 from parley_common import frames as fr
-from parley_common.errors import code_for_status
 
 from ..upstreams import is_unreachable
 from .connection import Connection
@@ -15,10 +14,30 @@ from .connection import Connection
 RETRY_AFTER_SECONDS = 1.0
 
 
+class ErrorFrame(fr.ErrorFrame):
+    """An error frame whose `code` is one of PROTOCOL.md's; `reason` keeps the upstream's
+    more specific code (e.g. `blocked`) for clients that want it. Left out when empty."""
+
+    reason: str | None = None
+
+
 class ChatError(Exception):
     def __init__(self, frame: fr.ErrorFrame) -> None:
         super().__init__(frame.code)
         self.frame = frame
+
+
+def protocol_code(status: int) -> str:
+    """PROTOCOL.md's error codes by HTTP status (any other 4xx is a bad request)."""
+    if status in (401, 403):
+        return "forbidden"
+    if status == 404:
+        return "not_found"
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "unavailable"
+    return "bad_request"
 
 
 def error_from_response(response: httpx.Response) -> fr.ErrorFrame:
@@ -29,22 +48,17 @@ def error_from_response(response: httpx.Response) -> fr.ErrorFrame:
     if not isinstance(body, dict):
         body = {}
     status = response.status_code
-    detail = body.get("detail", response.reason_phrase)
-    if status == 422:
-        return fr.ErrorFrame(code="bad_request", detail=detail)
-    if status == 429:
-        retry = float(body.get("retry_after") or response.headers.get("retry-after") or 1)
-        return fr.ErrorFrame(code="rate_limited", detail=detail, retry_after=retry)
     if status >= 500:
-        return fr.ErrorFrame(
-            code="unavailable",
-            detail="Chat temporarily unavailable",
-            retry_after=RETRY_AFTER_SECONDS,
-        )
-    code = body.get("code") or code_for_status(status)
-    if status == 401:
-        code = "unauthorized"
-    return fr.ErrorFrame(code=code, detail=detail)
+        return unavailable()
+    detail = body.get("detail", response.reason_phrase)
+    code = protocol_code(status)
+    upstream = body.get("code")
+    reason = upstream if isinstance(upstream, str) and upstream != code else None
+    if code == "rate_limited":
+        retry = float(body.get("retry_after") or response.headers.get("retry-after") or 1)
+        return ErrorFrame(code=code, detail=detail, retry_after=retry, reason=reason)
+    # Chat's detail text is kept verbatim: clients match on it.
+    return ErrorFrame(code=code, detail=detail, reason=reason)
 
 
 def unavailable() -> fr.ErrorFrame:

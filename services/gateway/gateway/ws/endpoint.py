@@ -147,7 +147,7 @@ class Session:
                 await self.handler.handle(conn, text)
             except Exception:
                 log.exception("ws.frame_failed", connection_id=conn.id)
-                conn.send(fr.ErrorFrame(code="internal_error", detail="Internal error"))
+                conn.send(fr.ErrorFrame(code="unavailable", detail="Internal error", retry_after=1))
 
     async def _teardown(self) -> None:
         conn = self.conn

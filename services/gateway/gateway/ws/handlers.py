@@ -85,7 +85,7 @@ class FrameHandler:
         try:
             claims = await self.gw.verifier.verify(frame.token)
         except InvalidToken:
-            conn.send(fr.ErrorFrame(code="unauthorized", detail="Could not validate credentials"))
+            conn.send(fr.ErrorFrame(code="forbidden", detail="Could not validate credentials"))
             return
         if claims.user_id != conn.user_id:
             conn.send(fr.ErrorFrame(code="forbidden", detail="Token belongs to another user"))
