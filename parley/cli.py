@@ -1,4 +1,5 @@
-"""The `parley` command: `parley run`, `parley services`, `parley migrate`."""
+"""The `parley` command: `parley run`, `parley services`, `parley migrate`,
+`parley integration-key create|revoke|list`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ def main(argv: list[str] | None = None) -> None:
         "run": "parley.embedded",
         "services": "parley.services",
         "migrate": "parley.migrate",
+        "integration-key": "parley.integration_keys",
     }
     if not args or args[0] not in commands:
-        print("usage: parley {run|services|migrate} [options]", file=sys.stderr)
+        print("usage: parley {run|services|migrate|integration-key} [options]", file=sys.stderr)
         raise SystemExit(2)
     module = __import__(commands[args[0]], fromlist=["main"])
     module.main(args[1:])

@@ -21,6 +21,7 @@ from . import events, models
 from .config import Settings
 from .conversations.api import router as conversations_router
 from .friends.api import router as friends_router
+from .integrations.api import router as integrations_router
 from .internal.api import router as internal_router
 from .messages.api import router as messages_router
 
@@ -98,6 +99,12 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app)
     install_observability(app, service="chat", readiness={})
-    for router in (friends_router, conversations_router, messages_router, internal_router):
+    for router in (
+        friends_router,
+        conversations_router,
+        messages_router,
+        integrations_router,
+        internal_router,
+    ):
         app.include_router(router)
     return app

@@ -84,6 +84,10 @@ class Conversation(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     allow_member_add: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_member_rename: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set for conversations bound to a host product's object (integrations/); null otherwise.
+    context_type: Mapped[str | None] = mapped_column(String(64))
+    context_id: Mapped[str | None] = mapped_column(String(128))
+    context_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -142,4 +146,28 @@ class Reaction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IntegrationKey(Base):
+    """An API key of the host application's backend; only its SHA-256 is stored."""
+
+    __tablename__ = "integration_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))  # shown by `list`, to tell keys apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
 Index("ix_friend_requests_pair", FriendRequest.requester_id, FriendRequest.receiver_id)
+# One conversation per host object; NULLs (ordinary chats) never collide.
+Index("uq_conversations_context", Conversation.context_type, Conversation.context_id, unique=True)
+# A system message posted with an idempotency key (kept in client_msg_id) is posted once.
+Index(
+    "uq_messages_system_client_msg_id",
+    Message.conversation_id,
+    Message.client_msg_id,
+    unique=True,
+    postgresql_where=Message.sender_id.is_(None),
+    sqlite_where=Message.sender_id.is_(None),
+)

@@ -345,6 +345,11 @@ async def leave(ctx: Ctx, *, conversation_id: int) -> None:
     )
     if conversation is None or member is None or conversation.type != "group":
         raise NotFound("Not a group member", code="not_group_member")
+    if conversation.context_type is not None:
+        # The host application sets who takes part (integrations/); it would add them back.
+        raise Forbidden(
+            "This conversation is managed by the host application", code="managed_conversation"
+        )
     await _remove(ctx, conversation, member, reason="left", by=None)
 
 

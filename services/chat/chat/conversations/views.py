@@ -6,10 +6,20 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.schemas import ConversationRead, LastMessage, MemberRef, UserRef
+from parley_common.schemas import ContextRead, ConversationRead, LastMessage, MemberRef, UserRef
 
 from ..models import Conversation
 from . import repository as repo
+
+
+def context_of(conversation: Conversation) -> ContextRead | None:
+    if conversation.context_type is None or conversation.context_id is None:
+        return None
+    return ContextRead(
+        type=conversation.context_type,
+        id=conversation.context_id,
+        metadata=conversation.context_metadata or {},
+    )
 
 
 async def to_reads(
@@ -47,6 +57,7 @@ async def to_reads(
                 last_seq=c.last_seq,
                 created_at=c.created_at,
                 settings=c.settings if c.type == "group" else {},
+                context=context_of(c),
             )
         )
     return out

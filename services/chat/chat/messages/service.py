@@ -153,9 +153,17 @@ async def _insert(session: AsyncSession, values: dict[str, Any]) -> MessageRead:
 
 
 async def post_system(
-    session: AsyncSession, outbox: Outbox, conversation_id: int, content: str
+    session: AsyncSession,
+    outbox: Outbox,
+    conversation_id: int,
+    content: str,
+    *,
+    kind: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    client_msg_id: str | None = None,
 ) -> MessageRead:
-    """A `type: "system"` message (member added, renamed, ...), sequenced like any other."""
+    """A `type: "system"` message (member added, renamed, a host's payment card, ...), sequenced
+    like any other. A `client_msg_id` is unique among a conversation's system messages."""
     values = {
         "conversation_id": conversation_id,
         "sender_id": None,
@@ -163,6 +171,9 @@ async def post_system(
         "content": content,
         "type": "system",
         "mentions": [],
+        "kind": kind,
+        "metadata": metadata,
+        "client_msg_id": client_msg_id,
     }
     read = await _insert(session, values)
     member_ids = await conv_repo.active_member_ids(session, conversation_id)
