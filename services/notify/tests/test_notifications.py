@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from parley_common.events import FriendRequested, MemberAdded, user_key
+from parley_common.events import FriendRequested, MemberAdded, MessageCreated, user_key
 from parley_common.metrics import EVENTS_CONSUMED
-from parley_common.schemas import FriendRequestRead, UserPublic, UserRef
+from parley_common.schemas import FriendRequestRead, MessageRead, UserPublic, UserRef
 from parley_common.testing.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -237,3 +238,40 @@ class TestNotificationApi:
         )
         assert r.json()["digest"] == "daily" and r.json()["email_delay_minutes"] == 10
         assert (await notify.get("/notifications/preferences", BOB)).json()["digest"] == "daily"
+
+
+class TestIntegrationNotifications:
+    async def test_payment_and_dispute_messages_notify_every_participant(
+        self, notify: Notify, observer: Observer
+    ) -> None:
+        def system(seq: int, kind: str) -> MessageCreated:
+            message = MessageRead(
+                id=GROUP * 10_000 + seq,
+                conversation_id=GROUP,
+                seq=seq,
+                sender_id=None,
+                sender_username="system",
+                content=f"{kind} {seq}",
+                type="system",
+                kind=kind,
+                metadata={"amount": 40},
+                created_at=datetime.now(UTC),
+            )
+            return MessageCreated(message=message, member_ids=[ALICE, BOB])
+
+        key = f"conv.{GROUP}.message.created"
+        for seq, kind in ((1, "job_update"), (2, "payment"), (3, "dispute")):
+            env = await notify.publish(system(seq, kind), [key])
+            await notify.wait_processed(env)
+
+        for user_id in (ALICE, BOB):
+            await wait_for(lambda u=user_id: len(pushed(observer, u)) == 2, message="pushed")
+            listed_ = await listed(notify, user_id)
+            assert [(n["type"], n["title"]) for n in listed_] == [
+                ("integration", "Dispute update"),
+                ("integration", "Payment update"),
+            ]
+            payment = listed_[1]
+            assert payment["body"] == "payment 2" and payment["link"]
+            assert payment["data"]["kind"] == "payment"
+            assert payment["data"]["metadata"] == {"amount": 40}

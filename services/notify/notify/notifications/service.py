@@ -17,7 +17,14 @@ from ..metrics import NOTIFICATIONS_CREATED
 from ..models import Notification
 from . import repository
 
-TYPES = ("mention", "friend_request", "friend_accepted", "added_to_group", "missed_messages")
+TYPES = (
+    "mention",
+    "friend_request",
+    "friend_accepted",
+    "added_to_group",
+    "missed_messages",
+    "integration",
+)
 
 
 async def create_txn(

@@ -26,10 +26,19 @@ def conversation_link(conversation_id: int) -> str:
     return f"/?conversation={conversation_id}"
 
 
+# System messages from a host application's backend (chat's integration API) whose kind
+# concerns every participant: each gets an `integration` notification.
+NOTIFYING_KINDS = {"payment": "Payment update", "dispute": "Dispute update"}
+
+
 async def on_message_txn(session: AsyncSession, outbox: Outbox, event: MessageCreated) -> None:
-    """A mention notification for each mentioned member (never the sender)."""
+    """A mention notification for each mentioned member (never the sender); an `integration`
+    notification for every member on a payment or dispute message."""
     message = event.message
     if message.deleted:
+        return
+    if message.type == "system" and message.kind in NOTIFYING_KINDS:
+        await _integration_txn(session, outbox, event, NOTIFYING_KINDS[message.kind])
         return
     members = set(event.member_ids)
     for user_id in dict.fromkeys(message.mentions):
@@ -48,6 +57,31 @@ async def on_message_txn(session: AsyncSession, outbox: Outbox, event: MessageCr
                 "message_id": message.id,
                 "seq": message.seq,
                 "sender_id": message.sender_id,
+            },
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+        )
+
+
+async def _integration_txn(
+    session: AsyncSession, outbox: Outbox, event: MessageCreated, title: str
+) -> None:
+    message = event.message
+    for user_id in sorted(set(event.member_ids)):
+        await service.create_txn(
+            session,
+            outbox,
+            user_id=user_id,
+            type_="integration",
+            title=title,
+            body=_preview(message.content),
+            link=conversation_link(message.conversation_id),
+            data={
+                "conversation_id": message.conversation_id,
+                "message_id": message.id,
+                "seq": message.seq,
+                "kind": message.kind,
+                "metadata": message.metadata or {},
             },
             conversation_id=message.conversation_id,
             seq=message.seq,
