@@ -116,11 +116,6 @@ class TestBrokerReconnect:
 
 
 class TestViewersAcrossReplicas:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="service bug: gateway keeps viewers per replica; members joined on another "
-        "replica are missing from `viewers` (reported, services/gateway)",
-    )
     async def test_viewers_lists_members_on_other_replicas(self, stack: Any, connect: Any) -> None:
         alice, bob = await stack.friends(2)
         sa = await connect(alice, urls=[ws(stack.gateway_urls[0])])

@@ -184,6 +184,16 @@ class Typing(EventData, event_type="typing"):
     is_typing: bool
 
 
+class ViewersChanged(EventData, event_type="viewers"):
+    """Who views (has joined) a conversation, on any gateway replica; transient, routed
+    `conv.<id>.viewers`. `version` grows with every change, so a replica drops an older set
+    that arrives late."""
+
+    conversation_id: int
+    user_ids: list[int]
+    version: int
+
+
 class PresenceConnected(EventData, event_type="presence.connected"):
     gateway_id: str
     connection_id: str
@@ -233,6 +243,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         ReactionUpdated,
         ReceiptUpdated,
         Typing,
+        ViewersChanged,
         PresenceConnected,
         PresenceDisconnected,
         PresenceHeartbeat,

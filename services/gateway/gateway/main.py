@@ -53,6 +53,7 @@ def create_app(
             gateway_id=settings.gateway_id,
             dedupe_size=settings.dedupe_cache_size,
             typing_timeout=settings.typing_timeout,
+            store=store,
         )
         gateway = Gateway(
             settings=settings,

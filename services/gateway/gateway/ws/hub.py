@@ -7,8 +7,10 @@ has at least one connected member here (reference-counted by connected member).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -53,9 +55,21 @@ class SeenEvents:
 
 class Hub:
     def __init__(
-        self, *, bus: Bus, gateway_id: str, dedupe_size: int, typing_timeout: float
+        self,
+        *,
+        bus: Bus,
+        gateway_id: str,
+        dedupe_size: int,
+        typing_timeout: float,
+        store: Any = None,
+        viewers_ttl: float = 45.0,
     ) -> None:
         self.bus = bus
+        self.store = store
+        self._viewers_ttl = viewers_ttl
+        self._viewer_ops: asyncio.Queue[tuple[int, str, bool]] = asyncio.Queue()
+        self._viewers_version: dict[int, int] = {}
+        self._viewer_tasks: list[asyncio.Task[None]] = []
         self.gateway_id = gateway_id
         self.closing = False
         self.by_user: dict[int, set[Connection]] = {}
@@ -81,8 +95,16 @@ class Hub:
             f"gateway.{self.gateway_id}", [], self.on_delivery, exclusive=True, max_attempts=1
         )
         self.bus.on_reconnect.append(self.on_bus_reconnect)
+        if self.store is not None:
+            self._viewer_tasks = [
+                asyncio.create_task(self._viewers_worker(), name="hub-viewers"),
+                asyncio.create_task(self._viewers_refresh(), name="hub-viewers-refresh"),
+            ]
 
     async def stop(self) -> None:
+        for task in self._viewer_tasks:
+            task.cancel()
+        await asyncio.gather(*self._viewer_tasks, return_exceptions=True)
         for handle in self._typing.values():
             handle.cancel()
         self._typing.clear()
@@ -170,6 +192,11 @@ class Hub:
                 log.warning("hub.unbind_failed", pattern=pattern, exc_info=True)
 
     # --- viewers (joined conversations) ---------------------------------------------------
+    # Who views what lives in the store, one sorted set per conversation, `gw:viewers:<id>`,
+    # members `<user>:<gateway>:<connection>` scored by their expiry: a replica refreshes its
+    # entries every ttl/3, so those of a replica that died expire. Every change is published
+    # (transient `conv.<id>.viewers`, with a growing version) and each replica sends the set
+    # to its sockets that joined. Without a store (unit tests) the set is this replica's own.
 
     def join(self, conn: Connection, conversation_id: int) -> None:
         if conversation_id in conn.joined:
@@ -177,8 +204,7 @@ class Hub:
         conn.joined.add(conversation_id)
         counts = self.viewers.setdefault(conversation_id, {})
         counts[conn.user_id] = counts.get(conn.user_id, 0) + 1
-        if counts[conn.user_id] == 1:
-            self._send_viewers(conversation_id)
+        self._viewer_changed(conn, conversation_id, joined=True)
 
     def leave(self, conn: Connection, conversation_id: int) -> None:
         if conversation_id in conn.joined:
@@ -190,18 +216,96 @@ class Hub:
         left = counts.get(conn.user_id, 0) - 1
         if left > 0:
             counts[conn.user_id] = left
-            return
-        counts.pop(conn.user_id, None)
-        if not counts:
-            self.viewers.pop(conversation_id, None)
-        self._send_viewers(conversation_id)
+        else:
+            counts.pop(conn.user_id, None)
+            if not counts:
+                self.viewers.pop(conversation_id, None)
+        self._viewer_changed(conn, conversation_id, joined=False)
 
-    def _send_viewers(self, conversation_id: int) -> None:
-        counts = self.viewers.get(conversation_id, {})
-        frame = fr.ViewersFrame(conversation_id=conversation_id, user_ids=sorted(counts))
+    def _viewer_changed(self, conn: Connection, conversation_id: int, *, joined: bool) -> None:
+        if self.store is None:
+            self._send_viewers(conversation_id, sorted(self.viewers.get(conversation_id, {})))
+            return
+        member = f"{conn.user_id}:{self.gateway_id}:{conn.id}"
+        self._viewer_ops.put_nowait((conversation_id, member, joined))
+
+    @staticmethod
+    def _viewers_key(conversation_id: int) -> str:
+        return f"gw:viewers:{conversation_id}"
+
+    async def _viewers_worker(self) -> None:
+        """Applies join/leave changes in order and publishes the new set of each."""
+        while True:
+            conversation_id, member, joined = await self._viewer_ops.get()
+            try:
+                await self._apply_viewer(conversation_id, member, joined)
+            except Exception:
+                log.warning("hub.viewers_failed", conversation_id=conversation_id, exc_info=True)
+
+    async def _apply_viewer(self, conversation_id: int, member: str, joined: bool) -> None:
+        key = self._viewers_key(conversation_id)
+        now = time.time()
+        async with self.store.pipeline(transaction=True) as pipe:
+            if joined:
+                pipe.zadd(key, {member: now + self._viewers_ttl})
+            else:
+                pipe.zrem(key, member)
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zrange(key, 0, -1)
+            pipe.incr(key + ":v")
+            pipe.expire(key, int(self._viewers_ttl * 2))
+            pipe.expire(key + ":v", 86400)
+            results = await pipe.execute()
+        members, version = results[2], int(results[3])
+        user_ids = sorted({int(m.split(":", 1)[0]) for m in members})
+        data = ev.ViewersChanged(
+            conversation_id=conversation_id, user_ids=user_ids, version=version
+        )
+        env = ev.envelope(data, producer="gateway")
+        try:
+            await self.bus.publish(
+                ev.conv_key(conversation_id, env.type),
+                env.model_dump_json().encode(),
+                message_id=str(env.id),
+                persistent=False,
+            )
+        except Exception:
+            # No broker: at least this replica's sockets get the set.
+            log.warning("hub.viewers_publish_failed", exc_info=True)
+            self._on_viewers_changed(data)
+
+    async def _viewers_refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self._viewers_ttl / 3)
+            expires = time.time() + self._viewers_ttl
+            try:
+                async with self.store.pipeline(transaction=False) as pipe:
+                    for conn in self.connections():
+                        for cid in conn.joined:
+                            member = f"{conn.user_id}:{self.gateway_id}:{conn.id}"
+                            pipe.zadd(self._viewers_key(cid), {member: expires}, xx=True)
+                            pipe.expire(self._viewers_key(cid), int(self._viewers_ttl * 2))
+                    await pipe.execute()
+            except Exception:
+                log.warning("hub.viewers_refresh_failed", exc_info=True)
+
+    def _on_viewers_changed(self, data: ev.ViewersChanged) -> None:
+        cid = data.conversation_id
+        if data.version < self._viewers_version.get(cid, 0):
+            return  # an older set that arrived late
+        self._viewers_version[cid] = data.version
+        self._send_viewers(cid, data.user_ids)
+
+    def _send_viewers(self, conversation_id: int, user_ids: list[int]) -> None:
+        frame = fr.ViewersFrame(conversation_id=conversation_id, user_ids=user_ids)
         self.write(
             frame,
-            [c for u in counts for c in self.by_user.get(u, ()) if conversation_id in c.joined],
+            [
+                c
+                for u in self.viewers.get(conversation_id, {})
+                for c in self.by_user.get(u, ())
+                if conversation_id in c.joined
+            ],
         )
 
     # --- fan-out --------------------------------------------------------------------------
@@ -289,6 +393,8 @@ class Hub:
                         conn.close(fr.CLOSE_AUTH, "session revoked")
             case "typing":
                 self._track_typing(envelope.parse(ev.Typing))
+            case "viewers":
+                self._on_viewers_changed(envelope.parse(ev.ViewersChanged))
 
     def _track_typing(self, typing: ev.Typing) -> None:
         key = (typing.conversation_id, typing.user_id)
