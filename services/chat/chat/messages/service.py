@@ -164,7 +164,7 @@ async def post_system(
 ) -> MessageRead:
     """A `type: "system"` message (member added, renamed, a host's payment card, ...), sequenced
     like any other. A `client_msg_id` is unique among a conversation's system messages."""
-    values = {
+    values: dict[str, Any] = {
         "conversation_id": conversation_id,
         "sender_id": None,
         "sender_username": "system",
