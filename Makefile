@@ -32,8 +32,9 @@ fmt: setup
 migrate: setup ## apply every service's migrations to the databases in PARLEY_*_DATABASE_URL
 	@$(PY) -m parley.migrate
 
-docs: setup ## write the AsyncAPI document of the WebSocket and event protocol to docs/
+docs: setup ## regenerate docs/asyncapi.json (WebSocket + events) and docs/configuration.md
 	@$(PY) -m parley_common.asyncapi > docs/asyncapi.json
+	@$(PY) -m parley.settings_doc
 
 bench: setup
 	@$(PY) -m bench.run

@@ -29,6 +29,10 @@ class BaseServiceSettings(BaseSettings):
         default="",
         description="Prefix for every queue name (isolates test runs on a shared broker).",
     )
+    bus_queue_type: Literal["quorum", "classic"] = Field(
+        default="quorum",
+        description="RabbitMQ queue type for durable service queues; quorum in production.",
+    )
     internal_token: str = "dev-internal-token"
     jwt_issuer: str = "parley"
     jwt_audience: str = "parley"

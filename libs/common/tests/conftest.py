@@ -26,8 +26,12 @@ async def make_bus(bus_kind: str, amqp: BusConfig) -> AsyncIterator[Callable[...
         if bus_kind == "memory":
             bus = create_bus(memory_url, queue_prefix=amqp.queue_prefix)
         else:
+            # The production queue type: delivery limits and dead-lettering are quorum's.
             bus = create_bus(
-                url or amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix
+                url or amqp.url,
+                exchange=amqp.exchange,
+                queue_prefix=amqp.queue_prefix,
+                queue_type="quorum",
             )
         await bus.start()
         buses.append(bus)

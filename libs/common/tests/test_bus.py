@@ -142,6 +142,36 @@ class TestAcks:
         assert len(attempts) == 3
 
 
+class TestClassicQueues:
+    """The test suite runs services on classic queues; they redeliver once, then dead-letter."""
+
+    async def test_second_failure_dead_letters(self, amqp) -> None:
+        bus = create_bus(
+            amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type="classic"
+        )
+        await bus.start()
+        attempts: list[int] = []
+        dead: list[bytes] = []
+
+        async def always_fails(d: Delivery) -> None:
+            attempts.append(d.attempt)
+            raise RuntimeError("poison")
+
+        async def on_dead(d: Delivery) -> None:
+            dead.append(d.body)
+
+        try:
+            await wait_for(lambda: bus.connected, timeout=90, message="broker connection")
+            await bus.subscribe("classic.poison", ["cpoison.#"], always_fails, max_attempts=5)
+            await bus.subscribe("classic.poison.dlq", [], on_dead)
+            await bus.publish("cpoison.one", b"bad")
+            await wait_for(lambda: dead, timeout=20, message="dead letter")
+            assert dead == [b"bad"]
+            assert attempts == [1, 2]
+        finally:
+            await bus.close()
+
+
 class TestRabbitReconnect:
     """Only RabbitMQ has a connection to lose."""
 

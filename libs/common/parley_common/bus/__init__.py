@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .base import Bus, Delivery, Handler, Subscription, topic_matches
 from .memory import MemoryBus
 
@@ -14,8 +16,14 @@ def create_bus(
     exchange: str = "parley.events",
     queue_prefix: str = "",
     connection_name: str = "parley",
+    queue_type: str | None = None,
 ) -> Bus:
-    """A bus for `url`; `exchange` and `queue_prefix` let test runs share one broker safely."""
+    """A bus for `url`; `exchange` and `queue_prefix` let test runs share one broker safely.
+
+    `queue_type` is `quorum` (the default, for production) or `classic`; when not given it
+    comes from `PARLEY_BUS_QUEUE_TYPE`, so one variable switches every bus of a process tree
+    (the test suite runs services on classic queues: see docs/decisions.md).
+    """
     if url.startswith("memory://"):
         return MemoryBus(url, queue_prefix=queue_prefix)
     if url.startswith(("amqp://", "amqps://")):
@@ -30,5 +38,6 @@ def create_bus(
             queue_prefix=queue_prefix,
             connection_name=connection_name,
             queue_expires_ms=60_000 if queue_prefix else None,
+            queue_type=queue_type or os.environ.get("PARLEY_BUS_QUEUE_TYPE", "quorum"),
         )
     raise ValueError(f"unsupported bus URL: {url!r} (use amqp://... or memory://)")

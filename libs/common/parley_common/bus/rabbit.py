@@ -123,27 +123,33 @@ class _RabbitSubscription(Subscription):
 
     async def _declare(self, channel: aio_pika.Channel) -> AbstractQueue:
         expires = {"x-expires": self._expires_ms} if self._expires_ms else {}
+        queue_type = {"x-queue-type": self._bus.queue_type}
         if self._exclusive:
             return await channel.declare_queue(self.queue_name, exclusive=True, auto_delete=True)
         if self.queue_name.endswith(".dlq"):
             # Reading a dead-letter queue (an operator's or a test's look at the poison).
             return await channel.declare_queue(
-                self.queue_name, durable=True, arguments={"x-queue-type": "quorum", **expires}
+                self.queue_name, durable=True, arguments={**queue_type, **expires}
             )
         dlx_name = self._bus.exchange_name + DEAD_LETTER_EXCHANGE_SUFFIX
         dlx = await channel.declare_exchange(dlx_name, aio_pika.ExchangeType.DIRECT, durable=True)
         dlq = await channel.declare_queue(
-            self.queue_name + ".dlq",
-            durable=True,
-            arguments={"x-queue-type": "quorum", **expires},
+            self.queue_name + ".dlq", durable=True, arguments={**queue_type, **expires}
         )
         await dlq.bind(dlx, routing_key=self.queue_name)
+        # Only quorum queues count deliveries; a classic queue dead-letters on the second failure
+        # (see _on_message).
+        limit = (
+            {"x-delivery-limit": max(0, self._max_attempts - 1)}
+            if self._bus.queue_type == "quorum"
+            else {}
+        )
         return await channel.declare_queue(
             self.queue_name,
             durable=True,
             arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": max(0, self._max_attempts - 1),
+                **queue_type,
+                **limit,
                 "x-dead-letter-exchange": dlx_name,
                 "x-dead-letter-routing-key": self.queue_name,
                 **expires,
@@ -206,7 +212,7 @@ class _RabbitSubscription(Subscription):
         lost = asyncio.ensure_future(underlay.closing)
         try:
             while not self._stopped:
-                if self._tag is not None and self._tag not in underlay.consumers:
+                if self._tag is not None and self._tag not in underlay.consumers:  # type: ignore[attr-defined]
                     return  # the broker cancelled our consumer (e.g. the queue was deleted)
                 self._wakeup.clear()
                 if self.bindings == self._applied:
@@ -245,8 +251,9 @@ class _RabbitSubscription(Subscription):
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         headers: dict[str, object] = dict(message.headers or {})
-        previous = headers.get("x-delivery-count", 0)
-        attempt = (int(previous) if isinstance(previous, int) else 0) + 1
+        previous = headers.get("x-delivery-count")
+        # Quorum queues count deliveries; classic ones only say whether it was delivered before.
+        attempt = previous + 1 if isinstance(previous, int) else 2 if message.redelivered else 1
         delivery = Delivery(
             routing_key=message.routing_key or "",
             body=message.body,
@@ -267,7 +274,8 @@ class _RabbitSubscription(Subscription):
             # Quorum queues count redeliveries and dead-letter past x-delivery-limit. An exclusive
             # (classic) queue has no such limit, so there the message is dropped after the
             # last attempt rather than looping forever.
-            requeue = self._exclusive is False or attempt < self._max_attempts
+            classic = self._exclusive or self._bus.queue_type == "classic"
+            requeue = attempt < (min(2, self._max_attempts) if classic else self._max_attempts + 1)
             with contextlib.suppress(Exception):
                 await message.nack(requeue=requeue)
             return
@@ -327,8 +335,12 @@ class RabbitBus(Bus):
         publish_timeout: float = 5.0,
         connect_wait: float = 5.0,
         queue_expires_ms: int | None = None,
+        queue_type: str = "quorum",
     ) -> None:
         super().__init__()
+        if queue_type not in ("quorum", "classic"):
+            raise ValueError(f"queue_type must be quorum or classic, not {queue_type!r}")
+        self.queue_type = queue_type
         self._queue_expires_ms = queue_expires_ms
         self._url = url
         self.exchange_name = exchange
@@ -434,7 +446,9 @@ class RabbitBus(Bus):
             # Cancelling a publish is safe in aiormq (unlike an RPC): an unsent frame is rolled
             # back, a sent one only stops waiting for its confirm.
             await asyncio.wait_for(
-                exchange.publish(message, routing_key=routing_key), self._publish_timeout
+                # Not mandatory: an event nobody is bound to is fine (no gateway holds the user).
+                exchange.publish(message, routing_key=routing_key, mandatory=False),
+                self._publish_timeout,
             )
         except (TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
             raise BusUnavailable(f"publish failed: {exc!r}") from exc

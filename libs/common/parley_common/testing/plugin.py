@@ -21,6 +21,12 @@ PG_URL = os.environ.get(
 AMQP_URL = os.environ.get("PARLEY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
+# Every test run declares and deletes a few hundred durable queues. As quorum queues each is a
+# Raft group with its own fsyncs, which made the shared broker take tens of seconds per
+# connection under load; classic queues keep the suite fast. The quorum behaviour (delivery
+# limit, dead-lettering) has its own tests in libs/common/tests/test_bus.py.
+os.environ.setdefault("PARLEY_BUS_QUEUE_TYPE", "classic")
+
 
 @dataclass(frozen=True)
 class BusConfig:
