@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from parley_common.db import UTCDateTime
+from parley_common.migration_ops import create_event_tables, drop_event_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -76,38 +77,11 @@ def upgrade() -> None:
         sa.Column("retired_at", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("kid", name="pk_signing_keys"),
     )
-    op.create_table(
-        "outbox",
-        sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("routing_key", sa.String(255), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("available_at", UTCDateTime(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("sent_at", UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-    )
-    op.create_index(
-        "ix_outbox_pending",
-        "outbox",
-        ["id"],
-        postgresql_where=sa.text("sent_at IS NULL"),
-        sqlite_where=sa.text("sent_at IS NULL"),
-    )
-    op.create_table(
-        "processed_events",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("processed_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name="pk_processed_events"),
-    )
+    create_event_tables()
 
 
 def downgrade() -> None:
-    op.drop_table("processed_events")
-    op.drop_index("ix_outbox_pending", table_name="outbox")
-    op.drop_table("outbox")
+    drop_event_tables()
     op.drop_table("signing_keys")
     op.drop_index("ix_refresh_tokens_session_id", table_name="refresh_tokens")
     op.drop_table("refresh_tokens")

@@ -8,6 +8,8 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
+from parley_common.migration_ops import create_event_tables, drop_event_tables
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -122,38 +124,12 @@ def upgrade() -> None:
         "uq_email_items_user_id_message_id", "email_items", ["user_id", "message_id"], unique=True
     )
     op.create_index("ix_email_items_user_id_email_id", "email_items", ["user_id", "email_id"])
-    op.create_table(
-        "outbox",
-        sa.Column("id", BigId, autoincrement=True),
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("routing_key", sa.String(255), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("created_at", TS, nullable=False),
-        sa.Column("available_at", TS, nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("sent_at", TS, nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-    )
-    op.create_index(
-        "ix_outbox_pending",
-        "outbox",
-        ["id"],
-        postgresql_where=sa.text("sent_at IS NULL"),
-        sqlite_where=sa.text("sent_at IS NULL"),
-    )
-    op.create_table(
-        "processed_events",
-        sa.Column("event_id", sa.Uuid(), nullable=False),
-        sa.Column("processed_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name="pk_processed_events"),
-    )
+    create_event_tables()
 
 
 def downgrade() -> None:
+    drop_event_tables()
     for table in (
-        "processed_events",
-        "outbox",
         "email_items",
         "pending_emails",
         "preferences",
