@@ -11,5 +11,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_configuration_doc_lists_every_setting() -> None:
     committed = (ROOT / "docs" / "configuration.md").read_text()
-    assert committed == render(), "run `python -m parley.settings_doc` and commit docs/configuration.md"
-
+    assert committed == render(), (
+        "run `python -m parley.settings_doc` and commit docs/configuration.md"
+    )
