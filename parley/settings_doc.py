@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 from typing import Any
 
 from pydantic.fields import FieldInfo
@@ -12,11 +13,17 @@ from pydantic.fields import FieldInfo
 from . import SERVICES
 
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def _default(field: FieldInfo) -> str:
     if field.default_factory is not None:
         value: Any = field.default_factory()  # type: ignore[call-arg]
     else:
         value = field.default
+    if isinstance(value, str | Path) and str(value).startswith(ROOT):
+        # Paths inside the checkout are shown relative to it, wherever it was cloned.
+        value = "<repo>" + str(value)[len(ROOT) :]
     if isinstance(value, list | dict):
         return "`" + json.dumps(value) + "`"
     return f"`{value}`" if value not in ("", None) else "(empty)"
