@@ -12,7 +12,6 @@ from pydantic.fields import FieldInfo
 
 from . import SERVICES
 
-
 ROOT = str(Path(__file__).resolve().parent.parent)
 
 
