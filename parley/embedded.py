@@ -33,6 +33,8 @@ def embedded_settings(name: str, data_dir: Path, **overrides: Any) -> Any:
         "redis_url": "memory://",
         "smtp_url": f"file://{data_dir / 'mail'}",
         "auto_migrate": True,
+        # One terminal shows every service: readable lines rather than JSON.
+        "log_json": os.environ.get("PARLEY_LOG_JSON", "false").lower() == "true",
     }
     values.update(overrides)
     fields = config.Settings.model_fields

@@ -62,5 +62,5 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).addFilter(_RedactingFilter())
     # One line per inter-service call would drown the service's own logs.
-    for chatty in ("httpx", "httpcore", "aiormq", "aio_pika"):
+    for chatty in ("httpx", "httpcore", "aiormq", "aio_pika", "alembic"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .logging import configure_logging
 from .metrics import HTTP_REQUEST_DURATION
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -67,7 +68,15 @@ class RequestContextMiddleware:
 def install_observability(
     app: FastAPI, *, service: str, readiness: dict[str, ReadinessCheck] | None = None
 ) -> None:
-    """Adds `/healthz`, `/readyz` (every check must answer) and `/metrics`."""
+    """Adds `/healthz`, `/readyz` (every check must answer) and `/metrics`, and sets up JSON
+    logging from `app.state.settings` (log_level, log_json) when the app carries settings."""
+    settings = getattr(app.state, "settings", None)
+    if settings is not None:
+        configure_logging(
+            service,
+            level=getattr(settings, "log_level", "INFO"),
+            json=getattr(settings, "log_json", True),
+        )
     checks = readiness if readiness is not None else {}
     app.state.readiness_checks = checks
 
