@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parley.settings_doc import render
+from parley.settings_doc import render, render_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,3 +14,8 @@ def test_configuration_doc_lists_every_setting() -> None:
     assert committed == render(), (
         "run `python -m parley.settings_doc` and commit docs/configuration.md"
     )
+
+
+def test_readme_settings_table_is_current() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readme == render_readme(readme), "run `make docs` and commit README.md"

@@ -18,13 +18,24 @@ class BaseServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
 
-    environment: Environment = "development"
-    service_name: str = "parley"
-    database_url: str = "sqlite+aiosqlite:///var/parley.db"
-    amqp_url: str = "memory://"
-    redis_url: str = "memory://"
-    smtp_url: str = "file://var/mail"
-    bus_exchange: str = "parley.events"
+    environment: Environment = Field(
+        default="development", description="`production` refuses placeholder secrets."
+    )
+    service_name: str = Field(default="parley", description="Name in logs and metrics.")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/parley.db",
+        description="The service's own database: postgresql+asyncpg://... or sqlite+aiosqlite:///...",
+    )
+    amqp_url: str = Field(
+        default="memory://", description="RabbitMQ (amqp://user:pass@host:5672/) or memory://."
+    )
+    redis_url: str = Field(
+        default="memory://", description="Redis (redis://host:6379/0) or memory://."
+    )
+    smtp_url: str = Field(
+        default="file://var/mail", description="smtp://host:port, or file://DIR for .eml files."
+    )
+    bus_exchange: str = Field(default="parley.events", description="The topic exchange.")
     bus_queue_prefix: str = Field(
         default="",
         description="Prefix for every queue name (isolates test runs on a shared broker).",
@@ -33,13 +44,16 @@ class BaseServiceSettings(BaseSettings):
         default="quorum",
         description="RabbitMQ queue type for durable service queues; quorum in production.",
     )
-    internal_token: str = "dev-internal-token"
-    jwt_issuer: str = "parley"
-    jwt_audience: str = "parley"
+    internal_token: str = Field(
+        default="dev-internal-token",
+        description="Shared secret of /internal/ calls (X-Parley-Service-Token).",
+    )
+    jwt_issuer: str = Field(default="parley", description="`iss` of access tokens.")
+    jwt_audience: str = Field(default="parley", description="`aud` of access tokens.")
     jwks_url: str = Field(default="", description="Defaults to {auth_url}/.well-known/jwks.json.")
-    auth_url: str = "http://127.0.0.1:8001"
-    chat_url: str = "http://127.0.0.1:8002"
-    notify_url: str = "http://127.0.0.1:8003"
+    auth_url: str = Field(default="http://127.0.0.1:8001", description="Where auth answers.")
+    chat_url: str = Field(default="http://127.0.0.1:8002", description="Where chat answers.")
+    notify_url: str = Field(default="http://127.0.0.1:8003", description="Where notify answers.")
     auto_migrate: bool = Field(
         default=True,
         description="Apply this service's migrations at startup (make migrate does it otherwise).",
@@ -48,10 +62,12 @@ class BaseServiceSettings(BaseSettings):
         default_factory=lambda: [r"http://127\.0\.0\.1(:\d+)?", r"http://localhost(:\d+)?"],
         description="Allowed browser origins, as regular expressions matched against the whole origin.",
     )
-    log_level: str = "INFO"
-    log_json: bool = True
-    db_pool_size: int = 10
-    outbox_poll_seconds: float = 1.0
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR.")
+    log_json: bool = Field(default=True, description="JSON log lines (false: readable lines).")
+    db_pool_size: int = Field(default=10, description="Database connections per process.")
+    outbox_poll_seconds: float = Field(
+        default=1.0, description="Outbox relay fallback poll (it is also woken after each commit)."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
