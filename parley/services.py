@@ -10,6 +10,7 @@ import signal
 import time
 from pathlib import Path
 
+from . import DEFAULT_PORTS
 from .migrate import database_url_for, ensure_database, migrate_service
 from .stack import Stack, StackConfig
 
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
         smtp_url=os.environ.get("PARLEY_SMTP_URL", "file://var/mail"),
         internal_token=os.environ.get("PARLEY_INTERNAL_TOKEN", "dev-internal-token"),
         gateways=args.gateways,
+        # Replicas on predictable ports: 8000, 8010, 8020, ...
+        ports={
+            **DEFAULT_PORTS,
+            **{f"gateway-{i + 1}": 8000 + 10 * i for i in range(1, args.gateways)},
+        },
     )
     stack = Stack(config, log_dir=Path("var/log"))
     stack.start()
