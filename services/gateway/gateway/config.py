@@ -48,6 +48,10 @@ class Settings(BaseServiceSettings):
     presence_heartbeat_seconds: float = 15.0
     dedupe_cache_size: int = Field(default=20_000, description="Event ids remembered for dedup.")
     upstream_timeout: float = Field(default=10.0, description="Seconds for a call to a service.")
+    upstream_pool_size: int = Field(
+        default=32,
+        description="Pooled connections per service (httpcore's per-request cost grows with it).",
+    )
 
     @model_validator(mode="after")
     def _default_gateway_id(self) -> Settings:

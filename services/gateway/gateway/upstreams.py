@@ -19,6 +19,9 @@ class Upstreams:
 
     @classmethod
     def create(cls, settings: Settings, transports: Transports | None) -> Upstreams:
+        size = settings.upstream_pool_size
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+
         def client(name: str, url: str) -> httpx.AsyncClient:
             return service_client(
                 name,
@@ -26,6 +29,7 @@ class Upstreams:
                 internal_token=settings.internal_token,
                 transports=transports,
                 timeout=settings.upstream_timeout,
+                limits=limits,
             )
 
         return cls(

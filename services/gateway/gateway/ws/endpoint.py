@@ -103,12 +103,17 @@ class Session:
         conn, gw = self.conn, self.gw
         first = not gw.hub.is_connected(conn.user_id)
         (friend_ids, presence_frames), conv_ids = await asyncio.gather(
-            friend_states(gw.upstreams, conn.user_id),
+            friend_states(gw.upstreams, conn.user_id, gw.hub.known_friends(conn.user_id)),
             conversation_ids(gw.upstreams, conn.user_id) if first else _none(),
         )
         for frame in presence_frames:
             conn.send(frame)
-        await gw.hub.register(conn, conversation_ids=conv_ids or (), friend_ids=friend_ids)
+        await gw.hub.register(
+            conn,
+            conversation_ids=conv_ids or (),
+            friend_ids=friend_ids or (),
+            friends_known=friend_ids is not None,
+        )
         if first and conv_ids is None:
             self._spawn(self._retry_conversations())
         conn.send(

@@ -76,6 +76,7 @@ class Hub:
         self.user_convs: dict[int, set[int]] = {}
         self.conv_users: dict[int, set[int]] = {}
         self.friends: dict[int, set[int]] = {}
+        self._friends_known: set[int] = set()
         self.viewers: dict[int, dict[int, int]] = {}
         self._seen = SeenEvents(dedupe_size)
         self._typing_timeout = typing_timeout
@@ -117,14 +118,28 @@ class Hub:
     def is_connected(self, user_id: int) -> bool:
         return user_id in self.by_user
 
+    def known_friends(self, user_id: int) -> list[int] | None:
+        """The friend ids of a user connected here (kept current by friend events), or None
+        when they have to be asked from chat (not connected, or the last fetch failed)."""
+        if user_id not in self.by_user or user_id not in self._friends_known:
+            return None
+        return sorted(self.friends.get(user_id, ()))
+
     async def register(
-        self, conn: Connection, *, conversation_ids: Iterable[int], friend_ids: Iterable[int]
+        self,
+        conn: Connection,
+        *,
+        conversation_ids: Iterable[int],
+        friend_ids: Iterable[int],
+        friends_known: bool = False,
     ) -> None:
         async with self._lock:
             first = conn.user_id not in self.by_user
             self.by_user.setdefault(conn.user_id, set()).add(conn)
             WS_CONNECTIONS.inc()
             self.friends.setdefault(conn.user_id, set()).update(friend_ids)
+            if friends_known:
+                self._friends_known.add(conn.user_id)
             if first:
                 await self._bind(user_pattern(conn.user_id))
             for conversation_id in conversation_ids:
@@ -143,6 +158,7 @@ class Hub:
                 return
             del self.by_user[conn.user_id]
             self.friends.pop(conn.user_id, None)
+            self._friends_known.discard(conn.user_id)
             await self._unbind(user_pattern(conn.user_id))
             for conversation_id in list(self.user_convs.get(conn.user_id, ())):
                 await self._remove_member_locked(conn.user_id, conversation_id)

@@ -74,17 +74,25 @@ class PresencePublisher:
             log.warning("presence.publish_failed", type=env.type, exc_info=True)
 
 
-async def friend_states(upstreams: Upstreams, user_id: int) -> tuple[list[int], list[fr.Frame]]:
-    """The user's friend ids and one user_online/user_offline frame per friend.
+async def friend_states(
+    upstreams: Upstreams, user_id: int, known_friend_ids: list[int] | None = None
+) -> tuple[list[int] | None, list[fr.Frame]]:
+    """The user's friend ids (None when chat cannot tell) and one user_online/user_offline
+    frame per friend.
 
-    When chat or notify cannot answer, the frames are skipped (the socket still opens)."""
-    try:
-        response = await upstreams.chat.get(f"/internal/users/{user_id}/friends")
-        response.raise_for_status()
-        friend_ids = [int(i) for i in response.json()["friend_ids"]]
-    except (httpx.HTTPError, KeyError, ValueError, TypeError):
-        log.warning("presence.friends_unavailable", user_id=user_id)
-        return [], []
+    `known_friend_ids` (the hub's set, kept current by friend events while the user has a
+    socket here) saves the call to chat. When chat or notify cannot answer, the frames are
+    skipped (the socket still opens)."""
+    if known_friend_ids is not None:
+        friend_ids = known_friend_ids
+    else:
+        try:
+            response = await upstreams.chat.get(f"/internal/users/{user_id}/friends")
+            response.raise_for_status()
+            friend_ids = [int(i) for i in response.json()["friend_ids"]]
+        except (httpx.HTTPError, KeyError, ValueError, TypeError):
+            log.warning("presence.friends_unavailable", user_id=user_id)
+            return None, []
     if not friend_ids:
         return friend_ids, []
     try:
