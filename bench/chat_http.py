@@ -152,9 +152,14 @@ async def main() -> dict[str, Any]:
             }
             groups = await make_groups(client, headers)
             progress(f"{len(groups)} conversations; throughput phase ({THROUGHPUT_SECONDS:.0f} s)")
-            throughput = await run_throughput(client, headers, groups)
-            progress(f"throughput {throughput}; latency phase ({LATENCY_SECONDS:.0f} s)")
-            latency = await run_latency(client, headers, groups)
+            conns = [Conn("127.0.0.1", port) for _ in range(CONCURRENCY)]
+            try:
+                throughput = await run_throughput(conns, headers, groups)
+                progress(f"throughput {throughput}; latency phase ({LATENCY_SECONDS:.0f} s)")
+                latency = await run_latency(conns, headers, groups)
+            finally:
+                for conn in conns:
+                    await conn.close()
             progress(f"latency {latency}")
             server_side = await server_time(client)
             progress(f"server-side POST /messages (one worker's view): {server_side}")
@@ -272,24 +277,62 @@ async def make_groups(
     return groups
 
 
-async def send(client: httpx.AsyncClient, headers: dict[str, str], cid: int, n: int) -> float:
+class Conn:
+    """One keep-alive HTTP/1.1 connection for the load phases, requests one at a time.
+
+    httpx's pool costs the bench process milliseconds of CPU per request at this concurrency
+    (httpcore scans every pooled connection, with a getpeername() each, per request), which made
+    the client, not chat, the bottleneck on a 2-core machine. This speaks just enough HTTP/1.1
+    for chat's JSON answers (Content-Length bodies)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.lock = asyncio.Lock()
+
+    async def post(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        async with self.lock:
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            self.writer.write(
+                f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\n{head}\r\n".encode()
+                + body
+            )
+            status_line = await self.reader.readline()
+            if not status_line:
+                raise RuntimeError("connection closed by chat")
+            status = int(status_line.split(b" ", 2)[1])
+            length = 0
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+
+
+async def send(conn: Conn, headers: dict[str, str], cid: int, n: int) -> float:
+    body = json.dumps(
+        {"conversation_id": cid, "content": f"bench message {n}", "client_msg_id": uuid.uuid4().hex}
+    ).encode()
     started = time.perf_counter()
-    r = await client.post(
-        "/messages",
-        headers=headers,
-        json={
-            "conversation_id": cid,
-            "content": f"bench message {n}",
-            "client_msg_id": uuid.uuid4().hex,
-        },
-    )
-    if r.status_code != 200:
-        raise RuntimeError(f"send failed: {r.status_code} {r.text}")
+    status, answer = await conn.post("/messages", headers, body)
+    if status != 200:
+        raise RuntimeError(f"send failed: {status} {answer.decode(errors='replace')}")
     return time.perf_counter() - started
 
 
 async def run_throughput(
-    client: httpx.AsyncClient,
+    conns: list[Conn],
     headers: dict[int, dict[str, str]],
     groups: list[tuple[int, list[int]]],
 ) -> dict[str, Any]:
@@ -301,7 +344,7 @@ async def run_throughput(
         sender = members[(i // len(groups)) % len(members)]
         n = 0
         while time.perf_counter() < stop_at:
-            latencies.append(await send(client, headers[sender], cid, n))
+            latencies.append(await send(conns[i], headers[sender], cid, n))
             n += 1
 
     started = time.perf_counter()
@@ -317,7 +360,7 @@ async def run_throughput(
 
 
 async def run_latency(
-    client: httpx.AsyncClient,
+    conns: list[Conn],
     headers: dict[int, dict[str, str]],
     groups: list[tuple[int, list[int]]],
 ) -> dict[str, Any]:
@@ -328,7 +371,8 @@ async def run_latency(
 
     async def one(i: int) -> None:
         cid, members = groups[i % len(groups)]
-        latencies.append(await send(client, headers[members[i % len(members)]], cid, i))
+        conn = conns[i % len(conns)]
+        latencies.append(await send(conn, headers[members[i % len(members)]], cid, i))
 
     started = time.perf_counter()
     for i in range(total):

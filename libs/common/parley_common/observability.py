@@ -58,10 +58,19 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
     def _route(self, scope: Scope) -> str:
-        for route in self.fastapi_app.router.routes:
-            match, _ = route.matches(scope)
+        # The router records the route it dispatched to in the (shared) scope. Matching every
+        # route again here cost a loop per request, and since FastAPI wraps included routers
+        # (no `path` on the wrapper) it labelled every included route "other".
+        route = scope.get("route")
+        if route is not None:
+            path = getattr(route, "path", None)
+            if isinstance(path, str):
+                return path
+            return "other"
+        for candidate in self.fastapi_app.router.routes:
+            match, _ = candidate.matches(scope)
             if match == Match.FULL:
-                return getattr(route, "path", "other")
+                return getattr(candidate, "path", "other")
         return "unmatched"
 
 
