@@ -49,7 +49,7 @@ class Settings(BaseServiceSettings):
     dedupe_cache_size: int = Field(default=20_000, description="Event ids remembered for dedup.")
     upstream_timeout: float = Field(default=10.0, description="Seconds for a call to a service.")
     upstream_pool_size: int = Field(
-        default=32,
+        default=16,
         description="Pooled connections per service (httpcore's per-request cost grows with it).",
     )
 
