@@ -79,6 +79,19 @@ def serve_jwks(tokens: TokenFactory) -> tuple[ThreadingHTTPServer, int]:
     return server, server.server_address[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the uvicorn workers (children of `pid`); 0 where /proc is missing.
+    CPU per message is steadier than msg/s on a machine that other work shares."""
+    total = 0.0
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for child in children:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -154,7 +167,13 @@ async def main() -> dict[str, Any]:
             progress(f"{len(groups)} conversations; throughput phase ({THROUGHPUT_SECONDS:.0f} s)")
             conns = [Conn("127.0.0.1", port) for _ in range(CONCURRENCY)]
             try:
+                cpu_before = cpu_seconds(proc.pid)
                 throughput = await run_throughput(conns, headers, groups)
+                cpu = cpu_seconds(proc.pid) - cpu_before
+                if cpu and throughput["messages"]:
+                    throughput["server_cpu_ms_per_message"] = round(
+                        cpu * 1000 / throughput["messages"], 2
+                    )
                 progress(f"throughput {throughput}; latency phase ({LATENCY_SECONDS:.0f} s)")
                 latency = await run_latency(conns, headers, groups)
             finally:

@@ -93,6 +93,11 @@ class Outbox:
                 for key in keys
             ],
         )
+        self.wake_after_commit(session)
+
+    def wake_after_commit(self, session: AsyncSession) -> None:
+        """Wake the relay once this session commits (for callers that write outbox rows with
+        their own statement, in the same transaction)."""
         sync_session = session.sync_session
         if not sa_event.contains(sync_session, "after_commit", self._wake):
             sa_event.listen(sync_session, "after_commit", self._wake, once=True)
