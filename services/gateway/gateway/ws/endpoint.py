@@ -108,13 +108,19 @@ class Session:
         )
         for frame in presence_frames:
             conn.send(frame)
-        await gw.hub.register(
+        first_here = await gw.hub.register(
             conn,
             conversation_ids=conv_ids or (),
             friend_ids=friend_ids or (),
             friends_known=friend_ids is not None,
         )
-        if first and conv_ids is None:
+        if first_here and not first:
+            # The user's other socket here closed while this one was being set up, taking the
+            # user's conversation subscriptions with it: fetch them for this socket after all.
+            conv_ids = await conversation_ids(gw.upstreams, conn.user_id)
+            for cid in conv_ids or ():
+                await gw.hub.add_member(conn.user_id, cid)
+        if first_here and conv_ids is None:
             self._spawn(self._retry_conversations())
         conn.send(
             fr.ConnectedFrame(

@@ -132,7 +132,9 @@ class Hub:
         conversation_ids: Iterable[int],
         friend_ids: Iterable[int],
         friends_known: bool = False,
-    ) -> None:
+    ) -> bool:
+        """Adds the socket; True when it is the user's only socket here (their subscriptions
+        were just created)."""
         async with self._lock:
             first = conn.user_id not in self.by_user
             self.by_user.setdefault(conn.user_id, set()).add(conn)
@@ -144,6 +146,7 @@ class Hub:
                 await self._bind(user_pattern(conn.user_id))
             for conversation_id in conversation_ids:
                 await self._add_member_locked(conn.user_id, conversation_id)
+            return first
 
     async def unregister(self, conn: Connection) -> None:
         async with self._lock:
