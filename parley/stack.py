@@ -174,3 +174,39 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
             process.stop()
+
+
+# Backends the embedded runner must not pick up from the caller's environment: it brings its own.
+_EMBEDDED_IGNORED_ENV = (
+    "PARLEY_DATABASE_URL",
+    "PARLEY_AMQP_URL",
+    "PARLEY_REDIS_URL",
+    "PARLEY_CORS_ORIGINS",
+)
+
+
+def spawn_embedded(
+    port: int, data_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m parley.embedded` as a child process logging to `log_path` (appended)."""
+    env = {
+        k: v
+        for k, v in {**os.environ, **(extra_env or {})}.items()
+        if k not in _EMBEDDED_IGNORED_ENV
+    }
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "parley.embedded",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

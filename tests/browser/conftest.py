@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +31,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from parley.stack import ROOT, free_port
+from parley.stack import ROOT, free_port, spawn_embedded
 from parley_common.testing.proxy import TcpProxy
 
 CHROMIUM = "/usr/bin/chromium"
@@ -74,31 +73,8 @@ def parley_server() -> Iterator[str]:
     data_dir = Path(tempfile.mkdtemp(prefix="parley-browser-"))
     port = free_port()
     log = RESULTS / "server.log"
-    env = {**os.environ, **SERVER_ENV}
-    # The embedded runner must not pick up real backends from the caller's environment.
-    for key in (
-        "PARLEY_DATABASE_URL",
-        "PARLEY_AMQP_URL",
-        "PARLEY_REDIS_URL",
-        "PARLEY_CORS_ORIGINS",
-    ):
-        env.pop(key, None)
-    with log.open("wb") as out:
-        popen = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "parley.embedded",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    log.unlink(missing_ok=True)
+    popen = spawn_embedded(port, data_dir, log, SERVER_ENV)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, popen, log, timeout=60)

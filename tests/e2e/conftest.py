@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from parley.stack import ROOT, Process, Stack, StackConfig, free_port
+from parley.stack import ROOT, Process, Stack, StackConfig, free_port, spawn_embedded
 from parley_client import ParleyClient
 from parley_client.testing import befriend, new_user
 from parley_common.testing.databases import create_database, drop_database
@@ -202,26 +200,7 @@ async def embedded() -> AsyncIterator[Platform]:
     port = free_port()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / f"embedded-{port}.log"
-    env = {**os.environ, **E2E_ENV}
-    # The embedded runner must not pick up backends from the caller's environment.
-    for key in ("PARLEY_DATABASE_URL", "PARLEY_AMQP_URL", "PARLEY_REDIS_URL"):
-        env.pop(key, None)
-    with log.open("ab") as out:
-        popen = subprocess.Popen(  # noqa: ASYNC220 - returns at once
-            [
-                sys.executable,
-                "-m",
-                "parley.embedded",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    popen = spawn_embedded(port, data_dir, log, E2E_ENV)
     process = Process("embedded", port, {}, popen=popen, log_path=log)
     try:
         await asyncio.to_thread(_wait_http, process.url, popen, log, 180)
