@@ -122,6 +122,29 @@ async def scenario_connect(target: Target, n: int, in_flight: int) -> dict[str, 
     }
 
 
+async def scenario_connect_serial(target: Target, n: int) -> dict[str, Any]:
+    """`n` connections opened one after the other: the latency of a connect on a quiet server."""
+    urls = await target.connect_urls(n)
+    sockets: list[ClientConnection] = []
+    ready: list[float] = []
+    errors = 0
+    for url in urls:
+        try:
+            ws, _, r = await open_ws(url, target.ready_type)
+        except Exception:
+            errors += 1
+            continue
+        sockets.append(ws)
+        ready.append(r)
+    await close_all(sockets)
+    return {
+        "connections": n,
+        "errors": errors,
+        "ready_p50_ms": ms(pct(ready, 50)),
+        "ready_p99_ms": ms(pct(ready, 99)),
+    }
+
+
 async def scenario_idle_rss(target: Target, n: int, in_flight: int) -> dict[str, Any]:
     urls = await target.connect_urls(n)
     before = target.rss()
@@ -227,6 +250,7 @@ async def scenario_fanout(
             interval = 1.0 / rate
             t_start = time.time()
             current.first_send = t_start
+            cpu_before = target.cpu()
 
             async def sender(
                 i: int, room: Room, t_start: float, interval: float, current: Step
@@ -257,6 +281,19 @@ async def scenario_fanout(
             while len(current.received) < expected and time.time() - t_sent < 5:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             duration = max(t_sent, current.last_receive) - t_start
+            cpu_after = target.cpu()
+            cpu_ms = (
+                {
+                    name: round(
+                        (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / current.sent, 2
+                    )
+                    for name in cpu_after
+                }
+                if current.sent
+                else {}
+            )
+            if cpu_ms:
+                cpu_ms["total"] = round(sum(cpu_ms.values()), 2)
             received = len(current.received)
             lost = expected - received
             p99 = pct(current.latencies, 99)
@@ -273,6 +310,8 @@ async def scenario_fanout(
                     "p50_ms": ms(pct(current.latencies, 50)),
                     "p95_ms": ms(pct(current.latencies, 95)),
                     "p99_ms": ms(p99),
+                    # server CPU (all of the target's processes, from /proc) per message sent
+                    "cpu_ms_per_message": cpu_ms,
                     "passed": lost == 0
                     and current.duplicates == 0
                     and p99 is not None
@@ -329,6 +368,8 @@ async def bench_target(target: Target, args: argparse.Namespace) -> dict[str, An
         print(f"    idle {out['idle']}", flush=True)
         out["connect"] = await scenario_connect(target, args.connections, args.in_flight)
         print(f"    connect {out['connect']}", flush=True)
+        out["connect_serial"] = await scenario_connect_serial(target, args.serial_connections)
+        print(f"    connect one at a time {out['connect_serial']}", flush=True)
         out["fanout"] = await scenario_fanout(
             target,
             args.rooms,
@@ -360,11 +401,13 @@ def table(results: dict[str, Any]) -> str:
         ("connect p50 ms (handshake)", "connect.handshake_p50_ms", False),
         ("connect p99 ms (handshake)", "connect.handshake_p99_ms", False),
         ("connect p99 ms (ready)", "connect.ready_p99_ms", False),
+        ("connect p99 ms one at a time (ready)", "connect_serial.ready_p99_ms", False),
         ("fan-out delivered frames/s", "fanout.best.delivered_per_s", True),
         ("fan-out p50 ms", "fanout.best.p50_ms", False),
         ("fan-out p95 ms", "fanout.best.p95_ms", False),
         ("fan-out p99 ms", "fanout.best.p99_ms", False),
         ("fan-out lost / dup at best", "fanout.best.lost", False),
+        ("server CPU ms/message at best", "fanout.best.cpu_ms_per_message.total", False),
         ("idle RSS KiB/connection", "idle.kib_per_connection", False),
     ]
     peers = [n for n in names if n != parley]
@@ -437,6 +480,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int)
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--idle", type=int)
+    parser.add_argument("--serial-connections", type=int)
     parser.add_argument("--rooms", type=int)
     parser.add_argument("--members", type=int)
     parser.add_argument("--step-seconds", type=float)
@@ -446,6 +490,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     full = {
         "connections": 1000,
+        "serial_connections": 200,
         "idle": 5000,
         "rooms": 50,
         "members": 20,
@@ -454,6 +499,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     quick = {
         "connections": 300,
+        "serial_connections": 50,
         "idle": 1000,
         "rooms": 10,
         "members": 10,

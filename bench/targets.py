@@ -24,11 +24,13 @@ import httpx
 
 from parley.stack import ROOT, Stack, StackConfig, free_port
 from parley_client import ParleyClient
+from parley_client.errors import ParleyError
 from parley_client.testing import PASSWORD, unique_name
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL
 
-PEERS = Path(os.environ.get("PARLEY_BENCH_PEERS", "/work/shared/peers"))
+# The peers live beside this repository (../shared/peers), as on the machines that run it.
+PEERS = Path(os.environ.get("PARLEY_BENCH_PEERS", str(ROOT.parent / "shared" / "peers")))
 BENCH_VENV = ROOT / "bench" / ".venv"
 LOG_DIR = ROOT / "bench" / "results" / "logs"
 BENCH_REDIS_DB = 12
@@ -52,6 +54,15 @@ PARLEY_BENCH_ENV = {
 
 def redis_url(db: int) -> str:
     return REDIS_URL.rsplit("/", 1)[0] + f"/{db}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> int:
@@ -106,8 +117,16 @@ class Target:
     #: the frame a connection waits for before it counts as set up (None: the handshake)
     ready_type: str | None = None
 
+    #: process name → pid, for the per-process CPU figures
+    processes: dict[str, int] = field(default_factory=dict)
+
     def rss(self) -> int:
         return sum(rss_bytes(p) for p in self.pids)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each server process."""
+        named = self.processes or {f"{self.name}-{i}": p for i, p in enumerate(self.pids)}
+        return {name: cpu_seconds(pid) for name, pid in named.items()}
 
 
 class PeerTarget(Target):
@@ -263,6 +282,9 @@ class ParleyTarget(Target):
             await asyncio.to_thread(self.stack.start, 180)
             self.base = self.stack.gateways[0].url
             self.pids = [p.popen.pid for p in self.stack.processes.values() if p.popen]
+            self.processes = {
+                name: p.popen.pid for name, p in self.stack.processes.items() if p.popen
+            }
         else:
             self.data_dir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
             port = free_port()
@@ -288,6 +310,7 @@ class ParleyTarget(Target):
             self.base = f"http://127.0.0.1:{port}"
             await asyncio.to_thread(wait_http, f"{self.base}/health", self.popen, 180)
             self.pids = [self.popen.pid]
+            self.processes = {"embedded": self.popen.pid}
 
     async def stop(self) -> None:
         if self.stack is not None:
@@ -306,8 +329,8 @@ class ParleyTarget(Target):
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    async def users(self, n: int) -> list[tuple[int, str]]:
-        """`n` users registered through the API, concurrently: (user id, access token)."""
+    async def users(self, n: int) -> list[tuple[int, str, str]]:
+        """`n` users registered through the API, concurrently: (user id, access token, name)."""
         # Moderate concurrency: the shared PostgreSQL allows 100 clients for every test run
         # on the machine; a 5xx (e.g. "too many clients") is retried a few times.
         gate = asyncio.Semaphore(8)
@@ -322,7 +345,7 @@ class ParleyTarget(Target):
                     await asyncio.sleep(0.2 * 2**attempt)
                 raise AssertionError("unreachable")
 
-            async def one() -> tuple[int, str]:
+            async def one() -> tuple[int, str, str]:
                 name = unique_name("b")
                 async with gate:
                     user = await post(
@@ -330,7 +353,7 @@ class ParleyTarget(Target):
                         {"username": name, "email": f"{name}@example.com", "password": PASSWORD},
                     )
                     tokens = await post("/auth/login", {"username": name, "password": PASSWORD})
-                    return user["id"], tokens["access_token"]
+                    return user["id"], tokens["access_token"], name
 
             return list(await asyncio.gather(*(one() for _ in range(n))))
 
@@ -338,26 +361,46 @@ class ParleyTarget(Target):
         return self.base.replace("http", "ws", 1) + f"/ws/{token}"
 
     async def rooms(self, n_rooms: int, members: int) -> list[Room]:
+        """Groups of `members` users; each group's creator is friends with every member (only
+        friends can be put into a group), so presence also flows as it does at a company."""
         users = await self.users(n_rooms * members)
-        out: list[Room] = []
         gate = asyncio.Semaphore(16)
 
         async def make(i: int) -> Room:
             group = users[i * members : (i + 1) * members]
             async with gate:
-                client = ParleyClient(self.base, access_token=group[0][1])
+                creator = ParleyClient(self.base, access_token=group[0][1])
                 try:
-                    conv = await client.create_group(f"bench {i}", [uid for uid, _ in group[1:]])
+                    for uid, token, name in group[1:]:
+                        await self.befriend(creator, uid, token, name)
+                    conv = await creator.create_group(f"bench {i}", [u[0] for u in group[1:]])
                 finally:
-                    await client.aclose()
-            return Room(f"c{conv.id}", [self.ws_url(tok) for _, tok in group], conv.id)
+                    await creator.aclose()
+            return Room(f"c{conv.id}", [self.ws_url(tok) for _, tok, _ in group], conv.id)
 
-        out = list(await asyncio.gather(*(make(i) for i in range(n_rooms))))
-        return out
+        return list(await asyncio.gather(*(make(i) for i in range(n_rooms))))
+
+    async def befriend(self, creator: ParleyClient, uid: int, token: str, name: str) -> None:
+        """`creator` asks user `uid` (`token`, `name`), who accepts."""
+        deadline = time.monotonic() + 30
+        while True:  # chat learns of a new user from auth's event, a moment after registering
+            try:
+                await creator.send_friend_request(name)
+                break
+            except ParleyError as exc:
+                if exc.status != 404 or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        friend = ParleyClient(self.base, access_token=token)
+        try:
+            requests = await friend.friend_requests()
+            await friend.accept_friend_request(requests[0].id)
+        finally:
+            await friend.aclose()
 
     async def connect_urls(self, n: int) -> list[str]:
         if len(self.tokens) < min(n, 200):
-            self.tokens += [tok for _, tok in await self.users(min(n, 200) - len(self.tokens))]
+            self.tokens += [tok for _, tok, _ in await self.users(min(n, 200) - len(self.tokens))]
         return [self.ws_url(self.tokens[i % len(self.tokens)]) for i in range(n)]
 
     def send_frame(self, room: Room, content: str, seq: int) -> str:

@@ -1,12 +1,19 @@
 """Idempotent event consumers: a handler runs at most once per event id, in the service's own
-transaction, and the message is acked only after that commit."""
+transaction, and the messages are acked only after that commit.
+
+Deliveries are handled in batches (ARCHITECTURE.md: "a burst costs per batch, not per
+event"): the events waiting in the queue share one transaction, one insert of their ids into
+the inbox table, and one ack. When a batch fails, the bus hands each of its deliveries over
+again alone, so a poison event is retried and dead-lettered on its own.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import structlog
-from sqlalchemy import Column, MetaData, Table, Uuid
+from sqlalchemy import Column, MetaData, Table, Uuid, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +25,9 @@ from .metrics import EVENTS_CONSUMED
 log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+#: Runs before a batch's transaction with the events that have a handler, e.g. to look up
+#: in one round trip what every handler of the batch will need.
+BatchPreparer = Callable[[list[Envelope]], Awaitable[None]]
 
 
 def processed_events_table(metadata: MetaData) -> Table:
@@ -29,16 +39,28 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
-async def claim_event(session: AsyncSession, table: Table, event_id: object) -> bool:
-    """Record the event id in this transaction; False when it was processed before."""
+async def claim_events(
+    session: AsyncSession, table: Table, event_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Record the event ids in this transaction; returns those not processed before."""
+    now = utcnow()
+    rows = [{"event_id": event_id, "processed_at": now} for event_id in event_ids]
+    if not rows:
+        return set()
     dialect = session.bind.dialect.name if session.bind else "postgresql"
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
         insert_(table)
-        .values(event_id=event_id, processed_at=utcnow())
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.event_id)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return set(result.scalars())
+
+
+async def claim_event(session: AsyncSession, table: Table, event_id: uuid.UUID) -> bool:
+    """Record one event id in this transaction; False when it was processed before."""
+    return bool(await claim_events(session, table, [event_id]))
 
 
 class EventConsumer:
@@ -54,7 +76,8 @@ class EventConsumer:
         queue: str,
         bindings: Iterable[str],
         handlers: Mapping[str, EventHandler],
-        prefetch: int = 32,
+        prepare: BatchPreparer | None = None,
+        max_batch: int = 100,
     ) -> None:
         self._service = service
         self._bus = bus
@@ -63,12 +86,13 @@ class EventConsumer:
         self._queue = queue
         self._bindings = list(bindings)
         self._handlers = dict(handlers)
-        self._prefetch = prefetch
+        self._prepare = prepare
+        self._max_batch = max_batch
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        self._subscription = await self._bus.subscribe(
-            self._queue, self._bindings, self.handle, prefetch=self._prefetch
+        self._subscription = await self._bus.subscribe_batches(
+            self._queue, self._bindings, self.handle_batch, max_batch=self._max_batch
         )
 
     async def stop(self) -> None:
@@ -77,20 +101,43 @@ class EventConsumer:
             self._subscription = None
 
     async def handle(self, delivery: Delivery) -> None:
-        env = Envelope.model_validate_json(delivery.body)
-        handler = self._handlers.get(env.type)
-        if handler is None:
-            EVENTS_CONSUMED.labels(self._service, env.type, "ignored").inc()
+        await self.handle_batch([delivery])
+
+    async def handle_batch(self, deliveries: list[Delivery]) -> None:
+        events: dict[uuid.UUID, Envelope] = {}
+        for delivery in deliveries:
+            env = Envelope.model_validate_json(delivery.body)
+            if env.type not in self._handlers:
+                EVENTS_CONSUMED.labels(self._service, env.type, "ignored").inc()
+            elif env.id in events:
+                # An event for several audiences arrives once per routing key (same id).
+                EVENTS_CONSUMED.labels(self._service, env.type, "duplicate").inc()
+            else:
+                events[env.id] = env
+        if not events:
             return
-        log_ = log.bind(event_id=str(env.id), event_type=env.type, routing_key=delivery.routing_key)
+        batch = list(events.values())
+        if self._prepare is not None:
+            await self._prepare(batch)
         try:
             async with self._sessionmaker() as session, session.begin():
-                if not await claim_event(session, self._table, env.id):
-                    EVENTS_CONSUMED.labels(self._service, env.type, "duplicate").inc()
-                    return
-                await handler(session, env)
+                new = await claim_events(session, self._table, events)
+                for env in batch:
+                    if env.id in new:
+                        await self._handlers[env.type](session, env)
         except Exception:
-            EVENTS_CONSUMED.labels(self._service, env.type, "failed").inc()
-            log_.warning("event.failed", attempt=delivery.attempt, exc_info=True)
+            if len(deliveries) == 1:
+                EVENTS_CONSUMED.labels(self._service, batch[0].type, "failed").inc()
+                log.warning(
+                    "event.failed",
+                    event_id=str(batch[0].id),
+                    event_type=batch[0].type,
+                    attempt=deliveries[0].attempt,
+                    exc_info=True,
+                )
+            else:
+                log.info("event.batch_failed", events=len(batch), exc_info=True)
             raise
-        EVENTS_CONSUMED.labels(self._service, env.type, "processed").inc()
+        for env in batch:
+            result = "processed" if env.id in new else "duplicate"
+            EVENTS_CONSUMED.labels(self._service, env.type, result).inc()

@@ -228,3 +228,84 @@ class TestRabbitReconnect:
 
 async def _not(awaitable) -> bool:
     return not await awaitable
+
+
+class TestBatches:
+    async def test_waiting_deliveries_arrive_together_in_order(self, make_bus) -> None:
+        consumer, producer = await make_bus(), await make_bus()
+        batches: list[list[str]] = []
+        gate = asyncio.Event()
+
+        async def handle(batch: list[Delivery]) -> None:
+            await gate.wait()  # the first batch holds the consumer while the rest queue up
+            batches.append([d.body.decode() for d in batch])
+
+        await consumer.subscribe_batches("batches.order", ["b.#"], handle, max_batch=50)
+        for i in range(60):
+            await producer.publish("b.x", str(i).encode())
+        await asyncio.sleep(0.2)  # let the broker push what it can before the gate opens
+        gate.set()
+        await wait_for(lambda: sum(map(len, batches)) == 60, message="60 deliveries")
+        assert [int(b) for batch in batches for b in batch] == list(range(60))
+        assert max(map(len, batches)) > 1
+        assert all(len(batch) <= 50 for batch in batches)
+
+    async def test_a_poison_delivery_fails_alone(self, make_bus, bus_kind) -> None:
+        bus = await make_bus()
+        handled: list[str] = []
+        attempts: list[int] = []
+
+        async def handle(batch: list[Delivery]) -> None:
+            for d in batch:
+                if d.body == b"poison":
+                    attempts.append(d.attempt)
+                    raise RuntimeError("poison")
+            handled.extend(d.body.decode() for d in batch)
+
+        await bus.subscribe_batches("batches.poison", ["p.#"], handle, max_attempts=3)
+        for body in (b"a", b"poison", b"b", b"c"):
+            await bus.publish("p.x", body)
+        await wait_for(lambda: {"a", "b", "c"} <= set(handled), message="the good ones")
+        await wait_for(lambda: len(attempts) >= 3, message="poison retried", timeout=20)
+        if bus_kind == "memory":
+            await wait_for(lambda: bus.dead_letters("batches.poison"), message="dead letter")
+        assert sorted(handled) == ["a", "b", "c"]  # each good one handled once
+
+    async def test_bulk_bindings_route_once_applied(self, make_bus) -> None:
+        bus = await make_bus()
+        got: set[str] = set()
+
+        async def handle(batch: list[Delivery]) -> None:
+            got.update(d.routing_key for d in batch)
+
+        sub = await bus.subscribe_batches(
+            f"gateway.{uuid.uuid4().hex}", [], handle, exclusive=True, auto_ack=True
+        )
+        await sub.update_bindings(add=[f"user.{i}.#" for i in range(100)])
+        for i in range(100):
+            await bus.publish(f"user.{i}.x", b"{}")
+        await wait_for(lambda: len(got) == 100, message="a delivery per binding")
+        await sub.update_bindings(remove=[f"user.{i}.#" for i in range(50)])
+        await sub.update_bindings(add=["user.marker.#"])
+        await sub.unbind("user.none.#")  # waits until nothing is left to apply
+        for i in range(50):
+            await bus.publish(f"user.{i}.y", b"{}")
+        await bus.publish("user.marker.y", b"{}")
+        await wait_for(lambda: "user.marker.y" in got, message="the marker")
+        assert not {f"user.{i}.y" for i in range(50)} & got
+
+
+class TestTopicIndex:
+    def test_many_patterns_match_like_one(self) -> None:
+        from parley_common.bus.topics import TopicIndex
+
+        index: TopicIndex[str] = TopicIndex()
+        patterns = ["conv.1.#", "conv.*.message.created", "user.9.#", "a.#.z", "#", "svc.*"]
+        for p in patterns:
+            index.add(p, p)
+        for key in ["conv.1.typing", "conv.2.message.created", "a.b.z", "svc.x", "user.9"]:
+            assert index.match(key) == {p for p in patterns if topic_matches(p, key)}
+        index.remove("#", "#")
+        index.remove("conv.1.#", "conv.1.#")
+        assert index.match("conv.1.typing") == set()
+        assert index.match("conv.1.message.created") == {"conv.*.message.created"}

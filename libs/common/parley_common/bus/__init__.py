@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import os
 
-from .base import Bus, Delivery, Handler, Subscription, topic_matches
+from .base import BatchHandler, Bus, Delivery, Handler, Subscription
 from .memory import MemoryBus
+from .topics import topic_matches
 
-__all__ = ["Bus", "Delivery", "Handler", "MemoryBus", "Subscription", "create_bus", "topic_matches"]
+__all__ = [
+    "BatchHandler",
+    "Bus",
+    "Delivery",
+    "Handler",
+    "MemoryBus",
+    "Subscription",
+    "create_bus",
+    "topic_matches",
+]
 
 
 def create_bus(

@@ -7,6 +7,10 @@ Delivery contract (both implementations):
 - `publish` returns only once the broker has taken the message (publisher confirm).
 - A handler that returns acks its message; one that raises has it redelivered, and after
   `max_attempts` failed attempts the message goes to the dead-letter queue `<queue>.dlq`.
+- A batch handler (`subscribe_batches`) gets every delivery that is waiting, up to
+  `max_batch`, in queue order, and they are acked together when it returns. When it raises,
+  each delivery of the batch is handed to it again alone, so one poison message costs its
+  own retries and dead-lettering and never holds back the others.
 - Topic patterns: `*` matches exactly one dot-separated word, `#` zero or more.
 """
 
@@ -27,16 +31,25 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
 class Subscription(abc.ABC):
     """A running consumer of one queue; bindings can change while it runs."""
 
-    @abc.abstractmethod
-    async def bind(self, pattern: str) -> None: ...
+    async def bind(self, pattern: str) -> None:
+        await self.update_bindings(add=[pattern])
+
+    async def unbind(self, pattern: str) -> None:
+        await self.update_bindings(remove=[pattern])
 
     @abc.abstractmethod
-    async def unbind(self, pattern: str) -> None: ...
+    async def update_bindings(
+        self, *, add: Iterable[str] = (), remove: Iterable[str] = (), wait: bool = True
+    ) -> None:
+        """Add and remove bindings in one go. With `wait`, returns once the broker has applied
+        every binding wanted so far (events published afterwards are routed to this queue);
+        concurrent callers share the broker round trips."""
 
     @abc.abstractmethod
     async def cancel(self) -> None: ...
@@ -81,20 +94,20 @@ class Bus(abc.ABC):
         vanish with it (a gateway replica's delivery queue)."""
 
     @abc.abstractmethod
+    async def subscribe_batches(
+        self,
+        queue: str,
+        bindings: Iterable[str],
+        handler: BatchHandler,
+        *,
+        exclusive: bool = False,
+        max_batch: int = 100,
+        max_attempts: int = 5,
+        auto_ack: bool = False,
+    ) -> Subscription:
+        """Consume `queue` in batches (see the delivery contract above). `auto_ack` means the
+        broker forgets a message once sent (no acks, no redelivery): for an exclusive queue that
+        dies with its consumer anyway, such as a gateway replica's."""
+
+    @abc.abstractmethod
     async def ping(self) -> bool: ...
-
-
-def topic_matches(pattern: str, routing_key: str) -> bool:
-    """AMQP topic matching: `*` is one word, `#` is zero or more words."""
-    return _match(pattern.split("."), routing_key.split("."))
-
-
-def _match(pattern: list[str], words: list[str]) -> bool:
-    if not pattern:
-        return not words
-    head, rest = pattern[0], pattern[1:]
-    if head == "#":
-        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
-    if not words:
-        return False
-    return (head == "*" or head == words[0]) and _match(rest, words[1:])

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 import structlog
 
-from .base import Bus, Delivery, Handler, Subscription, topic_matches
+from .base import BatchHandler, Bus, Delivery, Handler, Subscription
+from .topics import TopicIndex
 
 log = structlog.get_logger(__name__)
 
@@ -26,18 +27,33 @@ class _Queue:
         self.dead: list[Delivery] = []
         self.consumers = 0
 
-    def accepts(self, routing_key: str) -> bool:
-        return any(topic_matches(p, routing_key) for p in self.bindings)
-
 
 class _Broker:
+    """Queues and their bindings; routing looks a key up in a topic index (a trie), so the
+    cost of a publish does not grow with the number of bindings (a gateway has thousands)."""
+
     def __init__(self) -> None:
         self.queues: dict[str, _Queue] = {}
+        self.index: TopicIndex[_Queue] = TopicIndex()
+
+    def bind(self, queue: _Queue, pattern: str) -> None:
+        if pattern not in queue.bindings:
+            queue.bindings.add(pattern)
+            self.index.add(pattern, queue)
+
+    def unbind(self, queue: _Queue, pattern: str) -> None:
+        if pattern in queue.bindings:
+            queue.bindings.discard(pattern)
+            self.index.remove(pattern, queue)
+
+    def drop(self, queue: _Queue) -> None:
+        for pattern in list(queue.bindings):
+            self.unbind(queue, pattern)
+        self.queues.pop(queue.name, None)
 
     def route(self, delivery: Delivery) -> None:
-        for queue in self.queues.values():
-            if queue.accepts(delivery.routing_key):
-                queue.items.put_nowait(delivery)
+        for queue in self.index.match(delivery.routing_key):
+            queue.items.put_nowait(delivery)
 
 
 def broker_for(url: str) -> _Broker:
@@ -49,19 +65,38 @@ def reset_brokers() -> None:
 
 
 class _MemorySubscription(Subscription):
-    def __init__(self, broker: _Broker, queue: _Queue, handler: Handler, prefetch: int) -> None:
+    """Consumes a queue: one delivery at a time per handler slot (`prefetch` slots), or whole
+    batches in order with a batch handler."""
+
+    def __init__(
+        self,
+        broker: _Broker,
+        queue: _Queue,
+        *,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
+        prefetch: int = 32,
+        max_batch: int = 100,
+    ) -> None:
         self._broker = broker
         self._queue = queue
         self._handler = handler
+        self._batch_handler = batch_handler
+        self._max_batch = max_batch
         self._slots = asyncio.Semaphore(prefetch)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._runner = asyncio.create_task(self._run(), name=f"bus-consumer:{queue.name}")
+        run = self._run_batches() if batch_handler else self._run()
+        self._runner: asyncio.Task[None] = asyncio.create_task(
+            run, name=f"bus-consumer:{queue.name}"
+        )
 
-    async def bind(self, pattern: str) -> None:
-        self._queue.bindings.add(pattern)
-
-    async def unbind(self, pattern: str) -> None:
-        self._queue.bindings.discard(pattern)
+    async def update_bindings(
+        self, *, add: Iterable[str] = (), remove: Iterable[str] = (), wait: bool = True
+    ) -> None:
+        for pattern in remove:
+            self._broker.unbind(self._queue, pattern)
+        for pattern in add:
+            self._broker.bind(self._queue, pattern)
 
     async def cancel(self) -> None:
         self._runner.cancel()
@@ -71,7 +106,7 @@ class _MemorySubscription(Subscription):
             task.cancel()
         self._queue.consumers -= 1
         if self._queue.exclusive:
-            self._broker.queues.pop(self._queue.name, None)
+            self._broker.drop(self._queue)
 
     async def _run(self) -> None:
         while True:
@@ -82,29 +117,50 @@ class _MemorySubscription(Subscription):
             task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, delivery: Delivery) -> None:
+        assert self._handler is not None
         try:
             await self._handler(delivery)
         except Exception:
-            log.warning(
-                "bus.handler_failed",
-                queue=self._queue.name,
-                key=delivery.routing_key,
-                attempt=delivery.attempt,
-                exc_info=True,
-            )
-            retry = Delivery(
-                delivery.routing_key,
-                delivery.body,
-                delivery.message_id,
-                delivery.attempt + 1,
-                delivery.headers,
-            )
-            if retry.attempt > self._queue.max_attempts:
-                self._queue.dead.append(delivery)
-            else:
-                self._queue.items.put_nowait(retry)
+            self._failed(delivery)
         finally:
             self._slots.release()
+
+    async def _run_batches(self) -> None:
+        assert self._batch_handler is not None
+        items = self._queue.items
+        while True:
+            batch = [await items.get()]
+            while len(batch) < self._max_batch and not items.empty():
+                batch.append(items.get_nowait())
+            try:
+                await self._batch_handler(batch)
+            except Exception:
+                # Alone, each delivery succeeds or fails on its own (the contract in base.py).
+                for delivery in batch:
+                    try:
+                        await self._batch_handler([delivery])
+                    except Exception:
+                        self._failed(delivery)
+
+    def _failed(self, delivery: Delivery) -> None:
+        log.warning(
+            "bus.handler_failed",
+            queue=self._queue.name,
+            key=delivery.routing_key,
+            attempt=delivery.attempt,
+            exc_info=True,
+        )
+        retry = Delivery(
+            delivery.routing_key,
+            delivery.body,
+            delivery.message_id,
+            delivery.attempt + 1,
+            delivery.headers,
+        )
+        if retry.attempt > self._queue.max_attempts:
+            self._queue.dead.append(delivery)
+        else:
+            self._queue.items.put_nowait(retry)
 
 
 class MemoryBus(Bus):
@@ -132,6 +188,22 @@ class MemoryBus(Bus):
     ) -> None:
         self._broker.route(Delivery(routing_key, body, message_id))
 
+    def _queue(
+        self, name: str, bindings: Iterable[str], *, exclusive: bool, max_attempts: int
+    ) -> _Queue:
+        name = self._queue_prefix + name
+        q = self._broker.queues.get(name)
+        if q is None:
+            q = self._broker.queues[name] = _Queue(
+                name, exclusive=exclusive, max_attempts=max_attempts
+            )
+        elif exclusive or q.exclusive:
+            raise RuntimeError(f"queue {name!r} is exclusive to another consumer")
+        for pattern in bindings:
+            self._broker.bind(q, pattern)
+        q.consumers += 1
+        return q
+
     async def subscribe(
         self,
         queue: str,
@@ -142,17 +214,26 @@ class MemoryBus(Bus):
         prefetch: int = 32,
         max_attempts: int = 5,
     ) -> Subscription:
-        queue = self._queue_prefix + queue
-        q = self._broker.queues.get(queue)
-        if q is None:
-            q = self._broker.queues[queue] = _Queue(
-                queue, exclusive=exclusive, max_attempts=max_attempts
-            )
-        elif exclusive or q.exclusive:
-            raise RuntimeError(f"queue {queue!r} is exclusive to another consumer")
-        q.bindings.update(bindings)
-        q.consumers += 1
-        sub = _MemorySubscription(self._broker, q, handler, prefetch)
+        q = self._queue(queue, bindings, exclusive=exclusive, max_attempts=max_attempts)
+        sub = _MemorySubscription(self._broker, q, handler=handler, prefetch=prefetch)
+        self._subscriptions.append(sub)
+        return sub
+
+    async def subscribe_batches(
+        self,
+        queue: str,
+        bindings: Iterable[str],
+        handler: BatchHandler,
+        *,
+        exclusive: bool = False,
+        max_batch: int = 100,
+        max_attempts: int = 5,
+        auto_ack: bool = False,
+    ) -> Subscription:
+        # `auto_ack` changes nothing in-process: a failed delivery of an exclusive queue is
+        # retried at most `max_attempts` times, as with RabbitMQ's acks.
+        q = self._queue(queue, bindings, exclusive=exclusive, max_attempts=max_attempts)
+        sub = _MemorySubscription(self._broker, q, batch_handler=handler, max_batch=max_batch)
         self._subscriptions.append(sub)
         return sub
 

@@ -27,7 +27,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from .base import Bus, Delivery, Handler, Subscription
+from .base import BatchHandler, Bus, Delivery, Handler, Subscription
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +53,9 @@ class _RabbitSubscription(Subscription):
       applied it, so a cancelled caller never cancels an RPC;
     - bursts are coalesced: pending changes are applied as one batch (a bind and an unbind of
       the same pattern cancel out; binds go out as no-wait frames closed by one synchronous
-      bind, whose BindOk means the broker has applied all of them, in channel order);
+      bind, whose BindOk means the broker has applied all of them, in channel order); binds
+      go first: AMQP has no no-wait unbind, so unbinds are one round trip each and a new
+      socket must not wait behind the unbinds of a thousand closing ones;
     - when the channel or its consumer is lost (broker closed it, connection lost), the
       supervisor opens a new channel, re-declares, re-binds everything and consumes again,
       then runs the bus's `on_reconnect` callbacks (the gateway tells its clients to resume).
@@ -64,12 +66,15 @@ class _RabbitSubscription(Subscription):
         bus: RabbitBus,
         queue: str,
         bindings: Iterable[str],
-        handler: Handler,
+        handler: Handler | None,
         *,
         exclusive: bool,
         prefetch: int,
         max_attempts: int,
         expires_ms: int | None,
+        batch_handler: BatchHandler | None = None,
+        max_batch: int = 100,
+        auto_ack: bool = False,
     ) -> None:
         self._expires_ms = expires_ms
         self._bus = bus
@@ -77,13 +82,21 @@ class _RabbitSubscription(Subscription):
         self.bindings: set[str] = set(bindings)
         self._applied: set[str] = set()
         self._handler = handler
+        self._batch_handler = batch_handler
+        self._max_batch = max_batch
+        self._auto_ack = auto_ack
+        # Batch mode: deliveries wait here (queue order) for the one task that handles them.
+        self._pending: list[AbstractIncomingMessage] = []
+        self._drainer: asyncio.Task[None] | None = None
         self._exclusive = exclusive
         self._prefetch = prefetch
         self._max_attempts = max_attempts
         self._channel: aio_pika.Channel | None = None
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
+        # Callers waiting until their binds are applied, and until nothing is left to apply.
         self._waiters: list[asyncio.Future[None]] = []
+        self._idle_waiters: list[asyncio.Future[None]] = []
         self._wakeup = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._stopped = False
@@ -114,7 +127,8 @@ class _RabbitSubscription(Subscription):
             queue = await self._declare(channel)
             wanted = set(self.bindings)
             await self._bind_many(channel, queue, exchange.name, wanted)
-            self._tag = await queue.consume(self._on_message)
+            on_message = self._on_batch_message if self._batch_handler else self._on_message
+            self._tag = await queue.consume(on_message, no_ack=self._auto_ack)
         except BaseException:
             with contextlib.suppress(Exception):
                 await channel.close()
@@ -181,7 +195,7 @@ class _RabbitSubscription(Subscription):
                 if self._stopped:
                     return
                 log.warning("bus.subscription_lost", queue=self.queue_name)
-                self._release_waiters()
+                self._release_all()
                 with contextlib.suppress(Exception):
                     await channel.close()
                 self._channel = self._queue = None
@@ -202,7 +216,7 @@ class _RabbitSubscription(Subscription):
             delay = 0.2
             self.recoveries += 1
             log.info("bus.subscription_restored", queue=self.queue_name)
-            self._release_waiters()
+            self._release_all()
             await self._bus.run_reconnect_callbacks()
 
     async def _serve(self, channel: aio_pika.Channel) -> None:
@@ -216,7 +230,7 @@ class _RabbitSubscription(Subscription):
                     return  # the broker cancelled our consumer (e.g. the queue was deleted)
                 self._wakeup.clear()
                 if self.bindings == self._applied:
-                    self._release_waiters()
+                    self._release_all()
                     wake = asyncio.ensure_future(self._wakeup.wait())
                     try:
                         await asyncio.wait({wake, lost}, return_when=asyncio.FIRST_COMPLETED)
@@ -230,78 +244,129 @@ class _RabbitSubscription(Subscription):
                 queue = self._queue
                 assert queue is not None
                 to_bind = wanted - self._applied
-                to_unbind = self._applied - wanted
-                await self._bind_many(channel, queue, self._bus.exchange_name, to_bind)
-                self._applied |= to_bind
-                for pattern in sorted(to_unbind):
-                    await queue.unbind(self._bus.exchange_name, routing_key=pattern)
-                    self._applied.discard(pattern)
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
+                if to_bind:
+                    await self._bind_many(channel, queue, self._bus.exchange_name, to_bind)
+                    self._applied |= to_bind
+                    _release(waiters)
+                    continue
+                _release(waiters)  # nothing of theirs is left to bind
+                # One unbind per turn: binds asked for meanwhile go before the next one. The
+                # pattern leaves `_applied` first, so a caller binding it again waits for the
+                # bind that follows this unbind on the channel.
+                pattern = min(self._applied - wanted)
+                self._applied.discard(pattern)
+                await queue.unbind(self._bus.exchange_name, routing_key=pattern)
         finally:
             lost.cancel()
 
     def _release_waiters(self) -> None:
         # The wanted state is recorded; a restore applies all of it.
         waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        _release(waiters)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        headers: dict[str, object] = dict(message.headers or {})
+    def _release_all(self) -> None:
+        self._release_waiters()
+        idle, self._idle_waiters = self._idle_waiters, []
+        _release(idle)
+
+    @staticmethod
+    def _delivery(message: AbstractIncomingMessage) -> Delivery:
+        headers: dict[str, object] = dict(message.headers) if message.headers else {}
         previous = headers.get("x-delivery-count")
         # Quorum queues count deliveries; classic ones only say whether it was delivered before.
         attempt = previous + 1 if isinstance(previous, int) else 2 if message.redelivered else 1
-        delivery = Delivery(
+        return Delivery(
             routing_key=message.routing_key or "",
             body=message.body,
             message_id=message.message_id,
             attempt=attempt,
             headers=headers,
         )
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        delivery = self._delivery(message)
+        assert self._handler is not None
         try:
             await self._handler(delivery)
         except Exception:
-            log.warning(
-                "bus.handler_failed",
-                queue=self.queue_name,
-                key=delivery.routing_key,
-                attempt=attempt,
-                exc_info=True,
-            )
-            # Quorum queues count redeliveries and dead-letter past x-delivery-limit. An exclusive
-            # (classic) queue has no such limit, so there the message is dropped after the
-            # last attempt rather than looping forever.
-            classic = self._exclusive or self._bus.queue_type == "classic"
-            requeue = attempt < (min(2, self._max_attempts) if classic else self._max_attempts + 1)
+            await self._failed(message, delivery)
+            return
+        if not self._auto_ack:
             with contextlib.suppress(Exception):
-                await message.nack(requeue=requeue)
-            return
+                await message.ack()
+
+    async def _failed(self, message: AbstractIncomingMessage, delivery: Delivery) -> None:
+        log.warning(
+            "bus.handler_failed",
+            queue=self.queue_name,
+            key=delivery.routing_key,
+            attempt=delivery.attempt,
+            exc_info=True,
+        )
+        if self._auto_ack:
+            return  # the broker has forgotten it already
+        # Quorum queues count redeliveries and dead-letter past x-delivery-limit. An exclusive
+        # (classic) queue has no such limit, so there the message is dropped after the
+        # last attempt rather than looping forever.
+        classic = self._exclusive or self._bus.queue_type == "classic"
+        attempt = delivery.attempt
+        requeue = attempt < (min(2, self._max_attempts) if classic else self._max_attempts + 1)
         with contextlib.suppress(Exception):
-            await message.ack()
+            await message.nack(requeue=requeue)
 
-    async def bind(self, pattern: str) -> None:
-        if pattern in self.bindings:
-            return
-        self.bindings.add(pattern)
-        await self._sync()
+    async def _on_batch_message(self, message: AbstractIncomingMessage) -> None:
+        # aiormq calls this in a task per delivery, in queue order: collect, and let one task
+        # hand the batch over, so deliveries that arrive together are handled together.
+        self._pending.append(message)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain(), name=f"bus-batch:{self.queue_name}")
 
-    async def unbind(self, pattern: str) -> None:
-        if pattern not in self.bindings:
-            return
-        self.bindings.discard(pattern)
-        await self._sync()
+    async def _drain(self) -> None:
+        assert self._batch_handler is not None
+        while self._pending:
+            # Let every delivery already read from the socket join this batch.
+            await asyncio.sleep(0)
+            messages = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            deliveries = [self._delivery(m) for m in messages]
+            try:
+                await self._batch_handler(deliveries)
+            except Exception:
+                for message, delivery in zip(messages, deliveries, strict=True):
+                    try:
+                        await self._batch_handler([delivery])
+                    except Exception:
+                        await self._failed(message, delivery)
+                    else:
+                        if not self._auto_ack:
+                            with contextlib.suppress(Exception):
+                                await message.ack()
+                continue
+            if not self._auto_ack:
+                # Deliveries are settled in order on this channel: one ack covers the batch.
+                with contextlib.suppress(Exception):
+                    await messages[-1].ack(multiple=True)
 
-    async def _sync(self) -> None:
-        """Wait until the supervisor applied the wanted bindings (or the channel is being
-        restored, which applies them). Cancelling this wait never cancels an RPC."""
+    async def update_bindings(
+        self, *, add: Iterable[str] = (), remove: Iterable[str] = (), wait: bool = True
+    ) -> None:
+        added = list(add)
+        removed = [p for p in remove if p in self.bindings]
+        self.bindings.difference_update(removed)
+        self.bindings.update(added)
+        missing = any(p not in self._applied for p in added)
+        if not missing and self._applied <= self.bindings:
+            return  # everything wanted is applied, nothing to take away
         if self._supervisor is None or self._supervisor.done():
             return  # not connected yet: the first open binds everything
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
         self._wakeup.set()
+        if not wait:
+            return
+        # Binds are what a caller must wait for (events are routed here only afterwards); an
+        # unbind is waited for only when the caller asked for nothing else.
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._waiters if missing else self._idle_waiters).append(waiter)
+        # Cancelling this wait never cancels an RPC (the supervisor's task makes them).
         await asyncio.shield(waiter)
 
     async def cancel(self) -> None:
@@ -312,7 +377,7 @@ class _RabbitSubscription(Subscription):
             self._supervisor.cancel()
             with contextlib.suppress(BaseException):
                 await self._supervisor
-        self._release_waiters()
+        self._release_all()
         channel = self._channel
         if channel is not None:
             if self._queue is not None and self._tag is not None and not channel.is_closed:
@@ -322,6 +387,11 @@ class _RabbitSubscription(Subscription):
                 await channel.close()
         self._queue = self._channel = None
         self._tag = None
+        if self._drainer is not None:
+            self._drainer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._drainer
+        self._pending.clear()
 
 
 class RabbitBus(Bus):
@@ -478,6 +548,36 @@ class RabbitBus(Bus):
             await sub.open(self._connection)
         return sub
 
+    async def subscribe_batches(
+        self,
+        queue: str,
+        bindings: Iterable[str],
+        handler: BatchHandler,
+        *,
+        exclusive: bool = False,
+        max_batch: int = 100,
+        max_attempts: int = 5,
+        auto_ack: bool = False,
+    ) -> Subscription:
+        sub = _RabbitSubscription(
+            self,
+            self._queue_prefix + queue,
+            bindings,
+            None,
+            exclusive=exclusive,
+            # Twice a batch in flight: the next batch arrives while this one is handled.
+            prefetch=2 * max_batch,
+            max_attempts=max_attempts,
+            expires_ms=self._queue_expires_ms,
+            batch_handler=handler,
+            max_batch=max_batch,
+            auto_ack=auto_ack,
+        )
+        self._subscriptions.append(sub)
+        if self._connection is not None:
+            await sub.open(self._connection)
+        return sub
+
     def forget(self, sub: _RabbitSubscription) -> None:
         with contextlib.suppress(ValueError):
             self._subscriptions.remove(sub)
@@ -489,6 +589,12 @@ class RabbitBus(Bus):
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+
+def _release(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
 
 
 def _ready(connection: AbstractRobustConnection) -> bool:
