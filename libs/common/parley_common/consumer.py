@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import structlog
-from sqlalchemy import Column, MetaData, Table, Uuid, insert
+from sqlalchemy import Column, MetaData, Table, Uuid
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
