@@ -16,7 +16,7 @@ class InternalOnly(ServiceError):
     status_code, code, detail = 403, "forbidden", "Internal endpoint"
 
 
-def require_service_token(
+async def require_service_token(
     request: Request,
     x_parley_service_token: Annotated[str | None, Header()] = None,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,14 @@ class AccessClaims:
 
 
 class JWTVerifier:
-    """Verifies tokens against keys fetched from a JWKS URL, refetched on an unknown `kid`."""
+    """Verifies tokens against keys fetched from a JWKS URL, refetched on an unknown `kid`.
+
+    A token verified once is remembered (bounded, until it expires): a client presents the
+    same token on every request and socket for an hour, and the signature check is the
+    costliest step of a small request. Revocation is not this class's concern (the gateway's
+    session denylist is checked on every use)."""
+
+    CACHE_SIZE = 10_000
 
     def __init__(
         self,
@@ -51,8 +59,22 @@ class JWTVerifier:
         self._min_refresh = min_refresh_seconds
         self._lock = asyncio.Lock()
         self._leeway = leeway
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     async def verify(self, token: str) -> AccessClaims:
+        claims = self._verified.get(token)
+        if claims is not None:
+            if claims.exp + self._leeway > time.time():
+                self._verified.move_to_end(token)
+                return claims
+            del self._verified[token]
+        claims = await self._verify(token)
+        self._verified[token] = claims
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

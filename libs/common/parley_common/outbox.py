@@ -73,14 +73,17 @@ class Outbox:
         self.wakeup = asyncio.Event()
 
     async def add(self, session: AsyncSession, env: Envelope, routing_keys: Iterable[str]) -> None:
-        keys = list(dict.fromkeys(routing_keys))
-        if not keys:
-            return
+        await self.add_many(session, [(env, routing_keys)])
+
+    async def add_many(
+        self, session: AsyncSession, events: Iterable[tuple[Envelope, Iterable[str]]]
+    ) -> None:
+        """Several events, each with its routing keys, in one statement."""
         now = utcnow()
-        payload = env.model_dump_json()
-        await session.execute(
-            insert(self.table),
-            [
+        rows = []
+        for env, routing_keys in events:
+            payload = env.model_dump_json()
+            rows += [
                 {
                     "event_id": env.id,
                     "event_type": env.type,
@@ -90,9 +93,11 @@ class Outbox:
                     "available_at": now,
                     "attempts": 0,
                 }
-                for key in keys
-            ],
-        )
+                for key in dict.fromkeys(routing_keys)
+            ]
+        if not rows:
+            return
+        await session.execute(insert(self.table), rows)
         self.wake_after_commit(session)
 
     def wake_after_commit(self, session: AsyncSession) -> None:

@@ -24,6 +24,7 @@ from .friends.api import router as friends_router
 from .integrations.api import router as integrations_router
 from .internal.api import router as internal_router
 from .messages.api import router as messages_router
+from .messages.sending import SendBatcher
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,6 +74,11 @@ def create_app(
             bindings=events.BINDINGS,
             handlers=events.HANDLERS,
         )
+        # SQLite has one writer at a time: one send transaction at once there.
+        sender = SendBatcher(
+            sessionmaker, outbox, concurrency=1 if engine.dialect.name == "sqlite" else 4
+        )
+        app.state.sender = sender
         app.state.engine, app.state.sessionmaker, app.state.bus = engine, sessionmaker, bus
         app.state.outbox, app.state.relay, app.state.consumer = outbox, relay, consumer
         app.state.notify = notify_http
@@ -88,6 +94,7 @@ def create_app(
         try:
             yield
         finally:
+            await sender.close()
             await consumer.stop()
             await relay.stop()
             await bus.close()

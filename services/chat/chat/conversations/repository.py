@@ -89,6 +89,23 @@ async def conversation_ids_of(session: AsyncSession, user_id: int) -> list[int]:
     return list(rows)
 
 
+async def conversation_ids_of_many(
+    session: AsyncSession, user_ids: list[int]
+) -> dict[int, list[int]]:
+    """Each user's current conversations (sorted), in one query."""
+    out: dict[int, list[int]] = {u: [] for u in user_ids}
+    if not out:
+        return out
+    rows = await session.execute(
+        select(Member.user_id, Member.conversation_id)
+        .where(Member.user_id.in_(user_ids), Member.left_at.is_(None))
+        .order_by(Member.conversation_id)
+    )
+    for user_id, conversation_id in rows:
+        out[user_id].append(conversation_id)
+    return out
+
+
 async def list_for(
     session: AsyncSession, user_id: int, *, order: str, limit: int | None, before: int | None
 ) -> list[Conversation]:

@@ -26,6 +26,24 @@ async def friend_ids(session: AsyncSession, user_id: int) -> list[int]:
     return sorted(high if low == user_id else low for low, high in rows)
 
 
+async def friend_ids_of_many(session: AsyncSession, user_ids: list[int]) -> dict[int, list[int]]:
+    """Each user's friends (sorted), in one query."""
+    out: dict[int, list[int]] = {u: [] for u in user_ids}
+    if not out:
+        return out
+    rows = await session.execute(
+        select(Friendship.user_low, Friendship.user_high).where(
+            or_(Friendship.user_low.in_(user_ids), Friendship.user_high.in_(user_ids))
+        )
+    )
+    for low, high in rows:
+        if low in out:
+            out[low].append(high)
+        if high in out:
+            out[high].append(low)
+    return {u: sorted(ids) for u, ids in out.items()}
+
+
 async def friends(session: AsyncSession, user_id: int) -> list[User]:
     ids = await friend_ids(session, user_id)
     if not ids:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from typing import Any
 
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from parley_common.errors import ServiceError
+from parley_common.frames import Id
 from parley_common.internal import ServiceCaller
 from parley_common.schemas import MessageRead
 
 from ..conversations import repository as conv_repo
-from ..deps import SessionDep
+from ..deps import SenderDep, SessionDep
+from ..errors import ValidationFailed
 from ..friends import repository as friend_repo
 from ..messages import service as message_service
+from ..messages.sending import SendRequest
 
 router = APIRouter(prefix="/internal", dependencies=[ServiceCaller], tags=["internal"])
 
@@ -34,6 +41,89 @@ class IsMember(BaseModel):
 
 class MessagePage(BaseModel):
     messages: list[MessageRead]
+
+
+class InternalSend(BaseModel):
+    """A send over a user's WebSocket; the gateway has verified the user."""
+
+    sender_id: Id
+    conversation_id: Id
+    content: str
+    client_msg_id: str | None = Field(default=None, max_length=128)
+    reply_to: Id | None = None
+
+
+class InternalSends(BaseModel):
+    sends: list[InternalSend] = Field(max_length=1000)
+
+
+@router.post("/messages")
+async def send_messages(request: Request, sender: SenderDep, body: InternalSends) -> Response:
+    """Sends of several users at once (the gateway's WebSocket sends). One result per send, in
+    order: `{"message": {...}}` or `{"error": {"status", "detail", "code"}}`."""
+    max_length: int = request.app.state.settings.max_message_length
+    results: list[dict[str, Any] | None] = [None] * len(body.sends)
+    checked: list[tuple[int, SendRequest]] = []
+    for i, send in enumerate(body.sends):
+        content = send.content
+        if not content.strip() or len(content.strip()) > max_length:
+            msg = (
+                "Message content must not be empty"
+                if not content.strip()
+                else f"Message content must be at most {max_length} characters"
+            )
+            results[i] = _error(ValidationFailed("content", msg))
+            continue
+        checked.append(
+            (
+                i,
+                SendRequest(
+                    sender_id=send.sender_id,
+                    conversation_id=send.conversation_id,
+                    content=content,
+                    client_msg_id=send.client_msg_id or None,
+                    reply_to=send.reply_to,
+                ),
+            )
+        )
+    outcomes = await sender.send_many([r for _, r in checked])
+    for (i, _), outcome in zip(checked, outcomes, strict=True):
+        results[i] = (
+            _error(outcome)
+            if isinstance(outcome, ServiceError)
+            else {"message": outcome.model_dump(mode="json")}
+        )
+    return Response(orjson.dumps({"results": results}), media_type="application/json")
+
+
+def _error(exc: ServiceError) -> dict[str, Any]:
+    return {"error": {"status": exc.status_code, "detail": exc.detail, "code": exc.code}}
+
+
+class UserIds(BaseModel):
+    user_ids: list[Id] = Field(max_length=5000)
+
+
+class SocketSetup(BaseModel):
+    friend_ids: list[int]
+    conversation_ids: list[int]
+
+
+class SocketSetups(BaseModel):
+    users: dict[int, SocketSetup]
+
+
+@router.post("/users/lookup", response_model=SocketSetups)
+async def socket_setups(session: SessionDep, body: UserIds) -> SocketSetups:
+    """For new sockets of these users: each one's friends and current conversations."""
+    ids = sorted(set(body.user_ids))
+    friends = await friend_repo.friend_ids_of_many(session, ids)
+    conversations = await conv_repo.conversation_ids_of_many(session, ids)
+    return SocketSetups(
+        users={
+            u: SocketSetup(friend_ids=friends[u], conversation_ids=conversations[u]) for u in ids
+        }
+    )
 
 
 @router.get("/users/{user_id}/conversations", response_model=ConversationIds)

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from parley_common.schemas import MessageRead, StatusOk
 
-from ..deps import CtxDep
+from ..deps import CtxDep, SenderDep
 from ..errors import ValidationFailed
 from . import service
 
@@ -26,12 +26,13 @@ class MessageUpdate(BaseModel):
 
 
 @router.post("", response_model=MessageRead)
-async def send_message(ctx: CtxDep, body: MessageCreate) -> MessageRead:
+async def send_message(ctx: CtxDep, sender: SenderDep, body: MessageCreate) -> MessageRead:
     """Send a message; the same client_msg_id again returns the first message."""
     if body.client_msg_id is not None and len(body.client_msg_id) > 128:
         raise ValidationFailed("client_msg_id", "client_msg_id must be at most 128 characters")
     return await service.send(
         ctx,
+        sender,
         conversation_id=body.conversation_id,
         content=body.content,
         client_msg_id=body.client_msg_id,

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.db import utcnow
 from parley_common.events import (
-    MessageCreated,
     MessageDeleted,
     MessageEdited,
     ReactionUpdated,
-    conv_key,
-    envelope,
 )
 from parley_common.outbox import Outbox
 from parley_common.schemas import MessageRead
@@ -36,12 +28,11 @@ from ..errors import (
     ValidationFailed,
 )
 from ..friends import repository as friend_repo
-from ..metrics import MESSAGES_SENT
 from ..models import Message
 from . import repository as repo
 from . import views
-
-MENTION = re.compile(r"@([\w.\-]+)")
+from .sending import SendBatcher, SendRequest, mentions_in
+from .writes import Draft, write_txn
 
 
 def check_content(ctx: Ctx, content: str | None) -> str:
@@ -55,11 +46,6 @@ def check_content(ctx: Ctx, content: str | None) -> str:
             None,
         )
     return content
-
-
-def mentions_in(content: str, usernames: dict[str, int]) -> list[int]:
-    found = {usernames[m.casefold()] for m in MENTION.findall(content) if m.casefold() in usernames}
-    return sorted(found)
 
 
 @dataclass(slots=True)
@@ -97,214 +83,26 @@ async def check_not_blocked(session: AsyncSession, access: Access, user_id: int)
 
 async def send(
     ctx: Ctx,
+    batcher: SendBatcher,
     *,
     conversation_id: int | None,
     content: str | None,
     client_msg_id: str | None,
     reply_to: int | None,
 ) -> MessageRead:
+    """A user's send (checked and written in a batch with the sends arriving meanwhile)."""
     if conversation_id is None:
         raise BadRequest("conversation_id is required")
     content = check_content(ctx, content)
-    session = ctx.session
-    if _postgresql(session):
-        return await _send_pg(
-            ctx,
+    return await batcher.send(
+        SendRequest(
+            sender_id=ctx.user_id,
             conversation_id=conversation_id,
             content=content,
-            client_msg_id=client_msg_id,
+            client_msg_id=client_msg_id or None,
             reply_to=reply_to,
         )
-    access = await require_member(session, conversation_id, ctx.user_id)
-    await check_not_blocked(session, access, ctx.user_id)
-    if client_msg_id:
-        existing = await repo.by_client_msg_id(session, conversation_id, ctx.user_id, client_msg_id)
-        if existing is not None:
-            return await views.to_read_one(session, existing)
-    if reply_to is not None and not await repo.exists_in(session, conversation_id, reply_to):
-        raise BadRequest("Reply target not found in this conversation", code="reply_not_found")
-    mentions = mentions_in(content, access.usernames) if "@" in content else []
-    values = {
-        "conversation_id": conversation_id,
-        "sender_id": ctx.user_id,
-        "sender_username": access.my_username,
-        "content": content,
-        "type": "text",
-        "client_msg_id": client_msg_id or None,
-        "reply_to": reply_to,
-        "mentions": mentions,
-    }
-    if client_msg_id:
-        try:
-            async with session.begin_nested():
-                read = await _insert(session, values)
-        except IntegrityError:
-            # A concurrent retry with the same client_msg_id won; answer with its message.
-            existing = await repo.by_client_msg_id(
-                session, conversation_id, ctx.user_id, client_msg_id
-            )
-            if existing is None:
-                raise
-            return await views.to_read_one(session, existing)
-    else:
-        read = await _insert(session, values)
-    await publish.to_conversation(
-        session,
-        ctx.outbox,
-        conversation_id,
-        MessageCreated(message=read, member_ids=access.member_ids),
     )
-    MESSAGES_SENT.inc()
-    return read
-
-
-async def _insert(session: AsyncSession, values: dict[str, Any]) -> MessageRead:
-    """Take the next seq and insert, in this transaction (Core statements: the hot path)."""
-    seq = await conv_repo.next_seq(session, values["conversation_id"])
-    row = {**values, "seq": seq, "created_at": utcnow(), "deleted": False}
-    message_id = await session.scalar(
-        insert(Message.__table__).values(row).returning(Message.__table__.c.id)
-    )
-    assert message_id is not None
-    return MessageRead(id=message_id, **row)
-
-
-def _postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
-
-
-# Stand-ins for the id and seq in the event payload, replaced by the statement that assigns them.
-_ID_MARK = -7_301_934_655_843
-_SEQ_MARK = -7_301_934_655_844
-
-# The send path on PostgreSQL is plain SQL through the session's connection (same transaction,
-# prepared and cached per connection by asyncpg): building, cache-keying and compiling the
-# SQLAlchemy statements cost more CPU per send than everything else in chat together.
-_SEND_ACCESS_SQL = """
-SELECT m.user_id, u.username, u.username_key, c.type,
-       (SELECT x.id FROM messages x
-         WHERE x.conversation_id = $1::bigint AND x.sender_id = $2::bigint
-           AND x.client_msg_id = $3::varchar) AS existing_id
-FROM conversation_members m
-JOIN users u ON u.id = m.user_id
-JOIN conversations c ON c.id = m.conversation_id
-WHERE m.conversation_id = $1::bigint AND m.left_at IS NULL
-"""
-
-# Seq bump, message and its outbox row in ONE statement: the conversation row lock (taken by the
-# bump, held until commit) is held for one round trip plus the commit, instead of five
-# (savepoint, update, insert, release, outbox insert).
-_SEND_INSERT_SQL = """
-WITH next_seq AS (
-    UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $1::timestamptz
-    WHERE id = $2::bigint
-    RETURNING last_seq
-), new_message AS (
-    INSERT INTO messages (conversation_id, seq, sender_id, sender_username, content, type,
-                          client_msg_id, reply_to, mentions, created_at, deleted)
-    SELECT $2::bigint, next_seq.last_seq, $3::bigint, $4::varchar, $5::text, 'text',
-           $6::varchar, $7::bigint, $8::json, $1::timestamptz, false
-    FROM next_seq
-    RETURNING id, seq
-), new_outbox AS (
-    INSERT INTO outbox (event_id, event_type, routing_key, payload, created_at, available_at,
-                        attempts)
-    SELECT $9::uuid, $10::varchar, $11::varchar,
-           replace(replace($12::text, $13::text, '"id":' || new_message.id),
-                   $14::text, '"seq":' || new_message.seq),
-           $1::timestamptz, $1::timestamptz, 0
-    FROM new_message
-)
-SELECT id, seq FROM new_message
-"""
-
-
-async def _send_pg(
-    ctx: Ctx,
-    *,
-    conversation_id: int,
-    content: str,
-    client_msg_id: str | None,
-    reply_to: int | None,
-) -> MessageRead:
-    """`send` on PostgreSQL: the same checks, answers and writes in two statements (plus commit)."""
-    session = ctx.session
-    conn = await session.connection()
-    rows: list[Any] = list(
-        await conn.exec_driver_sql(
-            _SEND_ACCESS_SQL, (conversation_id, ctx.user_id, client_msg_id or None)
-        )
-    )
-    mine = next((r for r in rows if r[0] == ctx.user_id), None)
-    if mine is None:
-        raise ConversationAccessDenied()
-    access = Access(
-        conversation_type=mine[3],
-        member_ids=sorted(r[0] for r in rows),
-        usernames={r[2]: r[0] for r in rows},
-        my_username=mine[1],
-    )
-    await check_not_blocked(session, access, ctx.user_id)
-    if client_msg_id and mine[4] is not None:
-        existing = await repo.get(session, mine[4])
-        assert existing is not None
-        return await views.to_read_one(session, existing)
-    if reply_to is not None and not await repo.exists_in(session, conversation_id, reply_to):
-        raise BadRequest("Reply target not found in this conversation", code="reply_not_found")
-    mentions = mentions_in(content, access.usernames) if "@" in content else []
-    values: dict[str, Any] = {
-        "conversation_id": conversation_id,
-        "sender_id": ctx.user_id,
-        "sender_username": access.my_username,
-        "content": content,
-        "type": "text",
-        "client_msg_id": client_msg_id or None,
-        "reply_to": reply_to,
-        "mentions": mentions,
-    }
-    now = utcnow()
-    template = MessageRead(id=_ID_MARK, seq=_SEQ_MARK, created_at=now, deleted=False, **values)
-    env = envelope(
-        MessageCreated(message=template, member_ids=access.member_ids),
-        producer=publish.PRODUCER,
-        event_id=uuid.uuid4(),
-    )
-    payload = env.model_dump_json()
-    id_mark, seq_mark = f'"id":{_ID_MARK}', f'"seq":{_SEQ_MARK}'
-    if payload.count(id_mark) != 1 or payload.count(seq_mark) != 1:  # pragma: no cover
-        raise RuntimeError("cannot place id and seq in the message.created payload")
-    params = (
-        now,
-        conversation_id,
-        ctx.user_id,
-        access.my_username,
-        content,
-        values["client_msg_id"],
-        reply_to,
-        json.dumps(mentions),
-        env.id,
-        env.type,
-        conv_key(conversation_id, env.type),
-        payload,
-        id_mark,
-        seq_mark,
-    )
-    try:
-        created: Any = (await conn.exec_driver_sql(_SEND_INSERT_SQL, params)).one()
-    except IntegrityError:
-        if not client_msg_id:
-            raise
-        # A concurrent retry with the same client_msg_id won; answer with its message. Nothing
-        # of ours is written before this statement, so rolling back undoes exactly what the
-        # generic path's savepoint does (the seq bump).
-        await session.rollback()
-        existing = await repo.by_client_msg_id(session, conversation_id, ctx.user_id, client_msg_id)
-        if existing is None:
-            raise
-        return await views.to_read_one(session, existing)
-    ctx.outbox.wake_after_commit(session)
-    MESSAGES_SENT.inc()
-    return MessageRead(id=created[0], seq=created[1], created_at=now, deleted=False, **values)
 
 
 async def post_system(
@@ -319,23 +117,18 @@ async def post_system(
 ) -> MessageRead:
     """A `type: "system"` message (member added, renamed, a host's payment card, ...), sequenced
     like any other. A `client_msg_id` is unique among a conversation's system messages."""
-    values: dict[str, Any] = {
-        "conversation_id": conversation_id,
-        "sender_id": None,
-        "sender_username": "system",
-        "content": content,
-        "type": "system",
-        "mentions": [],
-        "kind": kind,
-        "metadata": metadata,
-        "client_msg_id": client_msg_id,
-    }
-    read = await _insert(session, values)
-    member_ids = await conv_repo.active_member_ids(session, conversation_id)
-    await publish.to_conversation(
-        session, outbox, conversation_id, MessageCreated(message=read, member_ids=member_ids)
+    draft = Draft(
+        conversation_id=conversation_id,
+        sender_id=None,
+        sender_username="system",
+        content=content,
+        type="system",
+        member_ids=await conv_repo.active_member_ids(session, conversation_id),
+        kind=kind,
+        metadata=metadata,
+        client_msg_id=client_msg_id,
     )
-    MESSAGES_SENT.inc()
+    (read,) = await write_txn(session, outbox, [draft])
     return read
 
 
@@ -359,7 +152,7 @@ async def edit(ctx: Ctx, *, message_id: int, content: str | None) -> MessageRead
         raise BadRequest("Cannot edit a deleted message", code="message_deleted")
     await check_not_blocked(ctx.session, access, ctx.user_id)
     message.content = content
-    message.mentions = mentions_in(content, access.usernames) if "@" in content else []
+    message.mentions = mentions_in(content, access.usernames)
     message.edited_at = utcnow()
     await ctx.session.flush()
     read = await views.to_read_one(ctx.session, message)

@@ -1,0 +1,194 @@
+"""Users' sends, batched: every send waiting when a transaction starts goes into it.
+
+A send over REST (`POST /messages`) or a WebSocket (the gateway's `POST /internal/messages`,
+several sends per call) becomes a `SendRequest` handed to the process's `SendBatcher`. The
+batcher runs up to `concurrency` transactions at once; requests that arrive while they run
+wait and go together into the next one. So under load many messages share one transaction
+(one set of locks, reads, inserts and one commit) and at rest a message goes alone, at once.
+
+Each request still gets its own answer: its message, or the error it alone caused (not a
+member, blocked, an unknown reply target). The checks and the writes of a batch happen in one
+transaction with the conversations' rows locked (ARCHITECTURE.md, "One message, end to end").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from parley_common.batching import Batcher
+from parley_common.errors import ServiceError
+from parley_common.outbox import Outbox
+from parley_common.schemas import MessageRead
+
+from ..errors import BadRequest, ConversationAccessDenied, MessagingBlocked
+from ..models import Message
+from . import repository as repo
+from . import views
+from .writes import Draft, write_txn
+
+log = structlog.get_logger(__name__)
+
+MENTION = re.compile(r"@([\w.\-]+)")
+
+SendResult = MessageRead | ServiceError
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """A checked-for-shape send (content length is the API's job) from `sender_id`."""
+
+    sender_id: int
+    conversation_id: int
+    content: str
+    client_msg_id: str | None = None
+    reply_to: int | None = None
+
+    @property
+    def key(self) -> tuple[int, int, str] | None:
+        """What makes a retried send the same send."""
+        if not self.client_msg_id:
+            return None
+        return (self.conversation_id, self.sender_id, self.client_msg_id)
+
+
+def mentions_in(content: str, usernames: dict[str, int]) -> list[int]:
+    """Members named as `@username` (casefolded usernames → ids)."""
+    if "@" not in content:
+        return []
+    found = {usernames[m.casefold()] for m in MENTION.findall(content) if m.casefold() in usernames}
+    return sorted(found)
+
+
+async def send_txn(
+    session: AsyncSession, outbox: Outbox, requests: Sequence[SendRequest]
+) -> list[SendResult]:
+    """Check and write the requests in the caller's transaction; one result per request."""
+    locked = await repo.lock_conversations(session, {r.conversation_id for r in requests})
+    rosters = await repo.active_members_of(session, locked)
+    sent_before = await repo.by_client_msg_ids(session, {r.key for r in requests if r.key})
+    direct_pairs = {
+        (r.sender_id, uid)
+        for r in requests
+        if r.conversation_id in locked and locked[r.conversation_id].type == "direct"
+        for uid, _, _ in rosters[r.conversation_id]
+        if uid != r.sender_id
+    }
+    blocked = await repo.blocked_pairs(session, direct_pairs)
+    replies = await repo.conversations_of_messages(
+        session, {r.reply_to for r in requests if r.reply_to is not None}
+    )
+
+    results: list[SendResult | None] = [None] * len(requests)
+    earlier: dict[int, Message] = {}  # request index → the message a retry already created
+    first_of: dict[tuple[int, int, str], int] = {}  # a key's first request in this batch
+    again: dict[int, int] = {}  # request index → index of the same send earlier in the batch
+    drafts: list[Draft] = []
+    drafted: list[int] = []
+    for i, r in enumerate(requests):
+        roster = rosters.get(r.conversation_id, [])
+        me = next((m for m in roster if m[0] == r.sender_id), None)
+        if me is None:
+            results[i] = ConversationAccessDenied()
+            continue
+        others = [uid for uid, _, _ in roster if uid != r.sender_id]
+        if locked[r.conversation_id].type == "direct" and any(
+            (r.sender_id, uid) in blocked for uid in others
+        ):
+            results[i] = MessagingBlocked()
+            continue
+        if r.key is not None:
+            if r.key in sent_before:
+                earlier[i] = sent_before[r.key]
+                continue
+            if r.key in first_of:
+                again[i] = first_of[r.key]
+                continue
+            first_of[r.key] = i
+        if r.reply_to is not None and replies.get(r.reply_to) != r.conversation_id:
+            results[i] = BadRequest(
+                "Reply target not found in this conversation", code="reply_not_found"
+            )
+            continue
+        drafts.append(
+            Draft(
+                conversation_id=r.conversation_id,
+                sender_id=r.sender_id,
+                sender_username=me[1],
+                content=r.content,
+                member_ids=sorted(uid for uid, _, _ in roster),
+                client_msg_id=r.client_msg_id or None,
+                reply_to=r.reply_to,
+                mentions=mentions_in(r.content, {key: uid for uid, _, key in roster}),
+            )
+        )
+        drafted.append(i)
+    for i, read in zip(drafted, await write_txn(session, outbox, drafts, locked), strict=True):
+        results[i] = read
+    if earlier:
+        reads = await views.to_reads(session, list(earlier.values()))
+        for i, read in zip(earlier, reads, strict=True):
+            results[i] = read
+    for i, first in again.items():
+        results[i] = results[first]
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+class SendBatcher:
+    """Collects sends and writes them in batches (see the module's docstring)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        *,
+        concurrency: int = 4,
+        max_batch: int = 200,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._outbox = outbox
+        self._batcher: Batcher[SendRequest, MessageRead] = Batcher(
+            self._write, concurrency=concurrency, max_batch=max_batch, name="chat-send-batch"
+        )
+
+    async def send(self, request: SendRequest) -> MessageRead:
+        """The stored message (a retried send: the first one); raises the request's error."""
+        return await self._batcher.submit(request)
+
+    async def send_many(self, requests: Sequence[SendRequest]) -> list[SendResult]:
+        """One result per request, in order: its message or its error."""
+        out: list[SendResult] = []
+        for result in await self._batcher.submit_many(requests):
+            if isinstance(result, BaseException) and not isinstance(result, ServiceError):
+                raise result  # the database failed: the whole call fails (retryable)
+            out.append(result)
+        return out
+
+    async def close(self) -> None:
+        await self._batcher.close()
+
+    async def _write(self, requests: list[SendRequest]) -> list[SendResult]:
+        try:
+            return await self._transaction(requests)
+        except IntegrityError:
+            # A retry of one of these sends committed in another transaction after our check
+            # (its client_msg_id is taken now). Alone, each send finds its first message.
+            if len(requests) == 1:
+                return await self._transaction(requests)
+            results: list[SendResult] = []
+            for request in requests:
+                try:
+                    results += await self._write([request])
+                except ServiceError as exc:
+                    results.append(exc)
+            return results
+
+    async def _transaction(self, requests: list[SendRequest]) -> list[SendResult]:
+        async with self._sessionmaker() as session, session.begin():
+            return await send_txn(session, self._outbox, requests)
