@@ -50,4 +50,4 @@ EXPOSE 8000 8001 8002 8003
 # Probes the port the uvicorn in PID 1 listens on, so it fits every service's command.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "/app/deploy/docker/healthcheck.py"]
-CMD ["uvicorn", "gateway.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "gateway.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--ws", "gateway.ws.protocol:ParleyWebSocketProtocol", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]

@@ -105,13 +105,17 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     print("  press Ctrl+C to stop", flush=True)
+    from gateway.ws.protocol import UVICORN_WS_OPTIONS
+
     uvicorn.run(
         platform,
         host=args.host,
         port=args.port,
         log_level=os.environ.get("PARLEY_LOG_LEVEL", "warning").lower(),
-        ws_max_size=64 * 1024,
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=10,
+        **UVICORN_WS_OPTIONS,  # type: ignore[arg-type]
     )
 
 

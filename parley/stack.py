@@ -21,6 +21,16 @@ from . import DEFAULT_PORTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The gateway's WebSocket server (gateway/ws/protocol.py, UVICORN_WS_OPTIONS) as uvicorn flags.
+GATEWAY_FLAGS = [
+    "--ws",
+    "gateway.ws.protocol:ParleyWebSocketProtocol",
+    "--ws-per-message-deflate",
+    "false",
+    "--ws-max-size",
+    str(64 * 1024),
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -52,8 +62,11 @@ class Process:
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--ws-max-size",
-            str(64 * 1024),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            *(GATEWAY_FLAGS if package == "gateway" else []),
             "--timeout-graceful-shutdown",
             "10",
             "--log-level",

@@ -61,6 +61,11 @@ def svc_key(event_type: str) -> str:
     return f"svc.{event_type}"
 
 
+def gateways_key(event_type: str) -> str:
+    """Events for every gateway replica (each binds `gw.#`)."""
+    return f"gw.{event_type}"
+
+
 class EventData(BaseModel):
     """Base of every event's `data`; subclasses name their type: `class X(EventData, event_type=...)`."""
 
@@ -219,6 +224,15 @@ class PresenceChanged(EventData, event_type="presence.changed"):
     last_seen: datetime | None
 
 
+class PresenceChanges(EventData, event_type="presence.changes"):
+    """The presence transitions notify saw in one batch, for every gateway replica (routed
+    `gw.presence.changes`): each writes `user_online`/`user_offline` to the connected friends
+    of each user. One event for many users: a morning's connect burst costs a few events,
+    not one per friend of every user."""
+
+    changes: list[PresenceChanged]
+
+
 class NotificationCreated(EventData, event_type="notification.created"):
     user_id: int
     notification: NotificationRead
@@ -248,6 +262,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PresenceDisconnected,
         PresenceHeartbeat,
         PresenceChanged,
+        PresenceChanges,
         NotificationCreated,
     )
 }

@@ -50,3 +50,18 @@ class TokenBucket:
             keys=[f"{self._prefix}:{key}"], args=[self.rate, self.burst, time.time(), cost]
         )
         return Decision(bool(allowed), int(retry_ms) / 1000)
+
+    async def take_many(self, keys: list[str]) -> list[Decision]:
+        """One token for each key (a key may repeat), in order, in one round trip."""
+        if not keys:
+            return []
+        now = time.time()
+        async with self._store.pipeline(transaction=False) as pipe:
+            for key in keys:
+                await self._script(
+                    keys=[f"{self._prefix}:{key}"],
+                    args=[self.rate, self.burst, now, 1],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return [Decision(bool(allowed), int(retry_ms) / 1000) for allowed, retry_ms in results]

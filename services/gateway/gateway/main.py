@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley_common import frames as fr
 from parley_common.bus import create_bus
@@ -23,10 +24,14 @@ from .proxy import RestProxy, service_for
 from .runtime import Gateway
 from .upstreams import Upstreams
 from .web import SecurityHeadersMiddleware, UnhandledErrorMiddleware, static_file
-from .ws.endpoint import router as ws_router
-from .ws.hub import Hub
+from .ws.endpoint import serve
+from .ws.fanout import Fanout
 from .ws.presence import PresencePublisher
 from .ws.reaper import reap_idle
+from .ws.registry import Registry
+from .ws.sends import ChatSends
+from .ws.setup import SocketSetup
+from .ws.viewers import Viewers
 
 PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -48,17 +53,17 @@ def create_app(
         await bus.start()
         store = create_store(settings.redis_url)
         upstreams = Upstreams.create(settings, transports)
-        hub = Hub(
-            bus=bus,
-            gateway_id=settings.gateway_id,
+        registry = Registry()
+        viewers = Viewers(registry=registry, bus=bus, gateway_id=settings.gateway_id, store=store)
+        fanout = Fanout(
+            registry=registry,
+            viewers=viewers,
             dedupe_size=settings.dedupe_cache_size,
             typing_timeout=settings.typing_timeout,
-            store=store,
         )
         gateway = Gateway(
             settings=settings,
             bus=bus,
-            hub=hub,
             upstreams=upstreams,
             verifier=JWTVerifier(
                 settings.jwks_url,
@@ -67,8 +72,18 @@ def create_app(
                 http=upstreams.auth,
             ),
             origins=origins,
-            send_limiter=TokenBucket(
-                store, prefix="gw:send", rate=settings.ws_send_rate, burst=settings.ws_send_burst
+            registry=registry,
+            viewers=viewers,
+            fanout=fanout,
+            setup=SocketSetup(upstreams),
+            sends=ChatSends(
+                upstreams.chat,
+                TokenBucket(
+                    store,
+                    prefix="gw:send",
+                    rate=settings.ws_send_rate,
+                    burst=settings.ws_send_burst,
+                ),
             ),
             presence=PresencePublisher(
                 bus, settings.gateway_id, settings.presence_heartbeat_seconds
@@ -82,20 +97,36 @@ def create_app(
             ),
         )
         app.state.readiness_checks.update(bus=bus.ping)
-        await hub.start()
+        # The replica's own queue: events for its users and conversations (bound as sockets
+        # come and go) and those for every gateway (`gw.#`); no acks, it dies with us.
+        registry.subscription = await bus.subscribe_batches(
+            f"gateway.{settings.gateway_id}",
+            ["gw.#"],
+            fanout.handle_batch,
+            exclusive=True,
+            auto_ack=True,
+            max_batch=500,
+            max_attempts=1,
+        )
+        bus.on_reconnect.append(fanout.on_bus_reconnect)
+        viewers.start()
         gateway.presence.start()
-        reaper = asyncio.create_task(reap_idle(hub, settings.idle_timeout), name="ws-reaper")
+        reaper = asyncio.create_task(reap_idle(registry, settings.idle_timeout), name="ws-reaper")
         try:
             yield
         finally:
-            hub.closing = True
+            gateway.closing = True
             reaper.cancel()
-            conns = hub.connections()
+            conns = list(registry.connections())
             for conn in conns:
                 conn.close(fr.CLOSE_RESTART, "server restart")
             await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
             await gateway.presence.stop()
-            await hub.stop()
+            await viewers.stop()
+            fanout.typing.stop()
+            await registry.subscription.cancel()
+            await gateway.sends.close()
+            await gateway.setup.close()
             await bus.close()
             await upstreams.aclose()
             await store.aclose()
@@ -109,10 +140,8 @@ def create_app(
     async def health(request: Request) -> dict[str, object]:
         """Liveness of the edge and its open WebSocket count."""
         gateway: Gateway | None = getattr(request.app.state, "gateway", None)
-        count = gateway.hub.connection_count if gateway else 0
+        count = gateway.registry.count if gateway else 0
         return {"status": "ok", "message": "parley running", "websocket_connections": count}
-
-    app.include_router(ws_router)
 
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def edge(request: Request, path: str) -> Response:
@@ -129,4 +158,23 @@ def create_app(
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     install_cors(app, origins)
+    # Outermost: WebSockets go straight to their endpoint (ws/endpoint.py says why).
+    app.add_middleware(WebSocketDispatch)
     return app
+
+
+class WebSocketDispatch:
+    """Hands websocket scopes to ws/endpoint.py; everything else goes on to FastAPI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            gateway: Gateway | None = getattr(scope["app"].state, "gateway", None)
+            if gateway is None:
+                await send({"type": "websocket.close", "code": 1013})
+                return
+            await serve(gateway, scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -16,6 +16,7 @@ from asgi_lifespan import LifespanManager
 
 from gateway.config import Settings
 from gateway.main import create_app
+from gateway.ws.protocol import ParleyWebSocketProtocol
 from parley_common.bus import MemoryBus
 from parley_common.testing.tokens import TokenFactory
 
@@ -26,6 +27,8 @@ class Server:
     """The app on a real socket (uvicorn in this event loop)."""
 
     def __init__(self, app: Any, **config: Any) -> None:
+        # As in production (parley/stack.py): the protocol with direct frame writes.
+        config.setdefault("ws", ParleyWebSocketProtocol)
         self.config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **config
         )

@@ -94,6 +94,39 @@ class FakeChat:
             await self.publish_created(message)
             return message
 
+        @app.post("/internal/messages")
+        async def send_batch(body: dict[str, Any]) -> Any:
+            results: list[dict[str, Any]] = []
+            for send in body["sends"]:
+                user, cid = send["sender_id"], send["conversation_id"]
+                if user not in self.members.get(cid, set()):
+                    detail, code, status = (
+                        "Conversation not found or access denied",
+                        "not_found",
+                        404,
+                    )
+                elif (user, cid) in self.blocked:
+                    detail, code, status = "You cannot message this user", "blocked", 403
+                else:
+                    message = self.store_message(cid, user, send["content"], send["client_msg_id"])
+                    await self.publish_created(message)
+                    results.append({"message": message})
+                    continue
+                results.append({"error": {"status": status, "detail": detail, "code": code}})
+            return {"results": results}
+
+        @app.post("/internal/users/lookup")
+        async def lookup(body: dict[str, Any]) -> Any:
+            return {
+                "users": {
+                    uid: {
+                        "friend_ids": sorted(self.friends.get(uid, set())),
+                        "conversation_ids": sorted(c for c, m in self.members.items() if uid in m),
+                    }
+                    for uid in body["user_ids"]
+                }
+            }
+
         @app.get("/conversations/{cid}/messages")
         async def page(
             cid: int, after_seq: int = 0, limit: int = 50, authorization: str | None = Header(None)
@@ -145,6 +178,16 @@ class FakeChat:
 
 def fake_notify(online: set[int]) -> FastAPI:
     app = FastAPI()
+
+    @app.post("/internal/presence/lookup")
+    async def lookup(body: dict[str, Any]) -> Any:
+        return {
+            str(i): {
+                "online": i in online,
+                "last_seen": None if i in online else "2024-01-01T00:00:00Z",
+            }
+            for i in body["user_ids"]
+        }
 
     @app.get("/internal/presence")
     async def presence(user_ids: str) -> Any:

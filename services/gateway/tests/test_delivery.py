@@ -11,8 +11,10 @@ from websockets.exceptions import ConnectionClosed
 
 from parley_common.events import (
     PresenceChanged,
+    PresenceChanges,
     SessionRevoked,
     envelope,
+    gateways_key,
     user_key,
 )
 from parley_common.testing.waiting import wait_for
@@ -196,12 +198,29 @@ class TestEvents:
         ws = await env.connect(1)
         await connected(ws)
         event_id = uuid.uuid4()
-        data = PresenceChanged(user_id=9, online=True, last_seen=None)
-        await publish(env, user_key(1, "presence.changed"), data, event_id)
-        await publish(env, user_key(1, "presence.changed"), data, event_id)
+        data = PresenceChanges(changes=[PresenceChanged(user_id=9, online=True, last_seen=None)])
+        await publish(env, gateways_key(data.EVENT_TYPE), data, event_id)
+        await publish(env, gateways_key(data.EVENT_TYPE), data, event_id)
         assert await recv(ws) == {"type": "user_online", "user_id": 9}
         await ws.send(json.dumps({"type": "ping"}))
         assert await recv(ws) == {"type": "pong"}
+
+    async def test_presence_changes_reach_friends_only(self, env: Env) -> None:
+        env.chat.friends[1] = {9}
+        friend, stranger = await env.connect(1), await env.connect(2)
+        await connected(friend)
+        await connected(stranger)
+        data = PresenceChanges(
+            changes=[
+                PresenceChanged(user_id=9, online=True, last_seen=None),
+                PresenceChanged(user_id=8, online=True, last_seen=None),
+            ]
+        )
+        await publish(env, gateways_key(data.EVENT_TYPE), data)
+        assert await recv(friend) == {"type": "user_online", "user_id": 9}
+        for ws in (friend, stranger):
+            await ws.send(json.dumps({"type": "ping"}))
+            assert await recv(ws) == {"type": "pong"}  # nothing else arrived before it
 
     async def test_session_revoked_closes_that_session_only(self, env: Env) -> None:
         ws_a = await env.connect(1, claims={"sid": "s-a"})
@@ -250,10 +269,10 @@ class TestEvents:
             await connected(slow)
             await connected(fast)
             big = secrets.token_urlsafe(150_000)  # incompressible: permessage-deflate is on
-            hub = env.server.config.app.state.gateway.hub  # type: ignore[attr-defined]
+            registry = env.server.config.app.state.gateway.registry  # type: ignore[attr-defined]
 
             def slow_closed() -> bool:
-                return any(c.close_code == 4008 for c in hub.by_user.get(1, ()))
+                return any(c.close_code == 4008 for c in registry.of_user(1))
 
             # Publish in step with the fast reader: it never falls behind; the slow one does.
             for _ in range(200):

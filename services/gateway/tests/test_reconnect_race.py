@@ -27,7 +27,7 @@ class GatedTransport(httpx.AsyncBaseTransport):
         self.waiting = asyncio.Event()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.armed and request.url.path == "/internal/presence":
+        if self.armed and request.url.path == "/internal/presence/lookup":
             self.waiting.set()
             await self.gate.wait()
         return await self.inner.handle_async_request(request)
@@ -57,11 +57,11 @@ async def test_socket_set_up_while_the_other_closes_keeps_conversations() -> Non
             await asyncio.wait_for(gated.waiting.wait(), 5)  # set-up under way, user seen online
             await first.close()
 
-            async def nobody_connected() -> bool:
+            async def only_the_second() -> bool:
                 async with httpx.AsyncClient(base_url=server.http_url) as http:
-                    return (await http.get("/health")).json()["websocket_connections"] == 0
+                    return (await http.get("/health")).json()["websocket_connections"] == 1
 
-            await wait_for(nobody_connected, timeout=5, message="first socket gone")
+            await wait_for(only_the_second, timeout=5, message="first socket gone")
             gated.gate.set()
             await connected(second)
 

@@ -24,15 +24,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_outbox(request: Request) -> Outbox:
+async def get_outbox(request: Request) -> Outbox:
     return request.app.state.outbox
 
 
-def get_presence_store(request: Request) -> PresenceStore:
+async def get_presence_store(request: Request) -> PresenceStore:
     return request.app.state.presence.store  # type: ignore[no-any-return]
 
 

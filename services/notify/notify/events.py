@@ -7,6 +7,8 @@ Presence events go to a second queue without the inbox (presence/service.py).
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +54,22 @@ class NotifyEvents:
         self._settings = settings
         self._outbox = outbox
         self._presence = presence
+        # Per batch: the recipients of each message.created who have no open socket.
+        self._offline: dict[uuid.UUID, list[int]] = {}
+
+    async def prepare(self, batch: list[Envelope]) -> None:
+        """Before a batch's transaction: who, among the recipients of its messages, is offline
+        (one store round trip for the whole batch). Most messages reach only online members
+        and then cost notify no database work at all."""
+        recipients: dict[uuid.UUID, list[int]] = {}
+        for env in batch:
+            if env.type == MessageCreated.EVENT_TYPE:
+                e = env.parse(MessageCreated)
+                recipients[env.id] = scheduler.recipients(e)
+        online = await self._presence.online_among(u for ids in recipients.values() for u in ids)
+        self._offline = {
+            event_id: [u for u in ids if u not in online] for event_id, ids in recipients.items()
+        }
 
     def handlers(self) -> dict[str, EventHandler]:
         return {
@@ -120,9 +138,12 @@ class NotifyEvents:
 
     async def message_created(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(MessageCreated)
-        await projections.add_members_txn(session, e.message.conversation_id, e.member_ids)
         await triggers.on_message_txn(session, self._outbox, e)
-        await scheduler.on_message_txn(session, e, settings=self._settings, presence=self._presence)
+        offline = self._offline.get(env.id)
+        if offline is None:  # not prepared (a handler called on its own)
+            online = await self._presence.online_among(scheduler.recipients(e))
+            offline = [u for u in scheduler.recipients(e) if u not in online]
+        await scheduler.on_message_txn(session, e, offline=offline, settings=self._settings)
 
     async def receipt_updated(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(ReceiptUpdated)

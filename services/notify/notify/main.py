@@ -62,10 +62,7 @@ def create_app(
             tombstone_ttl=settings.presence_tombstone_seconds,
         )
         presence = PresenceService(
-            store=presence_store,
-            bus=bus,
-            sessionmaker=sessionmaker,
-            reap_seconds=settings.presence_reap_seconds,
+            store=presence_store, bus=bus, reap_seconds=settings.presence_reap_seconds
         )
         relay = OutboxRelay(
             outbox=outbox,
@@ -74,6 +71,9 @@ def create_app(
             service=settings.service_name,
             poll_seconds=settings.outbox_poll_seconds,
         )
+        notify_events = events.NotifyEvents(
+            settings=settings, outbox=outbox, presence=presence_store
+        )
         consumer = EventConsumer(
             service=settings.service_name,
             bus=bus,
@@ -81,9 +81,8 @@ def create_app(
             processed_table=PROCESSED_EVENTS,
             queue=events.QUEUE,
             bindings=events.BINDINGS,
-            handlers=events.NotifyEvents(
-                settings=settings, outbox=outbox, presence=presence_store
-            ).handlers(),
+            handlers=notify_events.handlers(),
+            prepare=notify_events.prepare,
         )
         sender = EmailSender(
             sessionmaker=sessionmaker,

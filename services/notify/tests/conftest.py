@@ -276,7 +276,7 @@ async def observer(test_bus: Bus) -> Observer:
     obs = Observer()
     obs.subscription = await test_bus.subscribe(
         f"observer.{uuid.uuid4().hex[:8]}",
-        ["user.*.presence.changed", "user.*.notification.created"],
+        ["gw.presence.changes", "user.*.notification.created"],
         obs.handle,
         exclusive=True,
     )

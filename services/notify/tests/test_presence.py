@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +24,13 @@ async def internal_presence(notify: Notify, *ids: int) -> dict[str, Any]:
 
 
 def changes(observer: Observer, user_id: int) -> list[tuple[str, bool]]:
+    """The user's transitions in the `presence.changes` events notify published (routing key,
+    online)."""
     return [
-        (key, env.data["online"])
-        for key, env in observer.of_type("presence.changed")
-        if env.data["user_id"] == user_id
+        (key, change["online"])
+        for key, env in observer.of_type("presence.changes")
+        for change in env.data["changes"]
+        if change["user_id"] == user_id
     ]
 
 
@@ -49,7 +53,7 @@ class TestPresence:
         await notify.connected("gw-a", "c2", 1)
         await notify.heartbeat("gw-a")
         await wait_for(
-            lambda: changes(observer, 1) == [("user.2.presence.changed", True)],
+            lambda: changes(observer, 1) == [("gw.presence.changes", True)],
             message="online sent to the friend",
         )
         assert (await internal_presence(notify, 1))["1"]["online"] is True
@@ -61,13 +65,13 @@ class TestPresence:
         await notify.disconnected("gw-a", "c2", 1)
         await wait_for(lambda: len(changes(observer, 1)) == 2, message="offline sent")
         assert changes(observer, 1) == [
-            ("user.2.presence.changed", True),
-            ("user.2.presence.changed", False),
+            ("gw.presence.changes", True),
+            ("gw.presence.changes", False),
         ]
         state = (await internal_presence(notify, 1))["1"]
         assert state["online"] is False and state["last_seen"] is not None
-        offline = observer.of_type("presence.changed")[-1][1]
-        assert offline.data["last_seen"] is not None
+        offline = observer.of_type("presence.changes")[-1][1].data["changes"][-1]
+        assert offline["user_id"] == 1 and offline["last_seen"] is not None
 
     async def test_silent_gateway_makes_its_users_offline(
         self, short_ttl: Notify, observer: Observer
@@ -77,11 +81,11 @@ class TestPresence:
         await friends_ready(notify, 6, 5)
         await notify.connected("gw-dead", "c9", 5)
         await wait_for(
-            lambda: changes(observer, 5) == [("user.6.presence.changed", True)], message="online"
+            lambda: changes(observer, 5) == [("gw.presence.changes", True)], message="online"
         )
         # No heartbeat any more: within the TTL (1 s in tests) plus a reap tick, 5 is offline.
         await wait_for(lambda: len(changes(observer, 5)) == 2, timeout=5, message="offline by TTL")
-        assert changes(observer, 5)[1] == ("user.6.presence.changed", False)
+        assert changes(observer, 5)[1] == ("gw.presence.changes", False)
         assert (await internal_presence(notify, 5))["5"]["online"] is False
 
     async def test_heartbeats_keep_a_gateway_alive(self, short_ttl: Notify) -> None:
@@ -100,7 +104,7 @@ class TestPresence:
             assert await _online(notify, 7)
         assert time.monotonic() - started > notify.settings.presence_gateway_ttl_seconds
 
-    async def test_strangers_hear_nothing_and_cannot_see(
+    async def test_strangers_cannot_see_and_replays_change_nothing(
         self, notify: Notify, observer: Observer
     ) -> None:
         await notify.befriend(11, 12)
@@ -109,17 +113,27 @@ class TestPresence:
         await notify.connected("gw-b", "c1", 11)  # a replayed event changes nothing
         await notify.connected("gw-b", "c2", 13)
         await wait_for(lambda: changes(observer, 11), message="online")
-        await wait_for(lambda: _online(notify, 13), message="13 online")
+        await wait_for(lambda: changes(observer, 13), message="13 online")
 
         r = await notify.get("/presence", 13, params={"user_ids": "11,12"})
         assert r.status_code == 200 and r.json() == {}
         r = await notify.get("/presence", 12, params={"user_ids": "11,13"})
         assert set(r.json()) == {"11"} and r.json()["11"]["online"] is True
-        assert {key for key, _ in observer.of_type("presence.changed")} == {
-            "user.12.presence.changed"
-        }
-        assert changes(observer, 11) == [("user.12.presence.changed", True)]
-        assert changes(observer, 13) == []  # 13 has no friends: nobody is told
+        # For the gateways, which tell each user's connected friends (and only them).
+        assert changes(observer, 11) == [("gw.presence.changes", True)]
+
+    async def test_a_burst_of_sockets_is_announced_in_few_events(
+        self, notify: Notify, observer: Observer
+    ) -> None:
+        await asyncio.gather(*(notify.connected("gw-c", f"burst{i}", 1000 + i) for i in range(200)))
+        await wait_for(
+            lambda: len({u for u in range(1000, 1200) if changes(observer, u)}) == 200,
+            message="200 users online",
+        )
+        assert all(
+            changes(observer, u) == [("gw.presence.changes", True)] for u in range(1000, 1200)
+        )
+        assert len(observer.of_type("presence.changes")) < 100
 
     async def test_presence_requires_auth_and_service_token(self, notify: Notify) -> None:
         assert notify.http

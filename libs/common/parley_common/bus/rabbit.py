@@ -360,7 +360,7 @@ class _RabbitSubscription(Subscription):
         if self._supervisor is None or self._supervisor.done():
             return  # not connected yet: the first open binds everything
         self._wakeup.set()
-        if not wait:
+        if not wait or (added and not missing):
             return
         # Binds are what a caller must wait for (events are routed here only afterwards); an
         # unbind is waited for only when the caller asked for nothing else.

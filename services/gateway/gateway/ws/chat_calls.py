@@ -47,15 +47,21 @@ def error_from_response(response: httpx.Response) -> fr.ErrorFrame:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    status = response.status_code
+    return error_frame(response.status_code, body, response.headers.get("retry-after"))
+
+
+def error_frame(
+    status: int, body: dict[str, Any], retry_after_header: str | None = None
+) -> fr.ErrorFrame:
+    """The error frame for chat's error answer (status, JSON body)."""
     if status >= 500:
         return unavailable()
-    detail = body.get("detail", response.reason_phrase)
+    detail = body.get("detail", "Request failed")
     code = protocol_code(status)
     upstream = body.get("code")
     reason = upstream if isinstance(upstream, str) and upstream != code else None
     if code == "rate_limited":
-        retry = float(body.get("retry_after") or response.headers.get("retry-after") or 1)
+        retry = float(body.get("retry_after") or retry_after_header or 1)
         return ErrorFrame(code=code, detail=detail, retry_after=retry, reason=reason)
     # Chat's detail text is kept verbatim: clients match on it.
     return ErrorFrame(code=code, detail=detail, reason=reason)

@@ -93,13 +93,16 @@ def _typing(e: ev.Typing) -> list[Outgoing]:
     return [Outgoing(frame, Audience(conversation=e.conversation_id, exclude=e.user_id))]
 
 
-def _presence_changed(e: ev.PresenceChanged) -> list[Outgoing]:
-    frame: fr.Frame = (
-        fr.UserOnlineFrame(user_id=e.user_id)
-        if e.online
-        else fr.UserOfflineFrame(user_id=e.user_id, last_seen=e.last_seen)
-    )
-    return [Outgoing(frame, Audience(friends_of=e.user_id, exclude=e.user_id))]
+def _presence_changes(e: ev.PresenceChanges) -> list[Outgoing]:
+    out = []
+    for change in e.changes:
+        frame: fr.Frame = (
+            fr.UserOnlineFrame(user_id=change.user_id)
+            if change.online
+            else fr.UserOfflineFrame(user_id=change.user_id, last_seen=change.last_seen)
+        )
+        out.append(Outgoing(frame, Audience(friends_of=change.user_id, exclude=change.user_id)))
+    return out
 
 
 def _conversation_created(e: ev.ConversationCreated) -> list[Outgoing]:
@@ -155,7 +158,7 @@ _BUILDERS: dict[str, Callable[[Any], list[Outgoing]]] = {
     "reaction.updated": _reaction_updated,
     "receipt.updated": _receipt_updated,
     "typing": _typing,
-    "presence.changed": _presence_changed,
+    "presence.changes": _presence_changes,
     "conversation.created": _conversation_created,
     "conversation.updated": _conversation_updated,
     "member.added": _member_added,

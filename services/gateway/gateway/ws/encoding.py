@@ -1,4 +1,4 @@
-"""Frames are serialized once (orjson) and the same text is written to every target socket."""
+"""Frames are serialized once (orjson) and the same bytes are written to every target socket."""
 
 from __future__ import annotations
 
@@ -7,5 +7,9 @@ import orjson
 from parley_common.frames import Frame
 
 
+def encode_bytes(frame: Frame) -> bytes:
+    return orjson.dumps(frame.model_dump(mode="json"))
+
+
 def encode(frame: Frame) -> str:
-    return orjson.dumps(frame.model_dump(mode="json")).decode()
+    return encode_bytes(frame).decode()

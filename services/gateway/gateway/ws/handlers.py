@@ -1,24 +1,27 @@
-"""Client frames → actions. Every refusal is an `error` frame; the connection stays open."""
+"""Client frames → actions. Every refusal is an `error` frame; the connection stays open.
+One handler serves every socket of the replica."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 from pydantic import ValidationError
 
 from parley_common import frames as fr
-from parley_common.events import Typing, conv_key, envelope
+from parley_common.events import Typing, conv_key
 from parley_common.jwt_verify import InvalidToken
-from parley_common.schemas import MessageRead
+from parley_common.transient import publish_transient
 
 from ..metrics import WS_FRAMES_IN
-from ..runtime import Gateway
 from . import resume
 from .chat_calls import ChatError, call, is_member
 from .connection import Connection
+
+if TYPE_CHECKING:
+    from ..runtime import Gateway
 
 log = structlog.get_logger(__name__)
 
@@ -30,11 +33,8 @@ def bad_request(detail: Any) -> fr.ErrorFrame:
 
 
 class FrameHandler:
-    def __init__(
-        self, gateway: Gateway, *, on_token_replaced: Callable[[Connection], None]
-    ) -> None:
+    def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
-        self._on_token_replaced = on_token_replaced
         self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
             "ping": self.ping,
             "auth": self.auth,
@@ -91,7 +91,7 @@ class FrameHandler:
             conn.send(fr.ErrorFrame(code="forbidden", detail="Token belongs to another user"))
             return
         conn.token, conn.sid, conn.expires_at = frame.token, claims.sid, claims.exp
-        self._on_token_replaced(conn)
+        conn.arm_expiry(self.gw.settings.token_expiring_seconds)
 
     async def join(self, conn: Connection, frame: fr.JoinConversationFrame) -> None:
         cid = frame.conversation_id
@@ -99,49 +99,20 @@ class FrameHandler:
             conn.send(fr.ErrorFrame(code="not_found", detail=NOT_A_MEMBER, conversation_id=cid))
             return
         # Membership may be newer than this replica's view (e.g. the event is still in flight).
-        await self.gw.hub.add_member(conn.user_id, cid)
+        await self.gw.registry.bind(self.gw.registry.add_member(conn.user_id, cid))
         conn.send(fr.JoinedConversationFrame(conversation_id=cid))
-        self.gw.hub.join(conn, cid)
+        self.gw.viewers.join(conn, cid)
 
     async def leave(self, conn: Connection, frame: fr.LeaveConversationFrame) -> None:
-        self.gw.hub.leave(conn, frame.conversation_id)
+        self.gw.viewers.leave(conn, frame.conversation_id)
         conn.send(fr.LeftConversationFrame(conversation_id=frame.conversation_id))
 
     async def send_message(self, conn: Connection, frame: fr.SendMessageFrame) -> None:
-        decision = await self.gw.send_limiter.take(str(conn.user_id))
-        if not decision.allowed:
-            conn.send(
-                fr.ErrorFrame(
-                    code="rate_limited",
-                    detail="Too many messages, slow down",
-                    client_msg_id=frame.client_msg_id,
-                    retry_after=decision.retry_after,
-                )
-            )
-            return
-        body = frame.model_dump(include={"conversation_id", "content", "client_msg_id", "reply_to"})
-        try:
-            response = await call(self.gw.upstreams.chat, conn, "POST", "/messages", json=body)
-            message = MessageRead.model_validate(response.json())
-        except ChatError as exc:
-            conn.send(exc.frame.model_copy(update={"client_msg_id": frame.client_msg_id}))
-            return
-        except ValidationError:
-            log.error("ws.bad_chat_response", path="/messages")
-            conn.send(
-                fr.ErrorFrame(
-                    code="unavailable",
-                    detail="Chat returned a broken response",
-                    client_msg_id=frame.client_msg_id,
-                    retry_after=1,
-                )
-            )
-            return
-        conn.send(fr.AckFrame(client_msg_id=frame.client_msg_id, message=message))
+        conn.send(await self.gw.sends.send(conn.user_id, frame))
 
     async def typing(self, conn: Connection, frame: fr.TypingClientFrame) -> None:
         cid = frame.conversation_id
-        if not self.gw.hub.is_member(conn.user_id, cid):
+        if not self.gw.registry.is_member(conn.user_id, cid):
             conn.send(fr.ErrorFrame(code="not_found", detail=NOT_A_MEMBER, conversation_id=cid))
             return
         data = Typing(
@@ -150,16 +121,9 @@ class FrameHandler:
             username=conn.username,
             is_typing=frame.is_typing,
         )
-        env = envelope(data, producer="gateway")
-        try:
-            await self.gw.bus.publish(
-                conv_key(cid, env.type),
-                env.model_dump_json().encode(),
-                message_id=str(env.id),
-                persistent=False,
-            )
-        except Exception:
-            log.warning("ws.typing_publish_failed", exc_info=True)
+        await publish_transient(
+            self.gw.bus, data, conv_key(cid, data.EVENT_TYPE), producer="gateway"
+        )
 
     async def mark(self, conn: Connection, frame: fr.MarkReadFrame | fr.MarkDeliveredFrame) -> None:
         which = "read" if frame.type == "mark_read" else "delivered"

@@ -59,6 +59,15 @@ async def missed_messages(
     return [found[seq] for seq in sorted(found)]
 
 
+async def _paced(conn: Connection, frame: fr.Frame, timeout: float = 10.0) -> bool:
+    """Send one frame of a replay; when the socket falls behind, wait for it (a reader stalled
+    for `timeout` is closed with 4008) rather than overflowing its backlog."""
+    if conn.backlog > conn.queue_size // 2 and not await conn.wait_writable(timeout):
+        conn.close(fr.CLOSE_TOO_SLOW, "send queue full")
+        return False
+    return conn.send(frame)
+
+
 async def replay(
     chat: httpx.AsyncClient,
     conn: Connection,
@@ -74,15 +83,15 @@ async def replay(
             )
         except ChatError as exc:
             frame = exc.frame.model_copy(update={"conversation_id": conversation_id})
-            await conn.send_waiting(frame)
+            await _paced(conn, frame)
             continue
         except ValidationError:
-            await conn.send_waiting(fr.ResyncRequiredFrame(conversation_id=conversation_id))
+            await _paced(conn, fr.ResyncRequiredFrame(conversation_id=conversation_id))
             continue
         if messages is None:
-            await conn.send_waiting(fr.ResyncRequiredFrame(conversation_id=conversation_id))
+            await _paced(conn, fr.ResyncRequiredFrame(conversation_id=conversation_id))
             continue
         for message in messages:
-            if not await conn.send_waiting(fr.NewMessageFrame(message=message)):
+            if not await _paced(conn, fr.NewMessageFrame(message=message)):
                 return
-    await conn.send_waiting(fr.ResumedFrame())
+    await _paced(conn, fr.ResumedFrame())

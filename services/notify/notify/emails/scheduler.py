@@ -23,7 +23,6 @@ from .. import projections
 from ..config import Settings
 from ..models import EmailItem, PendingEmail, ReadCursor
 from ..notifications import preferences
-from ..presence.store import PresenceStore
 
 
 def next_digest_time(now: datetime, hour: int) -> datetime:
@@ -48,25 +47,32 @@ async def last_read_seqs(session: AsyncSession, conversation_id: int) -> dict[in
     return {u: s for u, s in rows.all()}
 
 
-async def on_message_txn(
-    session: AsyncSession, event: MessageCreated, *, settings: Settings, presence: PresenceStore
-) -> None:
-    """Queue the message for each offline, unmuted recipient who wants email."""
+def recipients(event: MessageCreated) -> list[int]:
+    """Who may be emailed about this message: the members but its sender (none for system or
+    deleted messages)."""
     message = event.message
     if message.type == "system" or message.deleted:
+        return []
+    return [u for u in dict.fromkeys(event.member_ids) if u != message.sender_id]
+
+
+async def on_message_txn(
+    session: AsyncSession, event: MessageCreated, *, offline: list[int], settings: Settings
+) -> None:
+    """Queue the message for each offline (`offline`: recipients without an open socket),
+    unmuted recipient who wants email."""
+    message = event.message
+    if not offline:
         return
-    recipients = [u for u in dict.fromkeys(event.member_ids) if u != message.sender_id]
-    if not recipients:
-        return
-    prefs = await preferences.get_many(session, recipients)
+    prefs = await preferences.get_many(session, offline)
     cursors = await last_read_seqs(session, message.conversation_id)
-    for user_id in recipients:
+    for user_id in offline:
         p = prefs[user_id]
         if not p.email_missed_messages or message.conversation_id in (
             p.muted_conversation_ids or []
         ):
             continue
-        if cursors.get(user_id, 0) >= message.seq or await presence.is_online(user_id):
+        if cursors.get(user_id, 0) >= message.seq:
             continue
         inserted = await session.execute(
             projections.insert_for(session)(EmailItem)

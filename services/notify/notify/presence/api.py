@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
@@ -53,4 +56,22 @@ async def list_presence_internal(
 ) -> dict[str, PresenceState]:
     """Online state of any users (for chat's GET /friends and the gateway's accept)."""
     states = await store.states(parse_user_ids(user_ids))
+    return {str(uid): state for uid, state in states.items()}
+
+
+class UserIds(BaseModel):
+    user_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(max_length=20_000)
+
+
+@router.post(
+    "/internal/presence/lookup",
+    response_model=dict[str, PresenceState],
+    dependencies=[ServiceCaller],
+    tags=["internal"],
+)
+async def lookup_presence_internal(
+    store: PresenceStoreDep, body: UserIds
+) -> dict[str, PresenceState]:
+    """Online state of many users at once (the gateway's new sockets: their friends)."""
+    states = await store.states(body.user_ids)
     return {str(uid): state for uid, state in states.items()}

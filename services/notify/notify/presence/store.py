@@ -16,7 +16,9 @@ The reap script builds key names from the prefix, so it needs a single Redis nod
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import redis.asyncio as redis
 
@@ -70,6 +72,16 @@ return offline
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A socket opened (`at` is None) or closed at `at`."""
+
+    gateway_id: str
+    connection_id: str
+    user_id: int
+    at: datetime | None
+
+
 class PresenceStore:
     def __init__(
         self, store: redis.Redis, *, prefix: str, gateway_ttl: float, tombstone_ttl: float
@@ -82,34 +94,67 @@ class PresenceStore:
         self._disconnect = store.register_script(_DISCONNECT)
         self._reap = store.register_script(_REAP)
 
+    async def apply(self, transitions: list[Transition]) -> list[Transition]:
+        """Record sockets opened and closed, in order, in one round trip; returns those that
+        made their user go online (an open) or offline (a close)."""
+        if not transitions:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for t in transitions:
+                if t.at is None:
+                    await self._connect(**self._connect_call(t), client=pipe)
+                else:
+                    await self._disconnect(**self._disconnect_call(t), client=pipe)
+            results = await pipe.execute()
+        return [t for t, changed in zip(transitions, results, strict=True) if changed]
+
+    def _connect_call(self, t: Transition) -> dict[str, list[Any]]:
+        p = self._p
+        return {
+            "keys": [
+                f"{p}u:{t.user_id}",
+                f"{p}g:{t.gateway_id}",
+                f"{p}alive:{t.gateway_id}",
+                f"{p}gateways",
+                f"{p}online",
+                f"{p}closed:{t.connection_id}",
+            ],
+            "args": [t.connection_id, t.gateway_id, str(t.user_id), self._ttl_ms],
+        }
+
+    def _disconnect_call(self, t: Transition) -> dict[str, list[Any]]:
+        p = self._p
+        assert t.at is not None
+        return {
+            "keys": [
+                f"{p}u:{t.user_id}",
+                f"{p}g:{t.gateway_id}",
+                f"{p}online",
+                f"{p}seen:{t.user_id}",
+                f"{p}closed:{t.connection_id}",
+            ],
+            "args": [t.connection_id, str(t.user_id), t.at.isoformat(), self._tombstone_ms],
+        }
+
+    async def online_among(self, user_ids: Iterable[int]) -> set[int]:
+        """Which of these users have an open socket, in one round trip."""
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return set()
+        flags = await self._r.smismember(f"{self._p}online", [str(u) for u in ids])  # type: ignore[arg-type]
+        return {u for u, flag in zip(ids, flags, strict=True) if flag}
+
     async def connect(self, *, gateway_id: str, connection_id: str, user_id: int) -> bool:
         """Record a connection; True when it made the user go online."""
-        p = self._p
-        keys = [
-            f"{p}u:{user_id}",
-            f"{p}g:{gateway_id}",
-            f"{p}alive:{gateway_id}",
-            f"{p}gateways",
-            f"{p}online",
-            f"{p}closed:{connection_id}",
-        ]
-        args: list[str | int] = [connection_id, gateway_id, str(user_id), self._ttl_ms]
-        return bool(await self._connect(keys=keys, args=args))
+        t = Transition(gateway_id, connection_id, user_id, None)
+        return bool(await self._connect(**self._connect_call(t)))
 
     async def disconnect(
         self, *, gateway_id: str, connection_id: str, user_id: int, at: datetime
     ) -> bool:
         """Forget a connection; True when it was the user's last one (they went offline)."""
-        p = self._p
-        keys = [
-            f"{p}u:{user_id}",
-            f"{p}g:{gateway_id}",
-            f"{p}online",
-            f"{p}seen:{user_id}",
-            f"{p}closed:{connection_id}",
-        ]
-        args: list[str | int] = [connection_id, str(user_id), at.isoformat(), self._tombstone_ms]
-        return bool(await self._disconnect(keys=keys, args=args))
+        t = Transition(gateway_id, connection_id, user_id, at)
+        return bool(await self._disconnect(**self._disconnect_call(t)))
 
     async def heartbeat(self, gateway_id: str) -> None:
         async with self._r.pipeline(transaction=True) as pipe:

@@ -1,0 +1,81 @@
+"""uvicorn's WebSocket protocol, plus a synchronous write of a ready-made frame.
+
+A message for a conversation goes to every connected member's socket. Through ASGI each of
+those writes is a coroutine that builds the frame again, and a socket that cannot take more
+would hold up the rest, so every socket needed a writer task of its own. Here the fan-out
+serializes the frame once and writes the same bytes to every socket at once, and a socket
+whose transport is full (uvicorn's `writable` is cleared) is seen before writing
+(ws/connection.py queues for it instead).
+
+uvicorn runs it with `--ws gateway.ws.protocol:ParleyWebSocketProtocol` (parley/stack.py,
+parley/embedded.py, the Dockerfile). The protocol is handed to the app in the scope's
+extensions; an app served by any other server falls back to ASGI sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+#: Key of the scope's `extensions` under which the protocol hands itself to the app.
+EXTENSION = "parley.direct_send"
+
+#: How uvicorn serves the gateway's sockets (parley/stack.py passes them as flags, deploy/ too):
+#: this protocol; no permessage-deflate (chat frames are small, and each compressing socket
+#: would hold tens of KiB of zlib state and need its own copy of every frame); 64 KiB frames.
+UVICORN_WS_OPTIONS = {
+    "ws": "gateway.ws.protocol:ParleyWebSocketProtocol",
+    "ws_per_message_deflate": False,
+    "ws_max_size": 64 * 1024,
+}
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A server's (unmasked) text frame; the same bytes fit every socket without extensions."""
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
+
+
+class ParleyWebSocketProtocol(WebSocketsSansIOProtocol):
+    async def run_asgi(self) -> None:
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[EXTENSION] = self
+        await super().run_asgi()
+
+    @property
+    def open(self) -> bool:
+        return (
+            self.handshake_complete
+            and not self.close_sent
+            and not self.disconnected
+            and self.conn.state is State.OPEN
+        )
+
+    @property
+    def writable_now(self) -> bool:
+        """False while the transport's buffer is over its high-water mark."""
+        return self.writable.is_set()
+
+    async def wait_writable(self) -> None:
+        await self.writable.wait()
+
+    def write_text(self, payload: bytes, frame: bytes) -> bool:
+        """Write one text message now: `frame` (from `text_frame(payload)`) as is, unless an
+        extension was negotiated (then the frame is built for this socket). False when the
+        socket is closing or gone."""
+        if not self.open:
+            return False
+        if self.conn.extensions:
+            self.conn.send_text(payload)
+            frame = b"".join(self.conn.data_to_send())
+        self.transport.write(frame)
+        return True
+
+
+def direct(scope: Mapping[str, Any]) -> ParleyWebSocketProtocol | None:
+    """The protocol of a socket served by ParleyWebSocketProtocol, else None."""
+    found = scope.get("extensions", {}).get(EXTENSION)
+    return found if isinstance(found, ParleyWebSocketProtocol) else None
