@@ -27,8 +27,8 @@ from parley_common.outbox import Outbox
 from parley_common.schemas import MessageRead
 
 from ..errors import BadRequest, ConversationAccessDenied, MessagingBlocked
-from ..models import Message
-from . import repository as repo
+from . import repository as message_repo
+from . import send_repository as repo
 from . import views
 from .writes import Draft, write_txn
 
@@ -69,48 +69,36 @@ async def send_txn(
     session: AsyncSession, outbox: Outbox, requests: Sequence[SendRequest]
 ) -> list[SendResult]:
     """Check and write the requests in the caller's transaction; one result per request."""
-    locked = await repo.lock_conversations(session, {r.conversation_id for r in requests})
-    rosters = await repo.active_members_of(session, locked)
-    sent_before = await repo.by_client_msg_ids(session, {r.key for r in requests if r.key})
-    direct_pairs = {
-        (r.sender_id, uid)
-        for r in requests
-        if r.conversation_id in locked and locked[r.conversation_id].type == "direct"
-        for uid, _, _ in rosters[r.conversation_id]
-        if uid != r.sender_id
-    }
-    blocked = await repo.blocked_pairs(session, direct_pairs)
-    replies = await repo.conversations_of_messages(
-        session, {r.reply_to for r in requests if r.reply_to is not None}
+    reads = await repo.read_for_send(
+        session, [(r.sender_id, r.conversation_id, r.client_msg_id, r.reply_to) for r in requests]
     )
-
     results: list[SendResult | None] = [None] * len(requests)
-    earlier: dict[int, Message] = {}  # request index → the message a retry already created
+    earlier: dict[int, int] = {}  # request index → the message a retry already created
     first_of: dict[tuple[int, int, str], int] = {}  # a key's first request in this batch
     again: dict[int, int] = {}  # request index → index of the same send earlier in the batch
     drafts: list[Draft] = []
     drafted: list[int] = []
     for i, r in enumerate(requests):
-        roster = rosters.get(r.conversation_id, [])
+        roster = reads.rosters.get(r.conversation_id, [])
         me = next((m for m in roster if m[0] == r.sender_id), None)
         if me is None:
             results[i] = ConversationAccessDenied()
             continue
-        others = [uid for uid, _, _ in roster if uid != r.sender_id]
-        if locked[r.conversation_id].type == "direct" and any(
-            (r.sender_id, uid) in blocked for uid in others
-        ):
+        if (r.sender_id, r.conversation_id) in reads.blocked:
             results[i] = MessagingBlocked()
             continue
         if r.key is not None:
-            if r.key in sent_before:
-                earlier[i] = sent_before[r.key]
+            if r.key in reads.sent_before:
+                earlier[i] = reads.sent_before[r.key]
                 continue
             if r.key in first_of:
                 again[i] = first_of[r.key]
                 continue
             first_of[r.key] = i
-        if r.reply_to is not None and replies.get(r.reply_to) != r.conversation_id:
+        if (
+            r.reply_to is not None
+            and reads.reply_conversations.get(r.reply_to) != r.conversation_id
+        ):
             results[i] = BadRequest(
                 "Reply target not found in this conversation", code="reply_not_found"
             )
@@ -128,11 +116,15 @@ async def send_txn(
             )
         )
         drafted.append(i)
-    for i, read in zip(drafted, await write_txn(session, outbox, drafts, locked), strict=True):
-        results[i] = read
+    for i, message in zip(drafted, await write_txn(session, outbox, drafts, reads), strict=True):
+        results[i] = message
     if earlier:
-        reads = await views.to_reads(session, list(earlier.values()))
-        for i, read in zip(earlier, reads, strict=True):
+        found = {m.id: m for m in await message_repo.by_ids(session, set(earlier.values()))}
+        for i, read in zip(
+            earlier,
+            await views.to_reads(session, [found[mid] for mid in earlier.values()]),
+            strict=True,
+        ):
             results[i] = read
     for i, first in again.items():
         results[i] = results[first]

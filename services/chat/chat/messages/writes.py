@@ -21,7 +21,7 @@ from parley_common.schemas import MessageRead
 
 from .. import publish
 from ..metrics import MESSAGES_SENT
-from . import repository as repo
+from . import send_repository as repo
 
 
 @dataclass(slots=True)
@@ -45,18 +45,20 @@ async def write_txn(
     session: AsyncSession,
     outbox: Outbox,
     drafts: Sequence[Draft],
-    locked: dict[int, repo.LockedConversation] | None = None,
+    reads: repo.SendReads | None = None,
 ) -> list[MessageRead]:
     """Give each draft the next seq of its conversation and a new id, store them and their
-    events. `locked`: the conversations' rows when the caller has locked them already."""
+    events. `reads`: when the caller has locked the conversations and reserved ids already."""
     if not drafts:
         return []
-    if locked is None:
+    if reads is None:
         locked = await repo.lock_conversations(session, {d.conversation_id for d in drafts})
-    ids = await repo.reserve_message_ids(session, len(drafts))
+        ids = await repo.reserve_message_ids(session, len(drafts))
+    else:
+        locked, ids = reads.conversations, reads.ids[: len(drafts)]
     now = utcnow()
     last_seqs = {cid: c.last_seq for cid, c in locked.items()}
-    reads: list[MessageRead] = []
+    messages: list[MessageRead] = []
     rows: list[dict[str, Any]] = []
     for draft, message_id in zip(drafts, ids, strict=True):
         seq = last_seqs[draft.conversation_id] = last_seqs[draft.conversation_id] + 1
@@ -77,27 +79,26 @@ async def write_txn(
             "metadata": draft.metadata,
         }
         rows.append(row)
-        reads.append(MessageRead.model_validate(row))
+        messages.append(MessageRead.model_validate(row))
     written = {d.conversation_id for d in drafts}
-    await repo.save_messages(
+    events = [
+        (
+            envelope(
+                MessageCreated(message=read, member_ids=draft.member_ids),
+                producer=publish.PRODUCER,
+                event_id=uuid.uuid4(),
+            ),
+            conv_key(read.conversation_id, MessageCreated.EVENT_TYPE),
+        )
+        for draft, read in zip(drafts, messages, strict=True)
+    ]
+    await repo.write_messages(
         session,
+        outbox,
         rows,
         {cid: seq for cid, seq in last_seqs.items() if cid in written},
+        events,
         now,
     )
-    await outbox.add_many(
-        session,
-        [
-            (
-                envelope(
-                    MessageCreated(message=read, member_ids=draft.member_ids),
-                    producer=publish.PRODUCER,
-                    event_id=uuid.uuid4(),
-                ),
-                [conv_key(read.conversation_id, MessageCreated.EVENT_TYPE)],
-            )
-            for draft, read in zip(drafts, reads, strict=True)
-        ],
-    )
-    MESSAGES_SENT.inc(len(reads))
-    return reads
+    MESSAGES_SENT.inc(len(messages))
+    return messages
