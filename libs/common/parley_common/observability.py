@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,24 @@ from .metrics import HTTP_REQUEST_DURATION
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 REQUEST_ID_HEADER = "x-request-id"
+# A client's id is kept only when it is a plain token: anything else (non-ASCII bytes, spaces,
+# a 10 KB value) is replaced, since it goes into every log line and every upstream call.
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: the client's X-Request-ID when it is a plain token, else a new one;
+    the scope's header is set to it, so the app and upstream calls see the same clean value."""
+    headers = [
+        (k, v) for k, v in scope.get("headers") or [] if k.lower() != REQUEST_ID_HEADER.encode()
+    ]
+    given = [v for k, v in scope.get("headers") or [] if k.lower() == REQUEST_ID_HEADER.encode()]
+    if len(given) == 1 and _REQUEST_ID.fullmatch(given[0]):
+        request_id = given[0].decode("ascii")
+    else:
+        request_id = uuid.uuid4().hex
+    scope["headers"] = [*headers, (REQUEST_ID_HEADER.encode(), request_id.encode())]
+    return request_id
 
 
 class RequestContextMiddleware:
@@ -32,8 +51,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        request_id = headers.get(REQUEST_ID_HEADER.encode(), b"").decode() or uuid.uuid4().hex
+        request_id = request_id_of(scope)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         started = time.perf_counter()

@@ -65,6 +65,11 @@ class BaseServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR.")
     log_json: bool = Field(default=True, description="JSON log lines (false: readable lines).")
     db_pool_size: int = Field(default=10, description="Database connections per process.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body; a larger one gets 413 before it is read whole.",
+    )
     outbox_poll_seconds: float = Field(
         default=1.0, description="Outbox relay fallback poll (it is also woken after each commit)."
     )

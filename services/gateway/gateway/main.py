@@ -15,6 +15,7 @@ from parley_common.http import Transports
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.observability import install_observability
 from parley_common.ratelimit import TokenBucket
+from parley_common.request_guard import install_request_guard
 from parley_common.store import create_store
 
 from .config import Settings
@@ -103,6 +104,7 @@ def create_app(
     app = FastAPI(title="Parley gateway", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_request_guard(app, max_body_bytes=settings.max_body_bytes)
     install_observability(app, service="gateway")
 
     @app.get("/health")

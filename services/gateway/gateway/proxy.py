@@ -39,6 +39,7 @@ FORWARDED_REQUEST_HEADERS = (
     "accept-language",
     "user-agent",
 )
+_FORWARDED = frozenset(h.encode() for h in FORWARDED_REQUEST_HEADERS)
 FORWARDED_RESPONSE_HEADERS = (
     "content-type",
     "www-authenticate",
@@ -74,9 +75,13 @@ class RestProxy:
         decision = await self._limiter.take(address)
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)
-        headers = {h: v for h in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(h))}
-        headers["x-request-id"] = request.headers.get("x-request-id") or uuid.uuid4().hex
-        headers["x-forwarded-for"] = address
+        # Raw bytes, as the client sent them: httpx would refuse to encode a non-ASCII str.
+        headers = [(k, v) for k, v in request.scope["headers"] if k in _FORWARDED and v]
+        # The request id is the one RequestContextMiddleware made clean (or generated).
+        headers.append(
+            (b"x-request-id", (request.headers.get("x-request-id") or uuid.uuid4().hex).encode())
+        )
+        headers.append((b"x-forwarded-for", address.encode()))
         client = self._upstreams.by_name(service)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = raw_path.decode("latin-1")
