@@ -90,8 +90,12 @@ class UserUpdated(EventData, event_type="user.updated"):
 
 
 class SessionRevoked(EventData, event_type="session.revoked"):
+    """A login session ended (logout, refresh-token reuse, password change): gateways close its
+    sockets and refuse its access tokens until `access_until`, when the last of them expires."""
+
     user_id: int
     sid: str
+    access_until: datetime | None = None
 
 
 # --- chat: friends ---------------------------------------------------------------------------

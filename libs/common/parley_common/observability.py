@@ -31,8 +31,9 @@ def request_id_of(scope: Scope) -> str:
         (k, v) for k, v in scope.get("headers") or [] if k.lower() != REQUEST_ID_HEADER.encode()
     ]
     given = [v for k, v in scope.get("headers") or [] if k.lower() == REQUEST_ID_HEADER.encode()]
+    request_id: str
     if len(given) == 1 and _REQUEST_ID.fullmatch(given[0]):
-        request_id = given[0].decode("ascii")
+        request_id = bytes(given[0]).decode("ascii")
     else:
         request_id = uuid.uuid4().hex
     scope["headers"] = [*headers, (REQUEST_ID_HEADER.encode(), request_id.encode())]

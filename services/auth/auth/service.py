@@ -271,6 +271,15 @@ async def _revoke_session(
     if await repo.revoke_session(session, sid, reason=reason, now=utcnow()):
         await ctx.outbox.add(
             session,
-            envelope(SessionRevoked(user_id=user_id, sid=sid), producer=PRODUCER),
+            envelope(
+                SessionRevoked(
+                    user_id=user_id,
+                    sid=sid,
+                    # Access tokens already issued stay valid this long: the gateways refuse
+                    # them (session denylist) until then.
+                    access_until=utcnow() + timedelta(minutes=ctx.settings.access_token_minutes),
+                ),
+                producer=PRODUCER,
+            ),
             [user_key(user_id, SessionRevoked.EVENT_TYPE)],
         )

@@ -47,6 +47,11 @@ class Settings(BaseServiceSettings):
     )
     presence_heartbeat_seconds: float = 15.0
     dedupe_cache_size: int = Field(default=20_000, description="Event ids remembered for dedup.")
+    session_denylist_seconds: float = Field(
+        default=3660.0,
+        description="How long a revoked session's access tokens are refused when the event does "
+        "not say (the access-token lifetime, plus a minute).",
+    )
     upstream_timeout: float = Field(default=10.0, description="Seconds for a call to a service.")
     upstream_pool_size: int = Field(
         default=16,

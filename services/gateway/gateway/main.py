@@ -12,7 +12,6 @@ from parley_common import frames as fr
 from parley_common.bus import create_bus
 from parley_common.errors import NotFound, install_error_handlers
 from parley_common.http import Transports
-from parley_common.jwt_verify import JWTVerifier
 from parley_common.observability import install_observability
 from parley_common.ratelimit import TokenBucket
 from parley_common.request_guard import install_request_guard
@@ -22,6 +21,7 @@ from .config import Settings
 from .cors import OriginPolicy, install_cors
 from .proxy import RestProxy, service_for
 from .runtime import Gateway
+from .sessions import RevocationAwareVerifier, RevocationFeed, SessionDenylist
 from .upstreams import Upstreams
 from .web import SecurityHeadersMiddleware, UnhandledErrorMiddleware, static_file
 from .ws.endpoint import router as ws_router
@@ -49,6 +49,8 @@ def create_app(
         await bus.start()
         store = create_store(settings.redis_url)
         upstreams = Upstreams.create(settings, transports)
+        denylist = SessionDenylist(store, default_ttl_seconds=settings.session_denylist_seconds)
+        revocations = RevocationFeed(bus, denylist, gateway_id=settings.gateway_id)
         hub = Hub(
             bus=bus,
             gateway_id=settings.gateway_id,
@@ -61,11 +63,12 @@ def create_app(
             bus=bus,
             hub=hub,
             upstreams=upstreams,
-            verifier=JWTVerifier(
+            verifier=RevocationAwareVerifier(
                 settings.jwks_url,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
                 http=upstreams.auth,
+                denylist=denylist,
             ),
             origins=origins,
             send_limiter=TokenBucket(
@@ -81,8 +84,10 @@ def create_app(
             TokenBucket(
                 store, prefix="gw:rest", rate=settings.rest_rate, burst=settings.rest_burst
             ),
+            denylist,
         )
         app.state.readiness_checks.update(bus=bus.ping)
+        await revocations.start()
         await hub.start()
         gateway.presence.start()
         reaper = asyncio.create_task(reap_idle(hub, settings.idle_timeout), name="ws-reaper")
@@ -97,6 +102,7 @@ def create_app(
             await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
             await gateway.presence.stop()
             await hub.stop()
+            await revocations.stop()
             await bus.close()
             await upstreams.aclose()
             await store.aclose()

@@ -6,15 +6,17 @@ segments are refused before anything is forwarded.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import structlog
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from parley_common.errors import RateLimited, ServiceError
+from parley_common.errors import RateLimited, ServiceError, Unauthorized
 from parley_common.ratelimit import TokenBucket
 
+from .sessions import SessionDenylist, unverified_sid
 from .upstreams import Upstreams, is_unreachable
 
 log = structlog.get_logger(__name__)
@@ -66,15 +68,25 @@ def client_address(request: Request) -> str:
 
 
 class RestProxy:
-    def __init__(self, upstreams: Upstreams, limiter: TokenBucket) -> None:
+    def __init__(
+        self, upstreams: Upstreams, limiter: TokenBucket, denylist: SessionDenylist
+    ) -> None:
         self._upstreams = upstreams
         self._limiter = limiter
+        self._denylist = denylist
 
     async def forward(self, request: Request, service: str) -> Response:
         address = client_address(request)
-        decision = await self._limiter.take(address)
+        sid = unverified_sid(request.headers.get("authorization"))
+        decision, revoked = await asyncio.gather(
+            self._limiter.take(address),
+            self._denylist.is_revoked(sid) if sid is not None else _false(),
+        )
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)
+        if revoked:
+            # The token's session was ended (logout, reuse, password change): PROTOCOL.md's text.
+            raise Unauthorized("Could not validate credentials", code="session_revoked")
         # Raw bytes, as the client sent them: httpx would refuse to encode a non-ASCII str.
         headers = [(k, v) for k, v in request.scope["headers"] if k in _FORWARDED and v]
         # The request id is the one RequestContextMiddleware made clean (or generated).
@@ -118,3 +130,7 @@ class RestProxy:
             {"detail": f"{service} service returned a broken response", "code": "bad_gateway"},
             status_code=502,
         )
+
+
+async def _false() -> bool:
+    return False
