@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         log_level=os.environ.get("PARLEY_LOG_LEVEL", "warning").lower(),
         ws_max_size=64 * 1024,
+        # The client address is the TCP peer: uvicorn must not take it from X-Forwarded-For
+        # (it trusts 127.0.0.1 by default); PARLEY_TRUSTED_PROXIES decides (gateway/addresses.py).
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
 

@@ -59,6 +59,8 @@ class Process:
             "--log-level",
             "warning",
             "--no-access-log",
+            # The gateway decides whom to trust for X-Forwarded-For (PARLEY_TRUSTED_PROXIES).
+            "--no-proxy-headers",
         ]
         out = None
         if log_dir is not None:

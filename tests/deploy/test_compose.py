@@ -129,6 +129,24 @@ class TestProxy:
         assert "proxy_http_version 1.1;" in conf
         assert re.search(r"proxy_read_timeout (\d+)h;", conf)
 
+    def test_nginx_sets_the_client_address_and_logs_no_token(self) -> None:
+        conf = (DEPLOY / "nginx" / "nginx.conf").read_text()
+        # Set, not appended to: a client's own X-Forwarded-For never reaches the gateways.
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+        assert "$proxy_add_x_forwarded_for" not in conf
+        log_format = re.search(r"log_format main (.*?);", conf, re.S)
+        assert log_format is not None
+        for leaky in ("$request ", '$request"', "$request_uri", "$args", "$query_string", "$uri"):
+            assert leaky not in log_format.group(1), leaky
+
+    def test_gateways_trust_only_the_proxy(self, compose: dict[str, Any]) -> None:
+        proxy_ip = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+        for name in GATEWAYS:
+            env = _environment(compose["services"][name])
+            assert env["PARLEY_TRUSTED_PROXIES"] == proxy_ip
+            assert "FORWARDED_ALLOW_IPS" not in env
+            assert "--no-proxy-headers" in compose["services"][name]["command"]
+
     def test_proxy_publishes_port_8000(self, compose: dict[str, Any]) -> None:
         published = set()
         for port in compose["services"]["proxy"]["ports"]:

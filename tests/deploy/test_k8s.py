@@ -195,6 +195,27 @@ class TestServices:
         drain = int(command[command.index("--timeout-graceful-shutdown") + 1])
         assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + drain
 
+    def test_gateway_trusts_only_the_ingress(self, overlay: tuple[str, list[Resource]]) -> None:
+        _, resources = overlay
+        (container,) = one(resources, "Deployment", "gateway")["spec"]["template"]["spec"][
+            "containers"
+        ]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert "FORWARDED_ALLOW_IPS" not in env and env["PARLEY_TRUSTED_PROXIES"]
+        for _, _, c in parley_containers(resources):
+            if c["command"][0] == "uvicorn":
+                assert "--no-proxy-headers" in c["command"]
+        policy = one(resources, "NetworkPolicy", "gateway-from-ingress")
+        (public,) = [
+            rule
+            for rule in policy["spec"]["ingress"]
+            if {"port": "http", "protocol": "TCP"} in rule["ports"]
+        ]
+        (source,) = public["from"]
+        assert source["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "ingress-nginx"
+        }
+
     def test_ingress_routes_to_the_gateway_with_websocket_timeouts(
         self, overlay: tuple[str, list[Resource]]
     ) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from parley_common.settings import BaseServiceSettings
+
+from .addresses import parse_networks
 
 # services/gateway/gateway/config.py → the repository root is three folders up.
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -47,6 +51,11 @@ class Settings(BaseServiceSettings):
     )
     presence_heartbeat_seconds: float = 15.0
     dedupe_cache_size: int = Field(default=20_000, description="Event ids remembered for dedup.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies whose X-Forwarded-For names the client (comma-separated addresses "
+        "or CIDR ranges); empty: the client is the TCP peer.",
+    )
     session_denylist_seconds: float = Field(
         default=3660.0,
         description="How long a revoked session's access tokens are refused when the event does "
@@ -57,6 +66,19 @@ class Settings(BaseServiceSettings):
         default=16,
         description="Pooled connections per service (httpcore's per-request cost grows with it).",
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # raises ValueError for anything that is not an address or range
+        return value
 
     @model_validator(mode="after")
     def _default_gateway_id(self) -> Settings:

@@ -17,6 +17,7 @@ from parley_common.ratelimit import TokenBucket
 from parley_common.request_guard import install_request_guard
 from parley_common.store import create_store
 
+from .addresses import ClientAddresses
 from .config import Settings
 from .cors import OriginPolicy, install_cors
 from .proxy import RestProxy, service_for
@@ -85,6 +86,7 @@ def create_app(
                 store, prefix="gw:rest", rate=settings.rest_rate, burst=settings.rest_burst
             ),
             denylist,
+            ClientAddresses(settings.trusted_proxies),
         )
         app.state.readiness_checks.update(bus=bus.ping)
         await revocations.start()

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from parley_common.errors import RateLimited, ServiceError, Unauthorized
 from parley_common.ratelimit import TokenBucket
 
+from .addresses import ClientAddresses
 from .sessions import SessionDenylist, unverified_sid
 from .upstreams import Upstreams, is_unreachable
 
@@ -63,20 +64,21 @@ def service_for(path: str) -> str | None:
     return None
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 class RestProxy:
     def __init__(
-        self, upstreams: Upstreams, limiter: TokenBucket, denylist: SessionDenylist
+        self,
+        upstreams: Upstreams,
+        limiter: TokenBucket,
+        denylist: SessionDenylist,
+        addresses: ClientAddresses,
     ) -> None:
+        self._addresses = addresses
         self._upstreams = upstreams
         self._limiter = limiter
         self._denylist = denylist
 
     async def forward(self, request: Request, service: str) -> Response:
-        address = client_address(request)
+        address = self._addresses.of(request)
         sid = unverified_sid(request.headers.get("authorization"))
         decision, revoked = await asyncio.gather(
             self._limiter.take(address),
