@@ -118,6 +118,19 @@ class FriendRemoved(EventData, event_type="friend.removed"):
     friend_id: int
 
 
+class BlockCreated(EventData, event_type="block.created"):
+    """`blocker_id` blocked `blocked_id`; routed `svc.block.created` (notify stops delivering
+    the blocked user's mentions and notifications to the blocker)."""
+
+    blocker_id: int
+    blocked_id: int
+
+
+class BlockRemoved(EventData, event_type="block.removed"):
+    blocker_id: int
+    blocked_id: int
+
+
 # --- chat: conversations and members ---------------------------------------------------------
 
 
@@ -237,6 +250,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         FriendRequested,
         FriendAccepted,
         FriendRemoved,
+        BlockCreated,
+        BlockRemoved,
         ConversationCreated,
         ConversationUpdated,
         MemberAdded,

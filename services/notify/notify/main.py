@@ -20,7 +20,7 @@ from parley_common.observability import install_observability
 from parley_common.outbox import Outbox, OutboxRelay
 from parley_common.request_guard import install_request_guard
 
-from . import events
+from . import blocks, events
 from .config import Settings
 from .emails.sender import EmailSender
 from .emails.transport import create_transport
@@ -81,10 +81,14 @@ def create_app(
             sessionmaker=sessionmaker,
             processed_table=PROCESSED_EVENTS,
             queue=events.QUEUE,
-            bindings=events.BINDINGS,
-            handlers=events.NotifyEvents(
-                settings=settings, outbox=outbox, presence=presence_store
-            ).handlers(),
+            # The block projection (consent) rides on the same inbox queue.
+            bindings=[*events.BINDINGS, *blocks.BINDINGS],
+            handlers={
+                **events.NotifyEvents(
+                    settings=settings, outbox=outbox, presence=presence_store
+                ).handlers(),
+                **blocks.HANDLERS,
+            },
         )
         sender = EmailSender(
             sessionmaker=sessionmaker,

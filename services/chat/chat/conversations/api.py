@@ -12,6 +12,7 @@ from parley_common.schemas import (
     ConversationRead,
     Int64,
     MessageRead,
+    Seq64,
     StatusOk,
     UserPublic,
     UserRef,
@@ -53,7 +54,7 @@ class SettingsOut(BaseModel):
 class MemberRead(BaseModel):
     id: int
     username: str
-    email: str
+    email: str | None  # only the caller's own and their friends' (null for the others)
     role: Literal["admin", "member"]
     is_owner: bool
 
@@ -84,7 +85,7 @@ class AdminTransferredOut(BaseModel):
 
 
 class CursorMove(BaseModel):
-    seq: Int64 = Field(ge=0)
+    seq: Seq64
 
 
 class UnreadCount(BaseModel):

@@ -30,7 +30,7 @@ class BlockCreate(BaseModel):
 class BlockRead(BaseModel):
     id: int
     username: str
-    email: str
+    email: str | None  # null: a blocked user is nobody's friend here
     blocked_at: datetime
 
 

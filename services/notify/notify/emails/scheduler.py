@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley_common.db import utcnow
 from parley_common.events import MessageCreated
 
-from .. import projections
+from .. import blocks, projections
 from ..config import Settings
 from ..models import EmailItem, PendingEmail, ReadCursor
 from ..notifications import preferences
@@ -56,6 +56,9 @@ async def on_message_txn(
     if message.type == "system" or message.deleted:
         return
     recipients = [u for u in dict.fromkeys(event.member_ids) if u != message.sender_id]
+    # No email about a message from someone the recipient blocked.
+    blocked_sender = await blocks.blockers_of(session, message.sender_id, recipients)
+    recipients = [u for u in recipients if u not in blocked_sender]
     if not recipients:
         return
     prefs = await preferences.get_many(session, recipients)
