@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
         # The client address is the TCP peer: uvicorn must not take it from X-Forwarded-For
         # (it trusts 127.0.0.1 by default); PARLEY_TRUSTED_PROXIES decides (gateway/addresses.py).
         proxy_headers=False,
+        # uvicorn's own logging config would bypass the services' redacting handler
+        # (parley_common.logging): its loggers propagate to it instead.
+        log_config=None,
         timeout_graceful_shutdown=10,
     )
 
