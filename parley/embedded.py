@@ -36,6 +36,10 @@ def embedded_settings(name: str, data_dir: Path, **overrides: Any) -> Any:
         # One terminal shows every service: readable lines rather than JSON.
         "log_json": os.environ.get("PARLEY_LOG_JSON", "false").lower() == "true",
     }
+    if name != "gateway":
+        # One process, one metrics registry: only the gateway may open the metrics port, and
+        # only when asked (PARLEY_METRICS_PORT); /metrics and /readyz are never on :8000.
+        values["metrics_port"] = 0
     values.update(overrides)
     fields = config.Settings.model_fields
     return config.Settings(**{k: v for k, v in values.items() if k in fields})

@@ -170,7 +170,8 @@ class TestObservability:
             for static in job.get("static_configs", [])
             for target in static["targets"]
         }
-        expected = {f"{name}:{PORTS[pkg]}" for name, pkg in {**SERVICES, **GATEWAYS}.items()}
+        # The internal metrics port, not the service port (the gateways' is public).
+        expected = {f"{name}:9100" for name in {**SERVICES, **GATEWAYS}}
         assert expected <= targets
         for job in config["scrape_configs"]:
             assert job.get("metrics_path", "/metrics") == "/metrics"

@@ -26,6 +26,7 @@ OVERLAYS = ["dev", "prod"]
 # The oldest Kubernetes we support, and the newest schema kubernetes-validate knows.
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 DATABASE_SERVICES = ["auth", "chat", "notify"]
+METRICS_PORT = 9100
 
 Resource = dict[str, Any]
 
@@ -138,7 +139,7 @@ class TestServices:
         assert command[:3] == ["uvicorn", f"{service}.main:create_app", "--factory"]
         assert command[command.index("--port") + 1] == str(port)
         named_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert set(named_ports.values()) == {port}
+        assert named_ports == {"http": port, "metrics": METRICS_PORT}
 
         probes = {k: container.get(k) for k in ("livenessProbe", "readinessProbe")}
         assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -148,8 +149,10 @@ class TestServices:
             if probe is None:
                 continue
             assert probe["httpGet"]["path"] in PROBE_PATHS
-            probe_port = probe["httpGet"]["port"]
-            assert named_ports.get(probe_port, probe_port) == port, f"{service} {kind}"
+            probe_port = named_ports.get(probe["httpGet"]["port"], probe["httpGet"]["port"])
+            # /readyz is not public: it is on the metrics port (PARLEY_METRICS_PORT).
+            expected = METRICS_PORT if probe["httpGet"]["path"] == "/readyz" else port
+            assert probe_port == expected, f"{service} {kind}"
 
         svc = one(resources, "Service", service)
         (svc_port,) = svc["spec"]["ports"]
@@ -158,7 +161,9 @@ class TestServices:
         assert svc["spec"]["selector"].items() <= pod_labels(deployment).items()
         assert deployment["spec"]["template"]["metadata"]["annotations"][
             "prometheus.io/port"
-        ] == str(port)
+        ] == str(METRICS_PORT)
+        config = one(resources, "ConfigMap", "parley-config")["data"]
+        assert config["PARLEY_METRICS_PORT"] == str(METRICS_PORT)
 
     @pytest.mark.parametrize("service", sorted(PORTS))
     def test_resources_and_disruption_budget(

@@ -65,6 +65,16 @@ class BaseServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR.")
     log_json: bool = Field(default=True, description="JSON log lines (false: readable lines).")
     db_pool_size: int = Field(default=10, description="Database connections per process.")
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Internal port of /metrics, /readyz and /healthz (Prometheus, probes); 0: "
+        "none (auth, chat, notify then serve them on their own port, the gateway nowhere).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address of the metrics port (0.0.0.0 in containers)."
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,

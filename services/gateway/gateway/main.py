@@ -113,7 +113,8 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app)
     install_request_guard(app, max_body_bytes=settings.max_body_bytes)
-    install_observability(app, service="gateway")
+    # The gateway's port is public: /readyz and /metrics only on the metrics port.
+    install_observability(app, service="gateway", public=True)
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, object]:
