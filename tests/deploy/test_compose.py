@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from deploy_support import DEPLOY, PORTS, REPO, load_settings, run, tool, unknown_parley_settings
+
+from parley.secrets_env import NAMES as SECRET_NAMES
+from parley.secrets_env import read_env, write_secrets
 
 COMPOSE_FILE = DEPLOY / "compose.yml"
 MIGRATIONS = {"auth-migrate": "auth", "chat-migrate": "chat", "notify-migrate": "notify"}
@@ -17,11 +23,20 @@ PARLEY_CONTAINERS = {**MIGRATIONS, **SERVICES, **GATEWAYS}
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
+def env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make secrets` writes (deploy/.env), in a file of this test run."""
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    write_secrets(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compose(env_file: Path) -> dict[str, Any]:
     """The file as docker-compose resolves it (anchors, merges and ${VARS} applied)."""
     docker_compose = tool("docker-compose")
-    run([docker_compose, "-f", str(COMPOSE_FILE), "config", "-q"])
-    resolved = run([docker_compose, "-f", str(COMPOSE_FILE), "config"])
+    base = [docker_compose, "--env-file", str(env_file), "-f", str(COMPOSE_FILE)]
+    run([*base, "config", "-q"])
+    resolved = run([*base, "config"])
     data: dict[str, Any] = yaml.safe_load(resolved)
     return data
 
@@ -56,6 +71,47 @@ class TestComposeFile:
             if name in MIGRATIONS:
                 continue
             assert check.get("test") and not check.get("disable"), f"{name} has no health check"
+
+
+class TestSecrets:
+    def test_compose_refuses_to_run_without_generated_secrets(self, tmp_path: Path) -> None:
+        empty = tmp_path / ".env"
+        empty.write_text("")
+        proc = subprocess.run(
+            [tool("docker-compose"), "--env-file", str(empty), "-f", str(COMPOSE_FILE), "config"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if k not in SECRET_NAMES},
+        )
+        assert proc.returncode != 0 and "make secrets" in proc.stdout + proc.stderr
+
+    def test_services_run_in_production_with_the_generated_secrets(
+        self, compose: dict[str, Any], env_file: Path
+    ) -> None:
+        generated = read_env(env_file)
+        for name in {**SERVICES, **GATEWAYS}:
+            env = _environment(compose["services"][name])
+            assert env["PARLEY_ENVIRONMENT"] == "production"
+            assert env["PARLEY_INTERNAL_TOKEN"] == generated["PARLEY_INTERNAL_TOKEN"]
+        notify = _environment(compose["services"]["notify"])
+        assert notify["PARLEY_UNSUBSCRIBE_SECRET"] == generated["PARLEY_UNSUBSCRIBE_SECRET"]
+
+    def test_make_secrets_keeps_existing_values_and_git_ignores_the_file(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / ".env"
+        path.write_text("PARLEY_INTERNAL_TOKEN=" + "k" * 40 + "\n")
+        assert write_secrets(path) == ["PARLEY_UNSUBSCRIBE_SECRET", "GRAFANA_ADMIN_PASSWORD"]
+        values = read_env(path)
+        assert values["PARLEY_INTERNAL_TOKEN"] == "k" * 40
+        assert len(values["PARLEY_UNSUBSCRIBE_SECRET"]) >= 32
+        assert write_secrets(path) == [] and read_env(path) == values
+        assert path.stat().st_mode & 0o077 == 0
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", str(DEPLOY / ".env")], cwd=REPO, timeout=30
+        )
+        assert ignored.returncode == 0
 
 
 class TestParleyServices:

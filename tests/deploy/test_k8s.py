@@ -330,3 +330,30 @@ class TestOverlays:
 def pod_labels(deployment: Resource) -> dict[str, str]:
     labels: dict[str, str] = deployment["spec"]["template"]["metadata"]["labels"]
     return labels
+
+
+class TestShippedSecrets:
+    def test_every_secret_value_in_the_manifests_is_refused_in_production(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The dev overlay's and the templates' values may run in development only."""
+        example = (K8S / "overlays" / "prod" / "parley-secrets.example.env").read_text()
+        values = {
+            line.split("=", 1)[1]
+            for line in example.splitlines()
+            if line.startswith(("INTERNAL_TOKEN=", "UNSUBSCRIBE_SECRET="))
+        }
+        for path in ("base", "overlays/dev"):
+            secret = one(render(path), "Secret", "parley-secrets")["stringData"]
+            values |= {secret["INTERNAL_TOKEN"], secret["UNSUBSCRIBE_SECRET"]}
+        assert values
+        strong = "s" * 48
+        for value in values:
+            for env in (
+                {"PARLEY_INTERNAL_TOKEN": value},
+                {"PARLEY_INTERNAL_TOKEN": strong, "PARLEY_UNSUBSCRIBE_SECRET": value},
+            ):
+                with pytest.raises(ValidationError):
+                    load_settings(
+                        "notify", {"PARLEY_ENVIRONMENT": "production", **env}, monkeypatch
+                    )

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Values that ship in examples and compose files; a deployment must replace them.
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-internal-token", "secret"})
+# Every secret value that ships in this repository (settings defaults, compose, the k8s dev
+# overlay and templates, tests): production refuses them whatever their length
+# (tests/deploy checks that every value the deployment files hold is refused).
+SHIPPED_SECRETS = frozenset(
+    {
+        "",
+        "change-me",
+        "changeme",
+        "secret",
+        "dev-internal-token",
+        "dev-unsubscribe-secret",
+        "test-internal-token",
+        "test-unsubscribe-secret",
+    }
+)
+PLACEHOLDER_SECRETS = SHIPPED_SECRETS  # the older name
+MIN_SECRET_BYTES = 32
+
+
+def secret_field(default: str, description: str) -> Any:
+    """A setting holding a secret: checked in production (`_refuse_weak_secrets`) and kept out
+    of the settings' repr, so a validation error or a log line never shows it."""
+    return Field(
+        default=default, description=description, repr=False, json_schema_extra={"secret": True}
+    )
+
 
 Environment = Literal["development", "test", "production"]
 
@@ -16,7 +40,11 @@ Environment = Literal["development", "test", "production"]
 class BaseServiceSettings(BaseSettings):
     """Settings every Parley service reads from `PARLEY_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused setting's error must not print the other settings'
+    # values (secrets and URLs with passwords among them).
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Environment = Field(
         default="development", description="`production` refuses placeholder secrets."
@@ -44,9 +72,8 @@ class BaseServiceSettings(BaseSettings):
         default="quorum",
         description="RabbitMQ queue type for durable service queues; quorum in production.",
     )
-    internal_token: str = Field(
-        default="dev-internal-token",
-        description="Shared secret of /internal/ calls (X-Parley-Service-Token).",
+    internal_token: str = secret_field(
+        "dev-internal-token", "Shared secret of /internal/ calls (X-Parley-Service-Token)."
     )
     jwt_issuer: str = Field(default="parley", description="`iss` of access tokens.")
     jwt_audience: str = Field(default="parley", description="`aud` of access tokens.")
@@ -85,9 +112,27 @@ class BaseServiceSettings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
-        if self.environment == "production" and self.internal_token in PLACEHOLDER_SECRETS:
-            raise ValueError("PARLEY_INTERNAL_TOKEN must be set to a real secret in production")
+    def _refuse_weak_secrets(self) -> BaseServiceSettings:
+        """In production every secret setting (subclasses' too) is at least 32 bytes and none
+        of the values shipped in this repository; the error names the setting, never the value."""
+        if self.environment != "production":
+            return self
+        for name, field in type(self).model_fields.items():
+            extra = field.json_schema_extra
+            if not (isinstance(extra, dict) and extra.get("secret")):
+                continue
+            value = str(getattr(self, name))
+            variable = f"PARLEY_{name.upper()}"
+            if value in SHIPPED_SECRETS:
+                raise ValueError(
+                    f"{variable} is a value shipped in the Parley repository: set a secret of "
+                    "your own in production (make secrets generates them for compose)"
+                )
+            if len(value.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"{variable} is shorter than {MIN_SECRET_BYTES} bytes: set a longer secret "
+                    "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
         return self
 
     @model_validator(mode="after")
