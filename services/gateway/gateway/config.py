@@ -25,6 +25,16 @@ class Settings(BaseServiceSettings):
     web_root: Path = Field(
         default=REPO_ROOT / "clients" / "web", description="Static files of the web client."
     )
+    public_url: str = Field(
+        default="",
+        description="The URL clients use (https://chat.example.com): https turns HSTS on, and "
+        "its host is the WebSocket origin in the CSP; empty: each request's Host.",
+    )
+    web_connect_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Other API origins the web client may be set to use (index.html's "
+        "parley-api-base), comma-separated; the CSP allows no others.",
+    )
     heartbeat_interval: float = Field(default=30.0, description="Seconds between client pings.")
     ws_auth_timeout: float = Field(
         default=5.0, description="Seconds to send the first `auth` frame."
@@ -67,7 +77,7 @@ class Settings(BaseServiceSettings):
         description="Pooled connections per service (httpcore's per-request cost grows with it).",
     )
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "web_connect_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -138,6 +138,10 @@ def create_app(
         raise NotFound("Not Found")
 
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        public_url=settings.public_url,
+        connect_origins=settings.web_connect_origins,
+    )
     install_cors(app, origins)
     return app
