@@ -24,6 +24,7 @@ lint: setup
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 	@$(PY) -m mypy libs/common/parley_common
+	@$(PY) -m bandit -q -c pyproject.toml -r libs services parley deploy clients/web/tools --severity-level high
 
 fmt: setup
 	@$(PY) -m ruff format .
