@@ -107,3 +107,38 @@ class TestBlockEvents:
         assert chat.events.keys("block.removed") == ["svc.block.removed"]
         (_, created) = chat.events.of_type("block.created")[0]
         assert created.data == {"blocker_id": a, "blocked_id": b}
+
+
+class TestExistingBlocksAnnounced:
+    async def test_migration_publishes_blocks_made_before_the_event_existed(
+        self, pg_url: str
+    ) -> None:
+        from sqlalchemy import text
+
+        from chat.main import MIGRATIONS
+        from parley_common.db import create_engine, migrate
+
+        engine = create_engine(pg_url)
+        try:
+            await migrate(engine, MIGRATIONS, "0002")
+            async with engine.begin() as conn:
+                for uid in (1, 2):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO users (id, username, username_key, email, created_at,"
+                            " updated_at) VALUES (:i, :n, :n, :e, now(), now())"
+                        ),
+                        {"i": uid, "n": f"u{uid}", "e": f"u{uid}@example.com"},
+                    )
+                await conn.execute(
+                    text(
+                        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (1, 2, now())"
+                    )
+                )
+            await migrate(engine, MIGRATIONS)
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text("SELECT routing_key, payload FROM outbox"))).all()
+            assert [key for key, _ in rows] == ["svc.block.created"]
+            assert '"blocker_id":1' in rows[0][1] and '"blocked_id":2' in rows[0][1]
+        finally:
+            await engine.dispose()
