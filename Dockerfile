@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every Parley service; the command picks the service:
-#   uvicorn <auth|chat|notify|gateway>.main:create_app --factory --host 0.0.0.0 --port <port>
+#   uvicorn <auth|chat|notify|gateway>.main:create_app --factory --host 0.0.0.0 --port <port> --no-proxy-headers
 #   python -m parley.migrate <service>
 # Default: the gateway on :8000.
 
@@ -50,4 +50,6 @@ EXPOSE 8000 8001 8002 8003
 # Probes the port the uvicorn in PID 1 listens on, so it fits every service's command.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "/app/deploy/docker/healthcheck.py"]
-CMD ["uvicorn", "gateway.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--ws", "gateway.ws.protocol:ParleyWebSocketProtocol", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
+# --no-proxy-headers: the client address is the TCP peer unless PARLEY_TRUSTED_PROXIES says
+# otherwise (uvicorn's own X-Forwarded-For handling would trust any local peer).
+CMD ["uvicorn", "gateway.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--ws", "gateway.ws.protocol:ParleyWebSocketProtocol", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]

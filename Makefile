@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PARLEY_ENVIRONMENT ?= development
 
-.PHONY: run services test test-unit lint fmt migrate docs bench bench-chat up down setup
+.PHONY: run services test test-unit lint fmt migrate docs bench bench-chat up down setup secrets
 
 # Installs uv with pip when missing, creates .venv and syncs it with uv.lock.
 setup: .venv/.synced
@@ -24,6 +24,7 @@ lint: setup
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 	@$(PY) -m mypy libs/common/parley_common
+	@$(PY) -m bandit -q -c pyproject.toml -r libs services parley deploy clients/web/tools --severity-level high
 
 fmt: setup
 	@$(PY) -m ruff format .
@@ -44,7 +45,10 @@ bench-chat: setup
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-up: ## the whole stack on Docker (compose v2 or docker-compose 1.29)
+secrets: setup ## deploy/.env with generated secrets for compose (kept when present; never committed)
+	@$(PY) -m parley.secrets_env deploy/.env
+
+up: secrets ## the whole stack on Docker (compose v2 or docker-compose 1.29)
 	$(COMPOSE) -f deploy/compose.yml up -d --build
 
 down:

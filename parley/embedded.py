@@ -36,6 +36,10 @@ def embedded_settings(name: str, data_dir: Path, **overrides: Any) -> Any:
         # One terminal shows every service: readable lines rather than JSON.
         "log_json": os.environ.get("PARLEY_LOG_JSON", "false").lower() == "true",
     }
+    if name != "gateway":
+        # One process, one metrics registry: only the gateway may open the metrics port, and
+        # only when asked (PARLEY_METRICS_PORT); /metrics and /readyz are never on :8000.
+        values["metrics_port"] = 0
     values.update(overrides)
     fields = config.Settings.model_fields
     return config.Settings(**{k: v for k, v in values.items() if k in fields})
@@ -114,6 +118,12 @@ def main(argv: list[str] | None = None) -> None:
         log_level=os.environ.get("PARLEY_LOG_LEVEL", "warning").lower(),
         loop="uvloop",
         http="httptools",
+        # The client address is the TCP peer: uvicorn must not take it from X-Forwarded-For
+        # (it trusts 127.0.0.1 by default); PARLEY_TRUSTED_PROXIES decides (gateway/addresses.py).
+        proxy_headers=False,
+        # uvicorn's own logging config would bypass the services' redacting handler
+        # (parley_common.logging): its loggers propagate to it instead.
+        log_config=None,
         timeout_graceful_shutdown=10,
         **UVICORN_WS_OPTIONS,  # type: ignore[arg-type]
     )

@@ -36,11 +36,20 @@ def main(argv: list[str] | None = None) -> None:
             **DEFAULT_PORTS,
             **{f"gateway-{i + 1}": 8000 + 10 * i for i in range(1, args.gateways)},
         },
+        # /metrics and /readyz: 1000 above each service's port (9000, 9001, ..., 9010, ...).
+        metrics_ports={
+            **{name: port + 1000 for name, port in DEFAULT_PORTS.items() if name != "gateway"},
+            **{f"gateway-{i + 1}": 9000 + 10 * i for i in range(args.gateways)},
+        },
     )
     stack = Stack(config, log_dir=Path("var/log"))
     stack.start()
     for process in stack.processes.values():
-        print(f"{process.name:10} {process.url}   (log: {process.log_path})", flush=True)
+        print(
+            f"{process.name:10} {process.url}   metrics {process.metrics_url}"
+            f"   (log: {process.log_path})",
+            flush=True,
+        )
     print(
         f"Parley is running at {stack.gateways[0].url}/ — Ctrl+C stops every process.", flush=True
     )

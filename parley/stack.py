@@ -45,10 +45,17 @@ class Process:
     env: dict[str, str]
     popen: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # /metrics and /readyz are served on this internal port (PARLEY_METRICS_PORT), never on
+    # the gateway's public one.
+    metrics_port: int = field(default_factory=lambda: free_port())
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
 
     def start(self, log_dir: Path | None = None) -> None:
         package = self.name.split("-")[0]
@@ -72,15 +79,16 @@ class Process:
             "--log-level",
             "warning",
             "--no-access-log",
+            # The gateway decides whom to trust for X-Forwarded-For (PARLEY_TRUSTED_PROXIES).
+            "--no-proxy-headers",
         ]
         out = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             self.log_path = log_dir / f"{self.name}.log"
             out = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            cmd, env={**os.environ, **self.env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
+        env = {**os.environ, **self.env, "PARLEY_METRICS_PORT": str(self.metrics_port)}
+        self.popen = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -90,7 +98,8 @@ class Process:
                     f"{self.name} exited with {self.popen.returncode}; see {self.log_path}"
                 )
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                ready = httpx.get(f"{self.metrics_url}/readyz", timeout=1, trust_env=False)
+                if ready.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -124,6 +133,8 @@ class StackConfig:
     internal_token: str = "dev-internal-token"
     gateways: int = 1
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    # Internal /metrics and /readyz port per process name; a free one when missing.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -156,12 +167,16 @@ class Stack:
                 "PARLEY_DATABASE_URL": config.database_urls[name],
                 "PARLEY_SERVICE_NAME": name,
             }
-            self.processes[name] = Process(name, ports[name], env)
+            self.processes[name] = Process(name, ports[name], env, **self._metrics(name))
         for i in range(config.gateways):
             name = f"gateway-{i + 1}"
             port = ports["gateway"] if i == 0 else ports.get(name, free_port())
             env = {**common, "PARLEY_GATEWAY_ID": name, "PARLEY_SERVICE_NAME": "gateway"}
-            self.processes[name] = Process(name, port, env)
+            self.processes[name] = Process(name, port, env, **self._metrics(name))
+
+    def _metrics(self, name: str) -> dict[str, int]:
+        port = self.config.metrics_ports.get(name)
+        return {"metrics_port": port} if port is not None else {}
 
     @property
     def gateways(self) -> list[Process]:
@@ -195,6 +210,7 @@ _EMBEDDED_IGNORED_ENV = (
     "PARLEY_AMQP_URL",
     "PARLEY_REDIS_URL",
     "PARLEY_CORS_ORIGINS",
+    "PARLEY_METRICS_PORT",
 )
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from deploy_support import DEPLOY, PORTS, REPO, load_settings, run, tool, unknown_parley_settings
+
+from parley.secrets_env import NAMES as SECRET_NAMES
+from parley.secrets_env import read_env, write_secrets
 
 COMPOSE_FILE = DEPLOY / "compose.yml"
 MIGRATIONS = {"auth-migrate": "auth", "chat-migrate": "chat", "notify-migrate": "notify"}
@@ -17,11 +23,20 @@ PARLEY_CONTAINERS = {**MIGRATIONS, **SERVICES, **GATEWAYS}
 
 
 @pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
+def env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make secrets` writes (deploy/.env), in a file of this test run."""
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    write_secrets(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compose(env_file: Path) -> dict[str, Any]:
     """The file as docker-compose resolves it (anchors, merges and ${VARS} applied)."""
     docker_compose = tool("docker-compose")
-    run([docker_compose, "-f", str(COMPOSE_FILE), "config", "-q"])
-    resolved = run([docker_compose, "-f", str(COMPOSE_FILE), "config"])
+    base = [docker_compose, "--env-file", str(env_file), "-f", str(COMPOSE_FILE)]
+    run([*base, "config", "-q"])
+    resolved = run([*base, "config"])
     data: dict[str, Any] = yaml.safe_load(resolved)
     return data
 
@@ -56,6 +71,47 @@ class TestComposeFile:
             if name in MIGRATIONS:
                 continue
             assert check.get("test") and not check.get("disable"), f"{name} has no health check"
+
+
+class TestSecrets:
+    def test_compose_refuses_to_run_without_generated_secrets(self, tmp_path: Path) -> None:
+        empty = tmp_path / ".env"
+        empty.write_text("")
+        proc = subprocess.run(
+            [tool("docker-compose"), "--env-file", str(empty), "-f", str(COMPOSE_FILE), "config"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if k not in SECRET_NAMES},
+        )
+        assert proc.returncode != 0 and "make secrets" in proc.stdout + proc.stderr
+
+    def test_services_run_in_production_with_the_generated_secrets(
+        self, compose: dict[str, Any], env_file: Path
+    ) -> None:
+        generated = read_env(env_file)
+        for name in {**SERVICES, **GATEWAYS}:
+            env = _environment(compose["services"][name])
+            assert env["PARLEY_ENVIRONMENT"] == "production"
+            assert env["PARLEY_INTERNAL_TOKEN"] == generated["PARLEY_INTERNAL_TOKEN"]
+        notify = _environment(compose["services"]["notify"])
+        assert notify["PARLEY_UNSUBSCRIBE_SECRET"] == generated["PARLEY_UNSUBSCRIBE_SECRET"]
+
+    def test_make_secrets_keeps_existing_values_and_git_ignores_the_file(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / ".env"
+        path.write_text("PARLEY_INTERNAL_TOKEN=" + "k" * 40 + "\n")
+        assert write_secrets(path) == ["PARLEY_UNSUBSCRIBE_SECRET", "GRAFANA_ADMIN_PASSWORD"]
+        values = read_env(path)
+        assert values["PARLEY_INTERNAL_TOKEN"] == "k" * 40
+        assert len(values["PARLEY_UNSUBSCRIBE_SECRET"]) >= 32
+        assert write_secrets(path) == [] and read_env(path) == values
+        assert path.stat().st_mode & 0o077 == 0
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", str(DEPLOY / ".env")], cwd=REPO, timeout=30
+        )
+        assert ignored.returncode == 0
 
 
 class TestParleyServices:
@@ -129,6 +185,24 @@ class TestProxy:
         assert "proxy_http_version 1.1;" in conf
         assert re.search(r"proxy_read_timeout (\d+)h;", conf)
 
+    def test_nginx_sets_the_client_address_and_logs_no_token(self) -> None:
+        conf = (DEPLOY / "nginx" / "nginx.conf").read_text()
+        # Set, not appended to: a client's own X-Forwarded-For never reaches the gateways.
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+        assert "$proxy_add_x_forwarded_for" not in conf
+        log_format = re.search(r"log_format main (.*?);", conf, re.S)
+        assert log_format is not None
+        for leaky in ("$request ", '$request"', "$request_uri", "$args", "$query_string", "$uri"):
+            assert leaky not in log_format.group(1), leaky
+
+    def test_gateways_trust_only_the_proxy(self, compose: dict[str, Any]) -> None:
+        proxy_ip = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+        for name in GATEWAYS:
+            env = _environment(compose["services"][name])
+            assert env["PARLEY_TRUSTED_PROXIES"] == proxy_ip
+            assert "FORWARDED_ALLOW_IPS" not in env
+            assert "--no-proxy-headers" in compose["services"][name]["command"]
+
     def test_proxy_publishes_port_8000(self, compose: dict[str, Any]) -> None:
         published = set()
         for port in compose["services"]["proxy"]["ports"]:
@@ -152,7 +226,8 @@ class TestObservability:
             for static in job.get("static_configs", [])
             for target in static["targets"]
         }
-        expected = {f"{name}:{PORTS[pkg]}" for name, pkg in {**SERVICES, **GATEWAYS}.items()}
+        # The internal metrics port, not the service port (the gateways' is public).
+        expected = {f"{name}:9100" for name in {**SERVICES, **GATEWAYS}}
         assert expected <= targets
         for job in config["scrape_configs"]:
             assert job.get("metrics_path", "/metrics") == "/metrics"

@@ -26,6 +26,7 @@ OVERLAYS = ["dev", "prod"]
 # The oldest Kubernetes we support, and the newest schema kubernetes-validate knows.
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 DATABASE_SERVICES = ["auth", "chat", "notify"]
+METRICS_PORT = 9100
 
 Resource = dict[str, Any]
 
@@ -138,7 +139,7 @@ class TestServices:
         assert command[:3] == ["uvicorn", f"{service}.main:create_app", "--factory"]
         assert command[command.index("--port") + 1] == str(port)
         named_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert set(named_ports.values()) == {port}
+        assert named_ports == {"http": port, "metrics": METRICS_PORT}
 
         probes = {k: container.get(k) for k in ("livenessProbe", "readinessProbe")}
         assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -148,8 +149,10 @@ class TestServices:
             if probe is None:
                 continue
             assert probe["httpGet"]["path"] in PROBE_PATHS
-            probe_port = probe["httpGet"]["port"]
-            assert named_ports.get(probe_port, probe_port) == port, f"{service} {kind}"
+            probe_port = named_ports.get(probe["httpGet"]["port"], probe["httpGet"]["port"])
+            # /readyz is not public: it is on the metrics port (PARLEY_METRICS_PORT).
+            expected = METRICS_PORT if probe["httpGet"]["path"] == "/readyz" else port
+            assert probe_port == expected, f"{service} {kind}"
 
         svc = one(resources, "Service", service)
         (svc_port,) = svc["spec"]["ports"]
@@ -158,7 +161,9 @@ class TestServices:
         assert svc["spec"]["selector"].items() <= pod_labels(deployment).items()
         assert deployment["spec"]["template"]["metadata"]["annotations"][
             "prometheus.io/port"
-        ] == str(port)
+        ] == str(METRICS_PORT)
+        config = one(resources, "ConfigMap", "parley-config")["data"]
+        assert config["PARLEY_METRICS_PORT"] == str(METRICS_PORT)
 
     @pytest.mark.parametrize("service", sorted(PORTS))
     def test_resources_and_disruption_budget(
@@ -194,6 +199,27 @@ class TestServices:
         command = container["command"]
         drain = int(command[command.index("--timeout-graceful-shutdown") + 1])
         assert pod["terminationGracePeriodSeconds"] > int(pre_stop[1]) + drain
+
+    def test_gateway_trusts_only_the_ingress(self, overlay: tuple[str, list[Resource]]) -> None:
+        _, resources = overlay
+        (container,) = one(resources, "Deployment", "gateway")["spec"]["template"]["spec"][
+            "containers"
+        ]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert "FORWARDED_ALLOW_IPS" not in env and env["PARLEY_TRUSTED_PROXIES"]
+        for _, _, c in parley_containers(resources):
+            if c["command"][0] == "uvicorn":
+                assert "--no-proxy-headers" in c["command"]
+        policy = one(resources, "NetworkPolicy", "gateway-from-ingress")
+        (public,) = [
+            rule
+            for rule in policy["spec"]["ingress"]
+            if {"port": "http", "protocol": "TCP"} in rule["ports"]
+        ]
+        (source,) = public["from"]
+        assert source["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "ingress-nginx"
+        }
 
     def test_ingress_routes_to_the_gateway_with_websocket_timeouts(
         self, overlay: tuple[str, list[Resource]]
@@ -304,3 +330,30 @@ class TestOverlays:
 def pod_labels(deployment: Resource) -> dict[str, str]:
     labels: dict[str, str] = deployment["spec"]["template"]["metadata"]["labels"]
     return labels
+
+
+class TestShippedSecrets:
+    def test_every_secret_value_in_the_manifests_is_refused_in_production(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The dev overlay's and the templates' values may run in development only."""
+        example = (K8S / "overlays" / "prod" / "parley-secrets.example.env").read_text()
+        values = {
+            line.split("=", 1)[1]
+            for line in example.splitlines()
+            if line.startswith(("INTERNAL_TOKEN=", "UNSUBSCRIBE_SECRET="))
+        }
+        for path in ("base", "overlays/dev"):
+            secret = one(render(path), "Secret", "parley-secrets")["stringData"]
+            values |= {secret["INTERNAL_TOKEN"], secret["UNSUBSCRIBE_SECRET"]}
+        assert values
+        strong = "s" * 48
+        for value in values:
+            for env in (
+                {"PARLEY_INTERNAL_TOKEN": value},
+                {"PARLEY_INTERNAL_TOKEN": strong, "PARLEY_UNSUBSCRIBE_SECRET": value},
+            ):
+                with pytest.raises(ValidationError):
+                    load_settings(
+                        "notify", {"PARLEY_ENVIRONMENT": "production", **env}, monkeypatch
+                    )

@@ -76,7 +76,7 @@ class TestDashboards:
         check = _metrics_check()
         async with httpx.AsyncClient(timeout=10) as http:
             texts = [
-                (await http.get(f"{process.url}/metrics")).text
+                (await http.get(f"{process.metrics_url}/metrics")).text
                 for process in stack.stack.processes.values()
             ]
         assert all("parley_" in text for text in texts)

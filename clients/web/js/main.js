@@ -1,9 +1,11 @@
 // Wiring: picks the API origin, creates the API client, store and controller,
 // mounts the views, and switches between the sign-in screen and the app.
 //
-// The API is the page's own origin (the gateway serves this folder at /).
-// For development against another origin: ?api=http://127.0.0.1:8000 (kept in
-// localStorage as parley.apiBase; ?api= with no value clears it).
+// The API is the page's own origin (the gateway serves this folder at /). A
+// deployment that serves the page elsewhere names the API in index.html
+// (<meta name="parley-api-base">) and allows it in the gateway's CSP
+// (PARLEY_WEB_CONNECT_ORIGINS). Never from the URL or storage: a link could
+// otherwise send every later request, tokens and passwords, to another origin.
 
 import { createApi } from './api.js';
 import { createStore } from './store.js';
@@ -16,15 +18,10 @@ import { toast } from './views/toast.js';
 import { $, errorText } from './util.js';
 
 function apiBase() {
-  const params = new URLSearchParams(location.search);
-  if (params.has('api')) {
-    const v = params.get('api').replace(/\/$/, '');
-    if (v) localStorage.setItem('parley.apiBase', v);
-    else localStorage.removeItem('parley.apiBase');
-  }
-  const stored = localStorage.getItem('parley.apiBase');
-  if (stored) return stored;
-  return location.protocol === 'file:' ? 'http://127.0.0.1:8000' : '';
+  // Older versions kept a ?api= origin here; forget it.
+  localStorage.removeItem('parley.apiBase');
+  const configured = document.querySelector('meta[name="parley-api-base"]')?.content?.trim() || '';
+  return configured.replace(/\/$/, '');
 }
 
 const base = apiBase();

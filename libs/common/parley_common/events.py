@@ -95,8 +95,12 @@ class UserUpdated(EventData, event_type="user.updated"):
 
 
 class SessionRevoked(EventData, event_type="session.revoked"):
+    """A login session ended (logout, refresh-token reuse, password change): gateways close its
+    sockets and refuse its access tokens until `access_until`, when the last of them expires."""
+
     user_id: int
     sid: str
+    access_until: datetime | None = None
 
 
 # --- chat: friends ---------------------------------------------------------------------------
@@ -117,6 +121,19 @@ class FriendAccepted(EventData, event_type="friend.accepted"):
 class FriendRemoved(EventData, event_type="friend.removed"):
     user_id: int
     friend_id: int
+
+
+class BlockCreated(EventData, event_type="block.created"):
+    """`blocker_id` blocked `blocked_id`; routed `svc.block.created` (notify stops delivering
+    the blocked user's mentions and notifications to the blocker)."""
+
+    blocker_id: int
+    blocked_id: int
+
+
+class BlockRemoved(EventData, event_type="block.removed"):
+    blocker_id: int
+    blocked_id: int
 
 
 # --- chat: conversations and members ---------------------------------------------------------
@@ -247,6 +264,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         FriendRequested,
         FriendAccepted,
         FriendRemoved,
+        BlockCreated,
+        BlockRemoved,
         ConversationCreated,
         ConversationUpdated,
         MemberAdded,

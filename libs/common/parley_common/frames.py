@@ -119,7 +119,7 @@ class ResumeFrame(Frame):
     large to replay."""
 
     type: Literal["resume"]
-    cursors: dict[Annotated[int, Field(ge=1)], Seq] = Field(
+    cursors: dict[Annotated[int, Field(ge=1, le=2**63 - 1)], Seq] = Field(
         default_factory=dict, max_length=MAX_RESUME_CURSORS
     )
 

@@ -9,28 +9,56 @@ from typing import Any
 
 import structlog
 
-# A token in a WebSocket path or query never reaches a log line.
+# A token never reaches a log line, at any level, from any logger (ARCHITECTURE.md): not in a
+# WebSocket path (/ws/<token>) or query (?token=), nor anywhere else a JWT shows up (a first
+# `auth` frame that websockets logs at debug level, an Authorization header).
 _TOKEN_IN_URL = re.compile(r"(/ws/|[?&]token=)[^/?&\s\"']+")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]*)?")
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
+_TOKEN_FIELD = re.compile(r"(\"(?:access_|refresh_)?token\"\s*:\s*\")[^\"]*")
+# Loggers of the servers and libraries that configure their own handlers: routed through ours.
+_FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets", "gunicorn.error")
 
 
 def redact(text: str) -> str:
-    return _TOKEN_IN_URL.sub(r"\1[redacted]", text)
+    if "/ws/" in text or "token=" in text:
+        text = _TOKEN_IN_URL.sub(r"\1[redacted]", text)
+    if "eyJ" in text:
+        text = _JWT.sub("[redacted]", text)
+    if "token" in text:
+        text = _TOKEN_FIELD.sub(r"\1[redacted]", text)
+    if "earer" in text:
+        text = _BEARER.sub(r"\1[redacted]", text)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes):
+        return redact(value.decode("utf-8", "replace"))
+    return value
 
 
 def _redact_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key, value in event_dict.items():
-        if isinstance(value, str) and ("/ws/" in value or "token=" in value):
-            event_dict[key] = redact(value)
+        if isinstance(value, str | bytes):
+            event_dict[key] = _redact_value(value)
     return event_dict
 
 
 class _RedactingFilter(logging.Filter):
+    """Redacts the message and each argument in place, keeping `args` a tuple of the same
+    length: uvicorn's AccessFormatter unpacks it (args=None made every access line a
+    `--- Logging error --- TypeError`)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redact_value(v) for k, v in record.args.items()}
         return True
 
 
@@ -59,8 +87,15 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
     root.handlers = [handler]
     root.setLevel(level.upper())
     structlog.contextvars.bind_contextvars(service=service)
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).addFilter(_RedactingFilter())
+    # uvicorn configures its loggers (own handlers, no propagation) before it loads the app:
+    # route them through the redacting handler above instead.
+    for name in _FOREIGN_LOGGERS:
+        foreign = logging.getLogger(name)
+        foreign.handlers = []
+        foreign.propagate = True
+        if not any(isinstance(f, _RedactingFilter) for f in foreign.filters):
+            foreign.addFilter(_RedactingFilter())
     # One line per inter-service call would drown the service's own logs.
-    for chatty in ("httpx", "httpcore", "aiormq", "aio_pika", "alembic"):
+    # websockets logs every frame at debug level (a first `auth` frame holds a token).
+    for chatty in ("httpx", "httpcore", "aiormq", "aio_pika", "alembic", "websockets"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, Field
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Every integer a request carries (ids, cursors, offsets): a larger one is refused with 422 by
+#: the schema instead of overflowing a BIGINT (or SQLite's INTEGER) into a 5xx.
+Int64 = Annotated[int, annotated_types.Interval(ge=INT64_MIN, le=INT64_MAX)]
+#: A cursor or offset: `Field(ge=0)` beside Int64 would be overridden by its lower bound.
+Seq64 = Annotated[int, annotated_types.Interval(ge=0, le=INT64_MAX)]
+
+
+def in_int64(value: int) -> bool:
+    return INT64_MIN <= value <= INT64_MAX
 
 
 class Model(BaseModel):
@@ -18,9 +30,12 @@ class UserRef(Model):
 
 
 class UserPublic(Model):
+    """`email` is shown only to the user and their friends; null for anyone else (the field
+    stays, for old clients)."""
+
     id: int
     username: str
-    email: str
+    email: str | None
 
 
 class UserRead(UserPublic):

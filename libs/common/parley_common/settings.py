@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Values that ship in examples and compose files; a deployment must replace them.
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "dev-internal-token", "secret"})
+# Every secret value that ships in this repository (settings defaults, compose, the k8s dev
+# overlay and templates, tests): production refuses them whatever their length
+# (tests/deploy checks that every value the deployment files hold is refused).
+SHIPPED_SECRETS = frozenset(
+    {
+        "",
+        "change-me",
+        "changeme",
+        "secret",
+        "dev-internal-token",
+        "dev-unsubscribe-secret",
+        "test-internal-token",
+        "test-unsubscribe-secret",
+    }
+)
+PLACEHOLDER_SECRETS = SHIPPED_SECRETS  # the older name
+MIN_SECRET_BYTES = 32
+
+
+def secret_field(default: str, description: str) -> Any:
+    """A setting holding a secret: checked in production (`_refuse_weak_secrets`) and kept out
+    of the settings' repr, so a validation error or a log line never shows it."""
+    return Field(
+        default=default, description=description, repr=False, json_schema_extra={"secret": True}
+    )
+
 
 Environment = Literal["development", "test", "production"]
 
@@ -16,7 +40,11 @@ Environment = Literal["development", "test", "production"]
 class BaseServiceSettings(BaseSettings):
     """Settings every Parley service reads from `PARLEY_*` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused setting's error must not print the other settings'
+    # values (secrets and URLs with passwords among them).
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Environment = Field(
         default="development", description="`production` refuses placeholder secrets."
@@ -44,9 +72,8 @@ class BaseServiceSettings(BaseSettings):
         default="quorum",
         description="RabbitMQ queue type for durable service queues; quorum in production.",
     )
-    internal_token: str = Field(
-        default="dev-internal-token",
-        description="Shared secret of /internal/ calls (X-Parley-Service-Token).",
+    internal_token: str = secret_field(
+        "dev-internal-token", "Shared secret of /internal/ calls (X-Parley-Service-Token)."
     )
     jwt_issuer: str = Field(default="parley", description="`iss` of access tokens.")
     jwt_audience: str = Field(default="parley", description="`aud` of access tokens.")
@@ -65,14 +92,47 @@ class BaseServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR.")
     log_json: bool = Field(default=True, description="JSON log lines (false: readable lines).")
     db_pool_size: int = Field(default=10, description="Database connections per process.")
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Internal port of /metrics, /readyz and /healthz (Prometheus, probes); 0: "
+        "none (auth, chat, notify then serve them on their own port, the gateway nowhere).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address of the metrics port (0.0.0.0 in containers)."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body; a larger one gets 413 before it is read whole.",
+    )
     outbox_poll_seconds: float = Field(
         default=1.0, description="Outbox relay fallback poll (it is also woken after each commit)."
     )
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> BaseServiceSettings:
-        if self.environment == "production" and self.internal_token in PLACEHOLDER_SECRETS:
-            raise ValueError("PARLEY_INTERNAL_TOKEN must be set to a real secret in production")
+    def _refuse_weak_secrets(self) -> BaseServiceSettings:
+        """In production every secret setting (subclasses' too) is at least 32 bytes and none
+        of the values shipped in this repository; the error names the setting, never the value."""
+        if self.environment != "production":
+            return self
+        for name, field in type(self).model_fields.items():
+            extra = field.json_schema_extra
+            if not (isinstance(extra, dict) and extra.get("secret")):
+                continue
+            value = str(getattr(self, name))
+            variable = f"PARLEY_{name.upper()}"
+            if value in SHIPPED_SECRETS:
+                raise ValueError(
+                    f"{variable} is a value shipped in the Parley repository: set a secret of "
+                    "your own in production (make secrets generates them for compose)"
+                )
+            if len(value.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"{variable} is shorter than {MIN_SECRET_BYTES} bytes: set a longer secret "
+                    "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
         return self
 
     @model_validator(mode="after")

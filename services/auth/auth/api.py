@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
 from parley_common.internal import ServiceCaller, client_address, is_service_call
+from parley_common.schemas import in_int64
 
 from . import keys, service
 from . import repository as repo
@@ -158,6 +159,8 @@ async def internal_users(session: SessionDep, ids: str = Query("")) -> list[User
         wanted = sorted({int(part) for part in ids.split(",") if part.strip()})
     except ValueError:
         raise BadRequest("ids must be comma-separated integers")
+    if not all(in_int64(i) for i in wanted):
+        raise BadRequest("ids must be 64-bit integers")
     if len(wanted) > MAX_INTERNAL_IDS:
         raise BadRequest(f"At most {MAX_INTERNAL_IDS} ids per call")
     return [UserRead.model_validate(u) for u in await repo.users_by_ids(session, wanted)]

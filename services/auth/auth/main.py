@@ -20,6 +20,7 @@ from parley_common.jwt_verify import JWTVerifier
 from parley_common.logging import configure_logging
 from parley_common.observability import install_observability
 from parley_common.outbox import Outbox, OutboxRelay
+from parley_common.request_guard import install_request_guard
 
 from . import keys
 from .api import internal, router
@@ -128,6 +129,7 @@ def create_app(
     app = FastAPI(title="Parley auth", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_request_guard(app, max_body_bytes=settings.max_body_bytes)
     install_observability(app, service="auth", readiness={})
     app.include_router(router)
     app.include_router(internal)

@@ -24,6 +24,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64))
     # NFC + casefold: the uniqueness key ("Zoë" and "ZOË" are one name).
     username_key: Mapped[str] = mapped_column(String(128), unique=True)
+    # The TR39 confusable skeleton (confusables.py): lookalike names are one name.
+    username_skeleton: Mapped[str] = mapped_column(String(256), unique=True)
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -19,6 +19,10 @@ async def user_by_username_key(session: AsyncSession, key: str) -> User | None:
     return await session.scalar(select(User).where(User.username_key == key))
 
 
+async def user_by_skeleton(session: AsyncSession, skeleton: str) -> User | None:
+    return await session.scalar(select(User).where(User.username_skeleton == skeleton))
+
+
 async def user_by_email_key(session: AsyncSession, key: str) -> User | None:
     return await session.scalar(select(User).where(User.email_key == key))
 

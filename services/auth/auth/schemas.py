@@ -9,6 +9,8 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
 from parley_common.schemas import UserPublic, UserRead, UserRef
 
+from .confusables import is_invisible
+
 __all__ = ["UserPublic", "UserRead", "UserRef"]
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
@@ -16,11 +18,15 @@ _USERNAME_PUNCTUATION = frozenset("_.-")
 
 
 def normalize_username(value: str) -> str:
-    """NFC; 3–32 Unicode letters, digits, `_ . -` (combining marks may follow a letter, which
-    scripts such as Devanagari need even after NFC)."""
-    value = unicodedata.normalize("NFC", value)
+    """NFKC (fullwidth and other compatibility forms become the plain letters); 3–32 Unicode
+    letters, digits, `_ . -` (combining marks may follow a letter, which scripts such as
+    Devanagari need even after normalisation); no invisible characters. Lookalikes of a taken
+    name are refused by its confusable skeleton (confusables.py)."""
+    value = unicodedata.normalize("NFKC", value)
     if not USERNAME_MIN <= len(value) <= USERNAME_MAX:
         raise ValueError(f"Username must be {USERNAME_MIN} to {USERNAME_MAX} characters long")
+    if any(is_invisible(ch) for ch in value):
+        raise ValueError("Username may not contain invisible characters")
     for i, ch in enumerate(value):
         category = unicodedata.category(ch)
         if category.startswith("L") or category == "Nd" or ch in _USERNAME_PUNCTUATION:

@@ -26,6 +26,7 @@ from parley_common.outbox import Outbox
 
 from . import repository as repo
 from .config import Settings
+from .confusables import skeleton
 from .errors import (
     EmailExists,
     EmailTaken,
@@ -67,6 +68,7 @@ async def register(session: AsyncSession, ctx: AuthContext, data: RegisterReques
     user = User(
         username=data.username,
         username_key=name_key,
+        username_skeleton=skeleton(name_key),
         email=data.email,
         email_key=mail_key,
         password_hash=await ctx.hasher.hash(data.password),
@@ -92,6 +94,7 @@ async def update_profile(
     changed = False
     if data.username is not None and data.username != user.username:
         user.username, user.username_key, changed = data.username, name_key or "", True
+        user.username_skeleton = skeleton(name_key or data.username)
     if data.email is not None and data.email != user.email:
         user.email, user.email_key, changed = data.email, mail_key or "", True
     if not changed:
@@ -142,6 +145,10 @@ async def _check_free(
 ) -> None:
     if name_key is not None:
         other = await repo.user_by_username_key(session, name_key)
+        if other is None:
+            # A lookalike of a taken name answers exactly as the taken name does (the same
+            # status and text; docs/decisions.md), so it tells nothing more.
+            other = await repo.user_by_skeleton(session, skeleton(name_key))
         if other is not None and other.id != user_id:
             raise name_error()
     if mail_key is not None:
@@ -271,6 +278,15 @@ async def _revoke_session(
     if await repo.revoke_session(session, sid, reason=reason, now=utcnow()):
         await ctx.outbox.add(
             session,
-            envelope(SessionRevoked(user_id=user_id, sid=sid), producer=PRODUCER),
+            envelope(
+                SessionRevoked(
+                    user_id=user_id,
+                    sid=sid,
+                    # Access tokens already issued stay valid this long: the gateways refuse
+                    # them (session denylist) until then.
+                    access_until=utcnow() + timedelta(minutes=ctx.settings.access_token_minutes),
+                ),
+                producer=PRODUCER,
+            ),
             [user_key(user_id, SessionRevoked.EVENT_TYPE)],
         )

@@ -256,3 +256,27 @@ class TestLoginThrottling:
                 headers={**gateway, "X-Forwarded-For": f"198.51.100.{i}"},
             )
             assert r.status_code == 401
+
+
+class TestBadInput:
+    async def test_deeply_nested_login_body_is_400_not_500(self, client: httpx.AsyncClient) -> None:
+        deep = '{"username": ' + "[" * 50_000 + "]" * 50_000 + ', "password": "x"}'
+        r = await client.post(
+            "/auth/login", content=deep, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400, r.text
+
+    async def test_nul_in_a_form_login_is_422(self, client: httpx.AsyncClient) -> None:
+        r = await client.post(
+            "/auth/login",
+            content="username=a%00b&password=secret123",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 422
+
+    async def test_lone_surrogate_in_a_username_is_422(self, client: httpx.AsyncClient) -> None:
+        raw = '{"username": "ab\\ud800c", "email": "s@example.com", "password": "long enough"}'
+        r = await client.post(
+            "/auth/register", content=raw, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422

@@ -16,6 +16,7 @@ from parley_common.http import Transports, service_client
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.observability import install_observability
 from parley_common.outbox import Outbox, OutboxRelay
+from parley_common.request_guard import install_request_guard
 
 from . import events, models
 from .config import Settings
@@ -105,6 +106,7 @@ def create_app(
     app = FastAPI(title="Parley chat", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_request_guard(app, max_body_bytes=settings.max_body_bytes)
     install_observability(app, service="chat", readiness={})
     for router in (
         friends_router,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.events import EventData, conv_key, envelope, user_key
+from parley_common.events import EventData, conv_key, envelope, svc_key, user_key
 from parley_common.outbox import Outbox
 
 PRODUCER = "chat"
@@ -33,3 +33,9 @@ async def to_users(
     """`user.<id>.<type>` for each user, one event id."""
     env = envelope(event, producer=PRODUCER)
     await outbox.add(session, env, [user_key(u, env.type) for u in user_ids])
+
+
+async def to_services(session: AsyncSession, outbox: Outbox, event: EventData) -> None:
+    """`svc.<type>`: for other services' projections only (no client sees it)."""
+    env = envelope(event, producer=PRODUCER)
+    await outbox.add(session, env, [svc_key(env.type)])

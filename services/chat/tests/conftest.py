@@ -111,7 +111,15 @@ class Chat:
             "POST", "/conversations", a, json={"type": "direct", "member_user_ids": [b]}
         )
 
+    async def befriend_all(self, user_id: int, others: list[int]) -> None:
+        """Makes `others` friends of `user_id` (only friends can be put into a group)."""
+        friends = {f["id"] for f in await self.ok("GET", "/friends", user_id)}
+        for other in others:
+            if other != user_id and other not in friends:
+                await self.befriend(user_id, other)
+
     async def group(self, admin: int, members: list[int], name: str = "group") -> dict[str, Any]:
+        await self.befriend_all(admin, members)
         return await self.ok(
             "POST",
             "/conversations",

@@ -93,6 +93,7 @@ class TestGroups:
             403,
             "Only conversation admin can add members",
         )
+        await chat.befriend(a, d)  # only friends can be put into a group
         out = await chat.ok("POST", f"/conversations/{cid}/members", a, json={"user_id": d})
         assert out["status"] == "success" and out["user"] == {
             "id": 4,

@@ -26,6 +26,7 @@ class TestPublishedEvents:
             await chat.register(3, "carol"),
         )
         await chat.befriend(a, b)  # friend.requested + friend.accepted
+        await chat.befriend(a, c)  # (only friends can be put into a group)
         direct = (await chat.direct(a, b))["id"]  # conversation.created
         group = (await chat.group(a, [b], name="g"))["id"]  # conversation.created
         m = await chat.send(a, group, "hi")  # message.created
@@ -51,8 +52,22 @@ class TestPublishedEvents:
         pairs = Counter((str(e.id), k) for k, e in received)
         assert max(pairs.values()) == 1
         keys = chat.events.keys
-        assert keys("friend.requested") == ["user.1.friend.requested", "user.2.friend.requested"]
-        assert keys("friend.accepted") == ["user.1.friend.accepted", "user.2.friend.accepted"]
+        assert keys("friend.requested") == sorted(
+            [
+                "user.1.friend.requested",
+                "user.2.friend.requested",
+                "user.3.friend.requested",
+                "user.1.friend.requested",
+            ]
+        )
+        assert keys("friend.accepted") == sorted(
+            [
+                "user.1.friend.accepted",
+                "user.2.friend.accepted",
+                "user.3.friend.accepted",
+                "user.1.friend.accepted",
+            ]
+        )
         assert keys("friend.removed") == ["user.1.friend.removed", "user.2.friend.removed"]
         assert keys("conversation.created") == sorted(
             ["user.1.conversation.created", "user.2.conversation.created"] * 2
@@ -72,8 +87,9 @@ class TestPublishedEvents:
         first = created[0][1].data
         assert first["message"]["content"] == "hi" and first["member_ids"] == [1, 2]
         # Multi-audience events share one id.
-        for event_type in ("friend.requested", "member.added", "member.removed"):
+        for event_type in ("member.added", "member.removed"):
             assert len({e.id for _, e in chat.events.of_type(event_type)}) == 1
+        assert len({e.id for _, e in chat.events.of_type("friend.requested")}) == 2  # a-b, a-c
         added = chat.events.of_type("member.added")[0][1].data
         assert added["new_user"] == {"id": 3, "username": "carol"} and added["member_ids"] == [
             1,

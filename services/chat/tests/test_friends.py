@@ -18,7 +18,8 @@ class TestFriendRequests:
         requests = await chat.ok("GET", "/friends/requests", b)
         assert len(requests) == 1
         req = requests[0]
-        assert req["requester"] == {"id": 1, "username": "alice", "email": "alice@example.com"}
+        # Not friends yet: the requester's email is not shown to the receiver.
+        assert req["requester"] == {"id": 1, "username": "alice", "email": None}
         assert req["status"] == "pending" and req["created_at"]
         # Only the receiver may answer.
         r = await chat.call("PUT", f"/friends/requests/{req['id']}/accept", a)

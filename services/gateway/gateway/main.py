@@ -13,15 +13,17 @@ from parley_common import frames as fr
 from parley_common.bus import create_bus
 from parley_common.errors import NotFound, install_error_handlers
 from parley_common.http import Transports
-from parley_common.jwt_verify import JWTVerifier
 from parley_common.observability import install_observability
 from parley_common.ratelimit import TokenBucket
+from parley_common.request_guard import install_request_guard
 from parley_common.store import create_store
 
+from .addresses import ClientAddresses
 from .config import Settings
 from .cors import OriginPolicy, install_cors
 from .proxy import RestProxy, service_for
 from .runtime import Gateway
+from .sessions import RevocationAwareVerifier, RevocationFeed, SessionDenylist
 from .upstreams import Upstreams
 from .web import SecurityHeadersMiddleware, UnhandledErrorMiddleware, static_file
 from .ws.endpoint import serve
@@ -53,6 +55,8 @@ def create_app(
         await bus.start()
         store = create_store(settings.redis_url)
         upstreams = Upstreams.create(settings, transports)
+        denylist = SessionDenylist(store, default_ttl_seconds=settings.session_denylist_seconds)
+        revocations = RevocationFeed(bus, denylist, gateway_id=settings.gateway_id)
         registry = Registry()
         viewers = Viewers(registry=registry, bus=bus, gateway_id=settings.gateway_id, store=store)
         fanout = Fanout(
@@ -65,11 +69,12 @@ def create_app(
             settings=settings,
             bus=bus,
             upstreams=upstreams,
-            verifier=JWTVerifier(
+            verifier=RevocationAwareVerifier(
                 settings.jwks_url,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
                 http=upstreams.auth,
+                denylist=denylist,
             ),
             origins=origins,
             registry=registry,
@@ -95,8 +100,11 @@ def create_app(
             TokenBucket(
                 store, prefix="gw:rest", rate=settings.rest_rate, burst=settings.rest_burst
             ),
+            denylist,
+            ClientAddresses(settings.trusted_proxies),
         )
         app.state.readiness_checks.update(bus=bus.ping)
+        await revocations.start()
         # The replica's own queue: events for its users and conversations (bound as sockets
         # come and go) and those for every gateway (`gw.#`); no acks, it dies with us.
         registry.subscription = await bus.subscribe_batches(
@@ -127,6 +135,7 @@ def create_app(
             await registry.subscription.cancel()
             await gateway.sends.close()
             await gateway.setup.close()
+            await revocations.stop()
             await bus.close()
             await upstreams.aclose()
             await store.aclose()
@@ -134,7 +143,9 @@ def create_app(
     app = FastAPI(title="Parley gateway", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
-    install_observability(app, service="gateway")
+    install_request_guard(app, max_body_bytes=settings.max_body_bytes)
+    # The gateway's port is public: /readyz and /metrics only on the metrics port.
+    install_observability(app, service="gateway", public=True)
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, object]:
@@ -156,7 +167,11 @@ def create_app(
         raise NotFound("Not Found")
 
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        public_url=settings.public_url,
+        connect_origins=settings.web_connect_origins,
+    )
     install_cors(app, origins)
     # Outermost: WebSockets go straight to their endpoint (ws/endpoint.py says why).
     app.add_middleware(WebSocketDispatch)

@@ -6,15 +6,18 @@ segments are refused before anything is forwarded.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import structlog
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from parley_common.errors import RateLimited, ServiceError
+from parley_common.errors import RateLimited, ServiceError, Unauthorized
 from parley_common.ratelimit import TokenBucket
 
+from .addresses import ClientAddresses
+from .sessions import SessionDenylist, unverified_sid
 from .upstreams import Upstreams, is_unreachable
 
 log = structlog.get_logger(__name__)
@@ -39,6 +42,7 @@ FORWARDED_REQUEST_HEADERS = (
     "accept-language",
     "user-agent",
 )
+_FORWARDED = frozenset(h.encode() for h in FORWARDED_REQUEST_HEADERS)
 FORWARDED_RESPONSE_HEADERS = (
     "content-type",
     "www-authenticate",
@@ -60,23 +64,38 @@ def service_for(path: str) -> str | None:
     return None
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 class RestProxy:
-    def __init__(self, upstreams: Upstreams, limiter: TokenBucket) -> None:
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        limiter: TokenBucket,
+        denylist: SessionDenylist,
+        addresses: ClientAddresses,
+    ) -> None:
+        self._addresses = addresses
         self._upstreams = upstreams
         self._limiter = limiter
+        self._denylist = denylist
 
     async def forward(self, request: Request, service: str) -> Response:
-        address = client_address(request)
-        decision = await self._limiter.take(address)
+        address = self._addresses.of(request)
+        sid = unverified_sid(request.headers.get("authorization"))
+        decision, revoked = await asyncio.gather(
+            self._limiter.take(address),
+            self._denylist.is_revoked(sid) if sid is not None else _false(),
+        )
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)
-        headers = {h: v for h in FORWARDED_REQUEST_HEADERS if (v := request.headers.get(h))}
-        headers["x-request-id"] = request.headers.get("x-request-id") or uuid.uuid4().hex
-        headers["x-forwarded-for"] = address
+        if revoked:
+            # The token's session was ended (logout, reuse, password change): PROTOCOL.md's text.
+            raise Unauthorized("Could not validate credentials", code="session_revoked")
+        # Raw bytes, as the client sent them: httpx would refuse to encode a non-ASCII str.
+        headers = [(k, v) for k, v in request.scope["headers"] if k in _FORWARDED and v]
+        # The request id is the one RequestContextMiddleware made clean (or generated).
+        headers.append(
+            (b"x-request-id", (request.headers.get("x-request-id") or uuid.uuid4().hex).encode())
+        )
+        headers.append((b"x-forwarded-for", address.encode()))
         client = self._upstreams.by_name(service)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         target = raw_path.decode("latin-1")
@@ -113,3 +132,7 @@ class RestProxy:
             {"detail": f"{service} service returned a broken response", "code": "bad_gateway"},
             status_code=502,
         )
+
+
+async def _false() -> bool:
+    return False

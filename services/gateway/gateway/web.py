@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import structlog
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -20,19 +22,70 @@ SECURITY_HEADERS = [
 ]
 
 
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def content_security_policy(websocket_origin: str | None, connect_origins: list[str]) -> str:
+    """No inline script or style attribute, nothing from elsewhere; the page may connect to its
+    own origin, its WebSocket origin (ws:/wss: are not covered by 'self' in every browser) and
+    the API origins the deployment allows (PARLEY_WEB_CONNECT_ORIGINS)."""
+    connect = " ".join(
+        ["'self'", *([websocket_origin] if websocket_origin else []), *connect_origins]
+    )
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+
+
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Security headers on every response, a Content-Security-Policy included, and HSTS when
+    the public URL is https."""
+
+    def __init__(
+        self, app: ASGIApp, *, public_url: str = "", connect_origins: list[str] | None = None
+    ) -> None:
         self.app = app
+        self.public = urlsplit(public_url) if public_url else None
+        self.connect_origins = [*(connect_origins or [])]
+        for origin in connect_origins or []:  # their WebSocket origins too
+            parts = urlsplit(origin)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                ws = "wss" if parts.scheme == "https" else "ws"
+                self.connect_origins.append(f"{ws}://{parts.netloc}")
+        self.https = self.public is not None and self.public.scheme == "https"
+        # With a public URL the policy is the same for every request: built once.
+        self.fixed_csp = (
+            content_security_policy(self._ws_origin(self.public.netloc), self.connect_origins)
+            if self.public is not None and self.public.netloc
+            else None
+        )
+
+    def _ws_origin(self, host: str) -> str | None:
+        if not _HOST.fullmatch(host):
+            return None  # a Host header no browser would send: no WebSocket origin for it
+        return f"{'wss' if self.https else 'ws'}://{host}"
+
+    def _csp(self, scope: Scope) -> bytes:
+        if self.fixed_csp is not None:
+            return self.fixed_csp.encode()
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        return content_security_policy(self._ws_origin(host), self.connect_origins).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = [*SECURITY_HEADERS, (b"content-security-policy", self._csp(scope))]
+        if self.https:
+            headers.append(HSTS)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra = [(k, v) for k, v in headers if k not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

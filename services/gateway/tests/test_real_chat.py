@@ -61,6 +61,12 @@ async def test_send_ack_fanout_and_resume_with_real_chat(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(chat_app), base_url="http://c"
         ) as c:
+            # Only friends can be put into a group: user 2 befriends user 1 first.
+            auth1 = {"Authorization": f"Bearer {tokens.token(1, 'user1')}"}
+            auth2 = {"Authorization": f"Bearer {tokens.token(2, 'user2')}"}
+            await c.post("/friends/request", json={"username": "user2"}, headers=auth1)
+            (request,) = (await c.get("/friends/requests", headers=auth2)).json()
+            await c.put(f"/friends/requests/{request['id']}/accept", headers=auth2)
             r = await c.post(
                 "/conversations",
                 json={"type": "group", "name": "g", "member_user_ids": [2]},

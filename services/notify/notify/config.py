@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from parley_common.settings import PLACEHOLDER_SECRETS, BaseServiceSettings
+from parley_common.settings import BaseServiceSettings, secret_field
 
 
 class Settings(BaseServiceSettings):
@@ -17,8 +17,8 @@ class Settings(BaseServiceSettings):
     email_from: str = Field(
         default="Parley <no-reply@parley.local>", description="Sender of emails."
     )
-    unsubscribe_secret: str = Field(
-        default="change-me", description="HMAC key of the one-click unsubscribe links in emails."
+    unsubscribe_secret: str = secret_field(
+        "change-me", "HMAC key of the one-click unsubscribe links in emails."
     )
     email_delay_seconds: float = Field(
         default=300.0,
@@ -59,9 +59,3 @@ class Settings(BaseServiceSettings):
         default=3600.0,
         description="How long a closed connection id is remembered (a late `connected` is ignored).",
     )
-
-    @model_validator(mode="after")
-    def _refuse_placeholder_unsubscribe_secret(self) -> Settings:
-        if self.environment == "production" and self.unsubscribe_secret in PLACEHOLDER_SECRETS:
-            raise ValueError("PARLEY_UNSUBSCRIBE_SECRET must be set to a real secret in production")
-        return self

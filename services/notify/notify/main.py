@@ -18,8 +18,9 @@ from parley_common.http import Transports, service_client
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.observability import install_observability
 from parley_common.outbox import Outbox, OutboxRelay
+from parley_common.request_guard import install_request_guard
 
-from . import events
+from . import blocks, events
 from .config import Settings
 from .emails.sender import EmailSender
 from .emails.transport import create_transport
@@ -80,8 +81,9 @@ def create_app(
             sessionmaker=sessionmaker,
             processed_table=PROCESSED_EVENTS,
             queue=events.QUEUE,
-            bindings=events.BINDINGS,
-            handlers=notify_events.handlers(),
+            # The block projection (consent) rides on the same inbox queue.
+            bindings=[*events.BINDINGS, *blocks.BINDINGS],
+            handlers={**notify_events.handlers(), **blocks.HANDLERS},
             prepare=notify_events.prepare,
         )
         sender = EmailSender(
@@ -123,6 +125,7 @@ def create_app(
     app = FastAPI(title="Parley notify", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_request_guard(app, max_body_bytes=settings.max_body_bytes)
     install_observability(app, service=settings.service_name, readiness={})
     app.include_router(notifications_router)
     app.include_router(presence_router)

@@ -36,6 +36,15 @@ class Friendship(Base):
     user_high: Mapped[int] = mapped_column(BigId, primary_key=True, index=True)
 
 
+class Block(Base):
+    """Projection of chat's blocks (block.created / block.removed): the blocker gets no
+    mention, notification or email caused by the blocked user."""
+
+    __tablename__ = "blocks"
+    blocker_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+
+
 class Conversation(Base):
     """Projection of chat's conversations (names for emails)."""
 

@@ -79,11 +79,11 @@ async def test_embedded_mode_writes_eml_files_and_tracks_presence(
 async def test_production_refuses_placeholder_unsubscribe_secret() -> None:
     import pytest
 
-    with pytest.raises(ValueError, match="UNSUBSCRIBE_SECRET"):
-        Settings(
-            environment="production", internal_token="a-real-token", unsubscribe_secret="change-me"
-        )
-    assert Settings(environment="production", internal_token="x" * 20, unsubscribe_secret="y" * 20)
+    token = "a-real-token-of-at-least-32-bytes"
+    for weak in ("change-me", "dev-unsubscribe-secret", "y" * 31):
+        with pytest.raises(ValueError, match="UNSUBSCRIBE_SECRET"):
+            Settings(environment="production", internal_token=token, unsubscribe_secret=weak)
+    assert Settings(environment="production", internal_token=token, unsubscribe_secret="y" * 32)
 
 
 async def test_metrics_are_exposed(tmp_path: Path) -> None:

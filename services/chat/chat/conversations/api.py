@@ -7,7 +7,16 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from parley_common.schemas import ConversationRead, MessageRead, StatusOk, UserPublic, UserRef
+from parley_common.schemas import (
+    INT64_MAX,
+    ConversationRead,
+    Int64,
+    MessageRead,
+    Seq64,
+    StatusOk,
+    UserPublic,
+    UserRef,
+)
 
 from ..deps import CtxDep
 from ..messages import service as message_service
@@ -19,12 +28,12 @@ router = APIRouter(prefix="/conversations", tags=["conversations"])
 class ConversationCreate(BaseModel):
     type: Literal["direct", "group"] = "direct"
     name: str | None = None
-    member_user_ids: list[int] = Field(default_factory=list)
+    member_user_ids: list[Int64] = Field(default_factory=list)
 
 
 class GroupCreate(BaseModel):
     name: str | None = None
-    member_user_ids: list[int] = Field(default_factory=list)
+    member_user_ids: list[Int64] = Field(default_factory=list)
 
 
 class ConversationRename(BaseModel):
@@ -45,13 +54,13 @@ class SettingsOut(BaseModel):
 class MemberRead(BaseModel):
     id: int
     username: str
-    email: str
+    email: str | None  # only the caller's own and their friends' (null for the others)
     role: Literal["admin", "member"]
     is_owner: bool
 
 
 class MemberAdd(BaseModel):
-    user_id: int
+    user_id: Int64
 
 
 class MemberAddedOut(BaseModel):
@@ -66,7 +75,7 @@ class StatusMessage(BaseModel):
 
 
 class AdminTransfer(BaseModel):
-    new_admin_id: int
+    new_admin_id: Int64
 
 
 class AdminTransferredOut(BaseModel):
@@ -76,7 +85,7 @@ class AdminTransferredOut(BaseModel):
 
 
 class CursorMove(BaseModel):
-    seq: int = Field(ge=0)
+    seq: Seq64
 
 
 class UnreadCount(BaseModel):
@@ -95,7 +104,7 @@ async def list_conversations(
     ctx: CtxDep,
     order: Literal["id", "recent"] = "id",
     limit: int | None = Query(default=None, ge=1, le=200),
-    before: int | None = None,
+    before: Int64 | None = None,
 ) -> list[ConversationRead]:
     """Your conversations (ascending id, or most recent activity first)."""
     return await service.list_mine(ctx, order=order, limit=limit, before=before)
@@ -116,21 +125,21 @@ async def create_group(ctx: CtxDep, body: GroupCreate) -> ConversationRead:
 
 
 @router.get("/{conversation_id}", response_model=ConversationRead)
-async def get_conversation(ctx: CtxDep, conversation_id: int) -> ConversationRead:
+async def get_conversation(ctx: CtxDep, conversation_id: Int64) -> ConversationRead:
     """One conversation you are a member of."""
     return await service.get(ctx, conversation_id=conversation_id)
 
 
 @router.put("/{conversation_id}", response_model=ConversationRead)
 async def rename_conversation(
-    ctx: CtxDep, conversation_id: int, body: ConversationRename
+    ctx: CtxDep, conversation_id: Int64, body: ConversationRename
 ) -> ConversationRead:
     """Rename a group."""
     return await service.rename(ctx, conversation_id=conversation_id, name=body.name)
 
 
 @router.put("/{conversation_id}/settings", response_model=SettingsOut)
-async def update_settings(ctx: CtxDep, conversation_id: int, body: SettingsUpdate) -> SettingsOut:
+async def update_settings(ctx: CtxDep, conversation_id: Int64, body: SettingsUpdate) -> SettingsOut:
     """Change a group's settings (admins)."""
     settings = await service.update_settings(
         ctx, conversation_id=conversation_id, changes=body.model_dump(exclude_none=True)
@@ -139,28 +148,28 @@ async def update_settings(ctx: CtxDep, conversation_id: int, body: SettingsUpdat
 
 
 @router.get("/{conversation_id}/members", response_model=list[MemberRead])
-async def list_members(ctx: CtxDep, conversation_id: int) -> list[MemberRead]:
+async def list_members(ctx: CtxDep, conversation_id: Int64) -> list[MemberRead]:
     """Current members with their roles."""
     rows = await service.list_members(ctx, conversation_id=conversation_id)
     return [MemberRead.model_validate(r) for r in rows]
 
 
 @router.post("/{conversation_id}/members", response_model=MemberAddedOut)
-async def add_member(ctx: CtxDep, conversation_id: int, body: MemberAdd) -> MemberAddedOut:
+async def add_member(ctx: CtxDep, conversation_id: Int64, body: MemberAdd) -> MemberAddedOut:
     """Add a user to a group."""
     user = await service.add_member(ctx, conversation_id=conversation_id, user_id=body.user_id)
     return MemberAddedOut(user=UserPublic.model_validate(user))
 
 
 @router.delete("/{conversation_id}/members/{user_id}", response_model=StatusMessage)
-async def kick_member(ctx: CtxDep, conversation_id: int, user_id: int) -> StatusMessage:
+async def kick_member(ctx: CtxDep, conversation_id: Int64, user_id: Int64) -> StatusMessage:
     """Remove a member from a group (admins)."""
     await service.kick(ctx, conversation_id=conversation_id, user_id=user_id)
     return StatusMessage(message="Member removed successfully")
 
 
 @router.delete("/{conversation_id}/leave", response_model=StatusOk)
-async def leave(ctx: CtxDep, conversation_id: int) -> StatusOk:
+async def leave(ctx: CtxDep, conversation_id: Int64) -> StatusOk:
     """Leave a group."""
     await service.leave(ctx, conversation_id=conversation_id)
     return StatusOk()
@@ -168,7 +177,7 @@ async def leave(ctx: CtxDep, conversation_id: int) -> StatusOk:
 
 @router.put("/{conversation_id}/transfer-admin", response_model=AdminTransferredOut)
 async def transfer_admin(
-    ctx: CtxDep, conversation_id: int, body: AdminTransfer
+    ctx: CtxDep, conversation_id: Int64, body: AdminTransfer
 ) -> AdminTransferredOut:
     """Hand your admin role to another member."""
     user = await service.transfer_admin(
@@ -178,21 +187,21 @@ async def transfer_admin(
 
 
 @router.post("/{conversation_id}/read", response_model=receipts.ReceiptRead)
-async def mark_read(ctx: CtxDep, conversation_id: int, body: CursorMove) -> receipts.ReceiptRead:
+async def mark_read(ctx: CtxDep, conversation_id: Int64, body: CursorMove) -> receipts.ReceiptRead:
     """Move your read cursor forward (a lower seq changes nothing)."""
     return await receipts.move(ctx, conversation_id=conversation_id, seq=body.seq, kind="read")
 
 
 @router.post("/{conversation_id}/delivered", response_model=receipts.ReceiptRead)
 async def mark_delivered(
-    ctx: CtxDep, conversation_id: int, body: CursorMove
+    ctx: CtxDep, conversation_id: Int64, body: CursorMove
 ) -> receipts.ReceiptRead:
     """Move your delivered cursor forward (a lower seq changes nothing)."""
     return await receipts.move(ctx, conversation_id=conversation_id, seq=body.seq, kind="delivered")
 
 
 @router.get("/{conversation_id}/receipts", response_model=list[receipts.ReceiptRead])
-async def list_receipts(ctx: CtxDep, conversation_id: int) -> list[receipts.ReceiptRead]:
+async def list_receipts(ctx: CtxDep, conversation_id: Int64) -> list[receipts.ReceiptRead]:
     """Every member's read and delivered cursors."""
     return await receipts.list_for(ctx, conversation_id=conversation_id)
 
@@ -200,9 +209,9 @@ async def list_receipts(ctx: CtxDep, conversation_id: int) -> list[receipts.Rece
 @router.get("/{conversation_id}/messages", response_model=list[MessageRead])
 async def list_messages(
     ctx: CtxDep,
-    conversation_id: int,
-    before_seq: int | None = Query(default=None, ge=0),
-    after_seq: int | None = Query(default=None, ge=0),
+    conversation_id: Int64,
+    before_seq: Int64 | None = Query(default=None, ge=0, le=INT64_MAX),
+    after_seq: Int64 | None = Query(default=None, ge=0, le=INT64_MAX),
     limit: int = Query(default=50, ge=1, le=100),
 ) -> list[MessageRead]:
     """A page of messages by seq cursor, oldest first."""

@@ -33,8 +33,8 @@ from ..errors import (
 from ..friends import repository as friend_repo
 from ..messages import service as message_service
 from ..models import Conversation, Member, User
+from . import consent, views
 from . import repository as repo
-from . import views
 
 MEMBER_NOT_FOUND = "Member not found in this conversation"
 
@@ -119,6 +119,7 @@ async def create_group(
         raise UserNotFound()
     if await friend_repo.blocked_among(ctx.session, ctx.user_id, others):
         raise Forbidden("You cannot add this user", code="blocked")
+    await consent.check_group_members(ctx, new_member_ids=others, existing_member_ids=[])
     now = utcnow()
     conversation = Conversation(
         type="group",
@@ -225,11 +226,12 @@ async def update_settings(
 
 async def list_members(ctx: Ctx, *, conversation_id: int) -> list[dict[str, Any]]:
     conversation, _ = await _member_of(ctx, conversation_id)
+    email_of = await consent.email_visibility(ctx)
     return [
         {
             "id": u.id,
             "username": u.username,
-            "email": u.email,
+            "email": email_of(u),
             "role": m.role,
             "is_owner": conversation.created_by == u.id,
         }
@@ -248,6 +250,11 @@ async def add_member(ctx: Ctx, *, conversation_id: int, user_id: int) -> User:
         raise UserNotFound()
     if await friend_repo.is_blocked_either_way(ctx.session, ctx.user_id, user_id):
         raise Forbidden("You cannot add this user", code="blocked")
+    await consent.check_group_members(
+        ctx,
+        new_member_ids=[user_id],
+        existing_member_ids=await repo.active_member_ids(ctx.session, conversation_id),
+    )
     row = await repo.membership(ctx.session, conversation_id, user_id)
     if row is not None and row.left_at is None:
         raise BadRequest("User is already a member", code="already_member")

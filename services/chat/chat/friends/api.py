@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from parley_common.schemas import FriendRead, FriendRequestRead, StatusOk
+from parley_common.schemas import FriendRead, FriendRequestRead, Int64, StatusOk
 
 from ..deps import CtxDep
 from . import service
@@ -24,13 +24,13 @@ class MessageOut(BaseModel):
 
 
 class BlockCreate(BaseModel):
-    user_id: int
+    user_id: Int64
 
 
 class BlockRead(BaseModel):
     id: int
     username: str
-    email: str
+    email: str | None  # null: a blocked user is nobody's friend here
     blocked_at: datetime
 
 
@@ -54,21 +54,21 @@ async def create_request(ctx: CtxDep, body: FriendRequestCreate) -> MessageOut:
 
 
 @router.put("/friends/requests/{request_id}/accept", response_model=MessageOut)
-async def accept_request(ctx: CtxDep, request_id: int) -> MessageOut:
+async def accept_request(ctx: CtxDep, request_id: Int64) -> MessageOut:
     """Accept a friend request you received."""
     await service.accept(ctx, request_id=request_id)
     return MessageOut(message="Friend request accepted")
 
 
 @router.put("/friends/requests/{request_id}/reject", response_model=MessageOut)
-async def reject_request(ctx: CtxDep, request_id: int) -> MessageOut:
+async def reject_request(ctx: CtxDep, request_id: Int64) -> MessageOut:
     """Reject a friend request you received."""
     await service.reject(ctx, request_id=request_id)
     return MessageOut(message="Friend request rejected")
 
 
 @router.delete("/friends/{user_id}", response_model=StatusOk)
-async def delete_friend(ctx: CtxDep, user_id: int) -> StatusOk:
+async def delete_friend(ctx: CtxDep, user_id: Int64) -> StatusOk:
     """End a friendship."""
     await service.remove_friend(ctx, friend_id=user_id)
     return StatusOk()
@@ -88,7 +88,7 @@ async def create_block(ctx: CtxDep, body: BlockCreate) -> StatusOk:
 
 
 @router.delete("/blocks/{user_id}", response_model=StatusOk)
-async def delete_block(ctx: CtxDep, user_id: int) -> StatusOk:
+async def delete_block(ctx: CtxDep, user_id: Int64) -> StatusOk:
     """Unblock a user."""
     await service.unblock(ctx, user_id=user_id)
     return StatusOk()

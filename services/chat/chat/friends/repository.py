@@ -123,6 +123,25 @@ async def blocked_among(session: AsyncSession, user_id: int, others: list[int]) 
     )
 
 
+async def block_touching(session: AsyncSession, users: list[int], group: set[int]) -> bool:
+    """Whether any of `users` blocked, or was blocked by, anyone in `group`."""
+    if not users:
+        return False
+    others = sorted(group)
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    or_(
+                        and_(Block.blocker_id.in_(users), Block.blocked_id.in_(others)),
+                        and_(Block.blocked_id.in_(users), Block.blocker_id.in_(others)),
+                    )
+                )
+            )
+        )
+    )
+
+
 async def blocks_of(session: AsyncSession, user_id: int) -> list[tuple[Block, User]]:
     rows = await session.execute(
         select(Block, User)

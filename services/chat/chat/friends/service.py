@@ -7,14 +7,20 @@ import structlog
 from sqlalchemy import update
 
 from parley_common.db import utcnow
-from parley_common.events import FriendAccepted, FriendRemoved, FriendRequested
+from parley_common.events import (
+    BlockCreated,
+    BlockRemoved,
+    FriendAccepted,
+    FriendRemoved,
+    FriendRequested,
+)
 from parley_common.schemas import FriendRead, FriendRequestRead, UserPublic
 
 from .. import publish
 from .. import users as user_repo
 from ..deps import Ctx
 from ..errors import BadRequest, Forbidden, NotFound, UserNotFound
-from ..models import Block, FriendRequest
+from ..models import Block, FriendRequest, User
 from . import repository as repo
 
 log = structlog.get_logger(__name__)
@@ -22,6 +28,11 @@ log = structlog.get_logger(__name__)
 
 def _public(user: object) -> UserPublic:
     return UserPublic.model_validate(user)
+
+
+def _stranger(user: User) -> UserPublic:
+    """Someone who is not (yet) the reader's friend: no email (ARCHITECTURE.md, consent)."""
+    return UserPublic(id=user.id, username=user.username, email=None)
 
 
 async def list_friends(ctx: Ctx, *, presence: httpx.AsyncClient | None) -> list[FriendRead]:
@@ -57,7 +68,9 @@ async def _presence(
 
 async def list_requests(ctx: Ctx) -> list[FriendRequestRead]:
     return [
-        FriendRequestRead(id=r.id, requester=_public(u), created_at=r.created_at, status="pending")
+        FriendRequestRead(
+            id=r.id, requester=_stranger(u), created_at=r.created_at, status="pending"
+        )
         for r, u in await repo.incoming_pending(ctx.session, ctx.user_id)
     ]
 
@@ -84,7 +97,7 @@ async def send_request(ctx: Ctx, *, username: str | None) -> None:
     await ctx.session.flush()
     event = FriendRequested(
         request=FriendRequestRead(
-            id=request.id, requester=_public(me), created_at=request.created_at, status="pending"
+            id=request.id, requester=_stranger(me), created_at=request.created_at, status="pending"
         ),
         receiver_id=target.id,
     )
@@ -128,7 +141,7 @@ async def remove_friend(ctx: Ctx, *, friend_id: int) -> None:
 
 async def list_blocks(ctx: Ctx) -> list[dict[str, object]]:
     return [
-        {"id": u.id, "username": u.username, "email": u.email, "blocked_at": b.created_at}
+        {"id": u.id, "username": u.username, "email": None, "blocked_at": b.created_at}
         for b, u in await repo.blocks_of(ctx.session, ctx.user_id)
     ]
 
@@ -152,6 +165,9 @@ async def block(ctx: Ctx, *, user_id: int) -> None:
     if await repo.remove_friendship(ctx.session, ctx.user_id, user_id):
         event = FriendRemoved(user_id=ctx.user_id, friend_id=user_id)
         await publish.to_users(ctx.session, ctx.outbox, [ctx.user_id, user_id], event)
+    await publish.to_services(
+        ctx.session, ctx.outbox, BlockCreated(blocker_id=ctx.user_id, blocked_id=user_id)
+    )
     await ctx.session.flush()
 
 
@@ -160,3 +176,6 @@ async def unblock(ctx: Ctx, *, user_id: int) -> None:
     if existing is None:
         raise NotFound("Block not found", code="block_not_found")
     await ctx.session.delete(existing)
+    await publish.to_services(
+        ctx.session, ctx.outbox, BlockRemoved(blocker_id=ctx.user_id, blocked_id=user_id)
+    )

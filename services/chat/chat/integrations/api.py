@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, Field
 
-from parley_common.schemas import ConversationRead, MessageRead
+from parley_common.schemas import ConversationRead, Int64, MessageRead
 
 from . import service
 from .deps import IntegrationCtxDep
@@ -32,7 +32,7 @@ Metadata = Annotated[dict[str, Any], AfterValidator(_bounded)]
 
 class ContextPut(BaseModel):
     title: str = Field(min_length=1, max_length=200)
-    participant_user_ids: list[int] = Field(max_length=1000)
+    participant_user_ids: list[Int64] = Field(max_length=1000)
     metadata: Metadata = Field(default_factory=dict)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from parley_common.schemas import MessageRead, StatusOk
+from parley_common.schemas import INT64_MAX, Int64, MessageRead, StatusOk
 
 from ..deps import CtxDep, SenderDep
 from ..errors import ValidationFailed
@@ -15,10 +15,10 @@ router = APIRouter(prefix="/messages", tags=["messages"])
 
 
 class MessageCreate(BaseModel):
-    conversation_id: int | None = None
+    conversation_id: Int64 | None = None
     content: str | None = None
     client_msg_id: str | None = None
-    reply_to: int | None = None
+    reply_to: Int64 | None = None
 
 
 class MessageUpdate(BaseModel):
@@ -44,7 +44,7 @@ async def send_message(ctx: CtxDep, sender: SenderDep, body: MessageCreate) -> M
 async def search_messages(
     ctx: CtxDep,
     q: str = Query(min_length=1, max_length=200),
-    conversation_id: int | None = None,
+    conversation_id: Int64 | None = None,
     limit: int = Query(default=50, ge=1, le=100),
 ) -> list[MessageRead]:
     """Messages you can see that match `q`, best match first."""
@@ -54,8 +54,8 @@ async def search_messages(
 @router.get("/conversation/{conversation_id}", response_model=list[MessageRead])
 async def list_messages(
     ctx: CtxDep,
-    conversation_id: int,
-    skip: int = Query(default=0, ge=0),
+    conversation_id: Int64,
+    skip: Int64 = Query(default=0, ge=0, le=INT64_MAX),
     limit: int = Query(default=50, ge=1, le=100),
 ) -> list[MessageRead]:
     """The newest `limit` messages after skipping `skip`, oldest first."""
@@ -65,25 +65,25 @@ async def list_messages(
 
 
 @router.patch("/{message_id}", response_model=MessageRead)
-async def edit_message(ctx: CtxDep, message_id: int, body: MessageUpdate) -> MessageRead:
+async def edit_message(ctx: CtxDep, message_id: Int64, body: MessageUpdate) -> MessageRead:
     """Edit your own message."""
     return await service.edit(ctx, message_id=message_id, content=body.content)
 
 
 @router.delete("/{message_id}", response_model=StatusOk)
-async def delete_message(ctx: CtxDep, message_id: int) -> StatusOk:
+async def delete_message(ctx: CtxDep, message_id: Int64) -> StatusOk:
     """Delete your own message (its row and seq stay, its content goes)."""
     await service.delete(ctx, message_id=message_id)
     return StatusOk()
 
 
 @router.put("/{message_id}/reactions/{emoji}", response_model=MessageRead)
-async def add_reaction(ctx: CtxDep, message_id: int, emoji: str) -> MessageRead:
+async def add_reaction(ctx: CtxDep, message_id: Int64, emoji: str) -> MessageRead:
     """React to a message."""
     return await service.react(ctx, message_id=message_id, emoji=emoji, add=True)
 
 
 @router.delete("/{message_id}/reactions/{emoji}", response_model=MessageRead)
-async def remove_reaction(ctx: CtxDep, message_id: int, emoji: str) -> MessageRead:
+async def remove_reaction(ctx: CtxDep, message_id: Int64, emoji: str) -> MessageRead:
     """Take your reaction back."""
     return await service.react(ctx, message_id=message_id, emoji=emoji, add=False)

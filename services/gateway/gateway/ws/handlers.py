@@ -69,6 +69,8 @@ class FrameHandler:
             ]
             client_msg_id = data.get("client_msg_id")
             error = bad_request(errors)
+            if frame_type == "resume":
+                error.code = "invalid"  # unusable cursors (issue 12): ids or seqs beyond int64
             if isinstance(client_msg_id, str) and len(client_msg_id) <= 64:
                 error.client_msg_id = client_msg_id
             conn.send(error)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley_common.db import utcnow
 from parley_common.events import MessageCreated
 
-from .. import projections
+from .. import blocks, projections
 from ..config import Settings
 from ..models import EmailItem, PendingEmail, ReadCursor
 from ..notifications import preferences
@@ -62,6 +62,11 @@ async def on_message_txn(
     """Queue the message for each offline (`offline`: recipients without an open socket),
     unmuted recipient who wants email."""
     message = event.message
+    if not offline:
+        return
+    # No email about a message from someone the recipient blocked.
+    blocked_sender = await blocks.blockers_of(session, message.sender_id, offline)
+    offline = [u for u in offline if u not in blocked_sender]
     if not offline:
         return
     prefs = await preferences.get_many(session, offline)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from parley_common.auth_deps import CurrentClaims
-from parley_common.schemas import NotificationRead, StatusOk
+from parley_common.schemas import INT64_MAX, INT64_MIN, Int64, NotificationRead, StatusOk
 
 from ..deps import SessionDep, SettingsDep
 from ..emails import scheduler, unsubscribe
@@ -22,7 +22,12 @@ async def list_notifications(
     session: SessionDep,
     unread_only: bool = False,
     limit: int = Query(50, ge=1, le=100),
-    before: int | None = Query(None, description="Only notifications with a smaller id (paging)."),
+    before: Int64 | None = Query(
+        None,
+        description="Only notifications with a smaller id (paging).",
+        ge=INT64_MIN,
+        le=INT64_MAX,
+    ),
 ) -> list[NotificationRead]:
     """The caller's notifications, newest first."""
     rows = await service.list_notifications(
@@ -92,7 +97,7 @@ async def _unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -
 
 
 @router.post("/{notification_id}/read", response_model=StatusOk)
-async def mark_read(notification_id: int, claims: CurrentClaims, session: SessionDep) -> StatusOk:
+async def mark_read(notification_id: Int64, claims: CurrentClaims, session: SessionDep) -> StatusOk:
     """Mark one of the caller's notifications read."""
     await service.mark_read(session, claims.user_id, notification_id)
     return StatusOk()
@@ -100,7 +105,7 @@ async def mark_read(notification_id: int, claims: CurrentClaims, session: Sessio
 
 @router.delete("/{notification_id}", response_model=StatusOk)
 async def delete_notification(
-    notification_id: int, claims: CurrentClaims, session: SessionDep
+    notification_id: Int64, claims: CurrentClaims, session: SessionDep
 ) -> StatusOk:
     """Delete one of the caller's notifications."""
     await service.delete(session, claims.user_id, notification_id)

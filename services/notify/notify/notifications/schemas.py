@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from parley_common.schemas import Int64
+
 
 class UnreadCount(BaseModel):
     count: int
@@ -15,7 +17,7 @@ class PreferencesRead(BaseModel):
     email_missed_messages: bool = True
     email_delay_minutes: float = 5.0
     digest: Literal["off", "daily"] = "off"
-    muted_conversation_ids: list[int] = Field(default_factory=list)
+    muted_conversation_ids: list[Int64] = Field(default_factory=list)
 
 
 class PreferencesUpdate(BaseModel):
@@ -24,7 +26,7 @@ class PreferencesUpdate(BaseModel):
     email_missed_messages: bool | None = None
     email_delay_minutes: float | None = Field(default=None, ge=0, le=7 * 24 * 60)
     digest: Literal["off", "daily"] | None = None
-    muted_conversation_ids: list[int] | None = Field(default=None, max_length=10_000)
+    muted_conversation_ids: list[Int64] | None = Field(default=None, max_length=10_000)
 
 
 class UnsubscribeResult(BaseModel):

@@ -13,6 +13,7 @@ from parley_common.events import (
 )
 from parley_common.outbox import Outbox
 
+from .. import blocks
 from . import repository, service
 
 BODY_PREVIEW = 200
@@ -41,8 +42,11 @@ async def on_message_txn(session: AsyncSession, outbox: Outbox, event: MessageCr
         await _integration_txn(session, outbox, event, NOTIFYING_KINDS[message.kind])
         return
     members = set(event.member_ids)
-    for user_id in dict.fromkeys(message.mentions):
-        if user_id == message.sender_id or user_id not in members:
+    mentioned = [u for u in dict.fromkeys(message.mentions) if u in members]
+    # Someone who blocked the sender is never told the sender mentioned them.
+    blocked_sender = await blocks.blockers_of(session, message.sender_id, mentioned)
+    for user_id in mentioned:
+        if user_id == message.sender_id or user_id in blocked_sender:
             continue
         await service.create_txn(
             session,
@@ -92,6 +96,8 @@ async def on_friend_requested_txn(
     session: AsyncSession, outbox: Outbox, event: FriendRequested
 ) -> None:
     requester = event.request.requester
+    if await blocks.blockers_of(session, requester.id, [event.receiver_id]):
+        return
     await service.create_txn(
         session,
         outbox,
@@ -138,6 +144,8 @@ async def added_to_group_txn(
     both as conversation.created and as member.added."""
     if await repository.has_unread(session, user_id, "added_to_group", conversation_id):
         return
+    if user_id in await blocks.blockers_of(session, added_by_id, [user_id]):
+        return  # chat refuses this since consent rules; an older group could still do it
     name = conversation_name or "a group"
     title = f"{added_by} added you to {name}" if added_by else f"You were added to {name}"
     await service.create_txn(

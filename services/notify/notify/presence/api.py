@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
 from parley_common.internal import ServiceCaller
-from parley_common.schemas import PresenceState
+from parley_common.schemas import PresenceState, in_int64
 
 from .. import projections
 from ..deps import PresenceStoreDep, SessionDep
@@ -24,6 +24,8 @@ def parse_user_ids(raw: str) -> list[int]:
         ids = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         raise BadRequest("user_ids must be comma-separated integers", code="invalid_user_ids")
+    if not all(in_int64(i) for i in ids):
+        raise BadRequest("user_ids must be 64-bit integers", code="invalid_user_ids")
     if len(ids) > MAX_IDS:
         raise BadRequest(f"At most {MAX_IDS} user_ids", code="invalid_user_ids")
     return ids
