@@ -117,6 +117,31 @@ class TestSequencing:
         assert conv["last_seq"] == 1000
 
 
+    async def test_two_replicas_sending_at_once_get_gap_free_seqs(
+        self, chat: Chat, start_chat: object
+    ) -> None:
+        """Two chat processes on one database (replicas), each batching its own sends into
+        concurrent transactions: the conversation's row lock keeps seqs unique and gap-free."""
+        other: Chat = await start_chat()  # type: ignore[operator]
+        names = [await chat.register(i, f"r{i}") for i in range(1, 11)]
+        other.usernames.update(chat.usernames)
+        cid = (await chat.group(names[0], names[1:], name="replicas"))["id"]
+
+        async def sender(replica: Chat, user_id: int) -> list[int]:
+            seqs = []
+            for i in range(30):
+                body = {"conversation_id": cid, "content": f"{i}", "client_msg_id": f"{i}"}
+                seqs.append((await replica.ok("POST", "/messages", user_id, json=body))["seq"])
+            return seqs
+
+        results = await asyncio.gather(
+            *(sender(chat if u % 2 else other, u) for u in names)
+        )
+        assert sorted(s for r in results for s in r) == list(range(1, 301))
+        conv = await chat.ok("GET", f"/conversations/{cid}", names[0])
+        assert conv["last_seq"] == 300
+
+
 class TestIdempotency:
     async def test_same_client_msg_id_returns_first(self, chat: Chat) -> None:
         (a, _, _), cid = await setup_group(chat)

@@ -61,11 +61,11 @@ def _postgresql(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
-async def _driver(session: AsyncSession) -> Any:
-    """The session's asyncpg connection (in the session's transaction)."""
+async def _execute(session: AsyncSession, sql: str, *params: Any) -> Any:
+    """Plain SQL with asyncpg's $n parameters in the session's transaction (SQLAlchemy sends
+    the BEGIN before the first statement and turns driver errors into its own)."""
     connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    return await connection.exec_driver_sql(sql, params)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -106,15 +106,17 @@ async def read_for_send(session: AsyncSession, sends: Sequence[SendKey]) -> Send
         return SendReads()
     if not _postgresql(session):
         return await _read_for_send_sqlite(session, sends)
-    driver = await _driver(session)
-    row = await driver.fetchrow(
-        _READ_PG,
-        [s[0] for s in sends],
-        [s[1] for s in sends],
-        [s[2] for s in sends],
-        [s[3] for s in sends],
-        len(sends),
-    )
+    row = (
+        await _execute(
+            session,
+            _READ_PG,
+            [s[0] for s in sends],
+            [s[1] for s in sends],
+            [s[2] for s in sends],
+            [s[3] for s in sends],
+            len(sends),
+        )
+    ).one()
     reads = SendReads(ids=sorted(row[5] or []))
 
     def rows(value: Any) -> list[Any]:
@@ -213,13 +215,13 @@ async def reserve_message_ids(session: AsyncSession, n: int) -> list[int]:
     if n == 0:
         return []
     if _postgresql(session):
-        driver = await _driver(session)
-        ids = await driver.fetchval(
+        result = await _execute(
+            session,
             "SELECT array_agg(nextval(pg_get_serial_sequence('messages', 'id'))) "
             "FROM generate_series(1, $1::int)",
             n,
         )
-        return sorted(ids)
+        return sorted(result.scalar_one())
     # SQLite: the caller holds the write lock (lock_conversations); nobody inserts meanwhile.
     top = int(await session.scalar(select(func.coalesce(func.max(MESSAGES.c.id), 0))) or 0)
     return list(range(top + 1, top + 1 + n))
@@ -269,8 +271,8 @@ async def write_messages(
         await session.execute(insert(MESSAGES), list(rows))
         await outbox.add_many(session, [(env, [key]) for env, key in events])
         return
-    driver = await _driver(session)
-    await driver.execute(
+    await _execute(
+        session,
         _WRITE_PG,
         now,
         list(last_seqs),
