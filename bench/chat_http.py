@@ -280,6 +280,7 @@ async def make_groups(
     groups = []
     for start in range(1, USERS + 1, GROUP_SIZE):
         members = list(range(start, start + GROUP_SIZE))
+        await befriend(client, headers, members[0], members[1:])
         deadline = time.monotonic() + 30
         while True:  # the users arrive through the bus; wait until the projection has them
             r = await client.post(
@@ -294,6 +295,27 @@ async def make_groups(
             await asyncio.sleep(0.1)
         groups.append((r.json()["id"], members))
     return groups
+
+
+async def befriend(
+    client: httpx.AsyncClient, headers: dict[int, dict[str, str]], user: int, others: list[int]
+) -> None:
+    """Only friends can be put into a group: `user` asks each of `others`, who accept."""
+    for other in others:
+        deadline = time.monotonic() + 30
+        while True:  # the users arrive through the bus; wait until the projection has them
+            r = await client.post(
+                "/friends/request", headers=headers[user], json={"username": f"bench{other}"}
+            )
+            if r.status_code == 200:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cannot befriend: {r.status_code} {r.text}")
+            await asyncio.sleep(0.1)
+        requests = (await client.get("/friends/requests", headers=headers[other])).json()
+        rid = next(q["id"] for q in requests if q["requester"]["id"] == user)
+        r = await client.put(f"/friends/requests/{rid}/accept", headers=headers[other])
+        r.raise_for_status()
 
 
 class Conn:

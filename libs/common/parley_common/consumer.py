@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import structlog
 from sqlalchemy import Column, MetaData, Table, Uuid
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .bus import Bus, Delivery, Subscription
@@ -28,6 +28,9 @@ EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 #: Runs before a batch's transaction with the events that have a handler, e.g. to look up
 #: in one round trip what every handler of the batch will need.
 BatchPreparer = Callable[[list[Envelope]], Awaitable[None]]
+#: After `prepare`: False when the event's handler would change nothing (then the event costs
+#: no transaction and no inbox row: handling it again would change nothing either).
+WorkCheck = Callable[[Envelope], bool]
 
 
 def processed_events_table(metadata: MetaData) -> Table:
@@ -44,11 +47,23 @@ async def claim_events(
 ) -> set[uuid.UUID]:
     """Record the event ids in this transaction; returns those not processed before."""
     now = utcnow()
-    rows = [{"event_id": event_id, "processed_at": now} for event_id in event_ids]
-    if not rows:
+    ids = list(event_ids)
+    if not ids:
         return set()
     dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect == "postgresql":
+        # One statement text whatever the batch size (prepared once per connection).
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(
+            f"INSERT INTO {table.name} (event_id, processed_at) "
+            "SELECT unnest($1::uuid[]), $2 ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            (ids, now),
+        )
+        return {
+            row[0] if isinstance(row[0], uuid.UUID) else uuid.UUID(str(row[0])) for row in result
+        }
+    rows = [{"event_id": event_id, "processed_at": now} for event_id in ids]
+    insert_ = sqlite.insert
     result = await session.execute(
         insert_(table)
         .values(rows)
@@ -77,6 +92,7 @@ class EventConsumer:
         bindings: Iterable[str],
         handlers: Mapping[str, EventHandler],
         prepare: BatchPreparer | None = None,
+        has_work: WorkCheck | None = None,
         max_batch: int = 100,
     ) -> None:
         self._service = service
@@ -87,6 +103,7 @@ class EventConsumer:
         self._bindings = list(bindings)
         self._handlers = dict(handlers)
         self._prepare = prepare
+        self._has_work = has_work
         self._max_batch = max_batch
         self._subscription: Subscription | None = None
 
@@ -119,9 +136,16 @@ class EventConsumer:
         batch = list(events.values())
         if self._prepare is not None:
             await self._prepare(batch)
+        if self._has_work is not None:
+            idle = [e for e in batch if not self._has_work(e)]
+            for env in idle:
+                EVENTS_CONSUMED.labels(self._service, env.type, "processed").inc()
+            batch = [e for e in batch if e not in idle]
+            if not batch:
+                return
         try:
             async with self._sessionmaker() as session, session.begin():
-                new = await claim_events(session, self._table, events)
+                new = await claim_events(session, self._table, [env.id for env in batch])
                 for env in batch:
                     if env.id in new:
                         await self._handlers[env.type](session, env)

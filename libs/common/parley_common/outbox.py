@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     Index,
@@ -23,10 +25,13 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    any_,
+    bindparam,
     delete,
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy import event as sa_event
@@ -38,6 +43,21 @@ from .events import Envelope
 from .metrics import EVENTS_PUBLISHED, OUTBOX_AGE, OUTBOX_BACKLOG
 
 log = structlog.get_logger(__name__)
+
+
+def ids_in(column: Any, ids: Sequence[int], session: AsyncSession) -> Any:
+    """`column IN ids`, as one statement whatever the number of ids on PostgreSQL (an array
+    parameter; asyncpg prepares a statement once per distinct SQL text)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+    return column.in_(list(ids))
+
+
+async def relaxed_commit(session: AsyncSession) -> None:
+    """This transaction's commit need not wait for the disk on PostgreSQL: what it records
+    (an event marked sent, an event id seen) is redone harmlessly if lost in a crash."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -79,25 +99,36 @@ class Outbox:
         self, session: AsyncSession, events: Iterable[tuple[Envelope, Iterable[str]]]
     ) -> None:
         """Several events, each with its routing keys, in one statement."""
+        await self.add_serialized(
+            session,
+            [
+                (env, key, payload)
+                for env, keys in events
+                for payload in (env.model_dump_json(),)
+                for key in dict.fromkeys(keys)
+            ],
+        )
+
+    async def add_serialized(
+        self, session: AsyncSession, rows: Iterable[tuple[Envelope, str, str]]
+    ) -> None:
+        """Rows of (event, routing key, the event's JSON as it is to be published)."""
         now = utcnow()
-        rows = []
-        for env, routing_keys in events:
-            payload = env.model_dump_json()
-            rows += [
-                {
-                    "event_id": env.id,
-                    "event_type": env.type,
-                    "routing_key": key,
-                    "payload": payload,
-                    "created_at": now,
-                    "available_at": now,
-                    "attempts": 0,
-                }
-                for key in dict.fromkeys(routing_keys)
-            ]
-        if not rows:
+        values = [
+            {
+                "event_id": env.id,
+                "event_type": env.type,
+                "routing_key": key,
+                "payload": payload,
+                "created_at": now,
+                "available_at": now,
+                "attempts": 0,
+            }
+            for env, key, payload in rows
+        ]
+        if not values:
             return
-        await session.execute(insert(self.table), rows)
+        await session.execute(insert(self.table), values)
         self.wake_after_commit(session)
 
     def wake_after_commit(self, session: AsyncSession) -> None:
@@ -112,8 +143,13 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows in id order; claims them with FOR UPDATE SKIP LOCKED so
-    several replicas can relay side by side. Failed publishes back off and are retried."""
+    """Publishes pending outbox rows in id order. Rows are claimed with a lease (their
+    `available_at` moves `lease_seconds` ahead, taken FOR UPDATE SKIP LOCKED so replicas relay
+    side by side), published, and settled (marked sent, or backed off when the broker refused)
+    when their confirms are in. The next claim does not wait for the confirms of the last one:
+    up to `max_in_flight` claimed batches are out at once, so the broker's confirm latency does
+    not add up into the events' delivery latency. A relay that dies with rows claimed leaves
+    them to be published again once the lease ends (at least once; consumers drop copies)."""
 
     def __init__(
         self,
@@ -126,6 +162,8 @@ class OutboxRelay:
         batch_size: int = 200,
         max_backoff_seconds: float = 5.0,
         keep_sent_seconds: float = 3600.0,
+        lease_seconds: float = 30.0,
+        max_in_flight: int = 4,
     ) -> None:
         self._outbox = outbox
         self._table = outbox.table
@@ -136,6 +174,9 @@ class OutboxRelay:
         self._batch = batch_size
         self._max_backoff = max_backoff_seconds
         self._keep_sent = keep_sent_seconds
+        self._lease = timedelta(seconds=lease_seconds)
+        self._max_in_flight = max_in_flight
+        self._in_flight: set[asyncio.Task[int]] = set()
         self._task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
         self._last_gauges = 0.0
@@ -149,15 +190,25 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Let publishes under way settle (their rows are marked sent, not published again).
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=5)
 
     async def run(self) -> None:
         while True:
             try:
-                published = await self.relay_once()
-                if published >= self._batch:
-                    continue  # more are waiting
-                await self._update_gauges()
-                await self._purge_sent()
+                claimed = await self._claim()
+                if claimed:
+                    task = asyncio.create_task(self._publish(claimed))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                    if len(self._in_flight) >= self._max_in_flight:
+                        await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    if len(claimed) >= self._batch:
+                        continue  # more are waiting
+                else:
+                    await self._update_gauges()
+                    await self._purge_sent()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -167,12 +218,27 @@ class OutboxRelay:
             self._outbox.wakeup.clear()
 
     async def relay_once(self) -> int:
-        """Publish one batch of due rows; returns how many were published."""
+        """Claim, publish and settle one batch of due rows; returns how many were published."""
+        claimed = await self._claim()
+        return await self._publish(claimed) if claimed else 0
+
+    async def _claim(self) -> list[Any]:
         t = self._table
+        now = utcnow()
+        due = (
+            select(t.c.id)
+            .where(t.c.sent_at.is_(None), t.c.available_at <= now)
+            .order_by(t.c.id)
+            .limit(self._batch)
+            .with_for_update(skip_locked=True)
+        )
         async with self._sessionmaker() as session, session.begin():
-            rows: Sequence[tuple[int, str, str, str, int, str]] = (
+            rows = (
                 await session.execute(
-                    select(
+                    update(t)
+                    .where(t.c.id.in_(due.scalar_subquery()))
+                    .values(available_at=now + self._lease)
+                    .returning(
                         t.c.id,
                         t.c.routing_key,
                         t.c.payload,
@@ -180,26 +246,31 @@ class OutboxRelay:
                         t.c.attempts,
                         t.c.event_type,
                     )
-                    .where(t.c.sent_at.is_(None), t.c.available_at <= utcnow())
-                    .order_by(t.c.id)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
-                return 0
-            results = await asyncio.gather(
-                *(
-                    self._bus.publish(key, payload.encode(), message_id=str(event_id))
-                    for _, key, payload, event_id, _, _ in rows
-                ),
-                return_exceptions=True,
-            )
-            sent = [row[0] for row, res in zip(rows, results, strict=True) if res is None]
-            failed = [row for row, res in zip(rows, results, strict=True) if res is not None]
-            now = utcnow()
+        return sorted(rows, key=lambda row: row[0])
+
+    async def _publish(self, rows: Sequence[Any]) -> int:
+        results = await asyncio.gather(
+            *(
+                self._bus.publish(key, payload.encode(), message_id=str(event_id))
+                for _, key, payload, event_id, _, _ in rows
+            ),
+            return_exceptions=True,
+        )
+        sent = [row[0] for row, res in zip(rows, results, strict=True) if res is None]
+        failed = [row for row, res in zip(rows, results, strict=True) if res is not None]
+        t = self._table
+        now = utcnow()
+        async with self._sessionmaker() as session, session.begin():
+            await relaxed_commit(session)
             if sent:
-                await session.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=now))
+                # available_at back to now: a row marked unsent again is due at once.
+                await session.execute(
+                    update(t)
+                    .where(ids_in(t.c.id, sent, session))
+                    .values(sent_at=now, available_at=now)
+                )
             for row_id, _, _, _, attempts, _ in failed:
                 delay = min(self._max_backoff, 0.2 * 2**attempts)
                 await session.execute(
@@ -207,16 +278,16 @@ class OutboxRelay:
                     .where(t.c.id == row_id)
                     .values(attempts=attempts + 1, available_at=now + timedelta(seconds=delay))
                 )
-            if failed:
-                log.warning(
-                    "outbox.publish_failed",
-                    service=self._service,
-                    failed=len(failed),
-                    error=str(next(r for r in results if r is not None)),
-                )
-            for row, res in zip(rows, results, strict=True):
-                if res is None:
-                    EVENTS_PUBLISHED.labels(self._service, row[5]).inc()
+        if failed:
+            log.warning(
+                "outbox.publish_failed",
+                service=self._service,
+                failed=len(failed),
+                error=str(next(r for r in results if r is not None)),
+            )
+        for row, res in zip(rows, results, strict=True):
+            if res is None:
+                EVENTS_PUBLISHED.labels(self._service, row[5]).inc()
         return len(sent)
 
     async def _update_gauges(self) -> None:

@@ -13,7 +13,6 @@ from parley_common.auth_deps import CurrentClaims
 from parley_common.outbox import Outbox
 
 from .config import Settings
-from .messages.sending import SendBatcher
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -46,10 +45,3 @@ async def get_ctx(request: Request, session: SessionDep, claims: CurrentClaims) 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
 
-
-async def get_sender(request: Request) -> SendBatcher:
-    sender: SendBatcher = request.app.state.sender
-    return sender
-
-
-SenderDep = Annotated[SendBatcher, Depends(get_sender)]

@@ -54,22 +54,35 @@ class NotifyEvents:
         self._settings = settings
         self._outbox = outbox
         self._presence = presence
-        # Per batch: the recipients of each message.created who have no open socket.
+        # Per batch: the recipients of each message.created who have no open socket, and the
+        # messages that create notifications.
         self._offline: dict[uuid.UUID, list[int]] = {}
+        self._notifying: set[uuid.UUID] = set()
 
     async def prepare(self, batch: list[Envelope]) -> None:
         """Before a batch's transaction: who, among the recipients of its messages, is offline
         (one store round trip for the whole batch). Most messages reach only online members
         and then cost notify no database work at all."""
         recipients: dict[uuid.UUID, list[int]] = {}
+        notifying: set[uuid.UUID] = set()
         for env in batch:
             if env.type == MessageCreated.EVENT_TYPE:
                 e = env.parse(MessageCreated)
                 recipients[env.id] = scheduler.recipients(e)
+                if triggers.notifies(e):
+                    notifying.add(env.id)
         online = await self._presence.online_among(u for ids in recipients.values() for u in ids)
         self._offline = {
             event_id: [u for u in ids if u not in online] for event_id, ids in recipients.items()
         }
+        self._notifying = notifying
+
+    def has_work(self, env: Envelope) -> bool:
+        """After `prepare`: a message that mentions nobody, notifies nobody and reaches only
+        members with an open socket needs nothing from notify (no transaction at all)."""
+        if env.type != MessageCreated.EVENT_TYPE or env.id not in self._offline:
+            return True
+        return bool(self._offline[env.id]) or env.id in self._notifying
 
     def handlers(self) -> dict[str, EventHandler]:
         return {

@@ -85,6 +85,7 @@ def create_app(
             bindings=[*events.BINDINGS, *blocks.BINDINGS],
             handlers={**notify_events.handlers(), **blocks.HANDLERS},
             prepare=notify_events.prepare,
+            has_work=notify_events.has_work,
         )
         sender = EmailSender(
             sessionmaker=sessionmaker,

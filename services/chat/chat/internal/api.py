@@ -14,11 +14,11 @@ from parley_common.internal import ServiceCaller
 from parley_common.schemas import INT64_MAX, Int64, MessageRead
 
 from ..conversations import repository as conv_repo
-from ..deps import SenderDep, SessionDep
-from ..errors import ValidationFailed
+from ..deps import SessionDep
 from ..friends import repository as friend_repo
 from ..messages import service as message_service
-from ..messages.sending import SendRequest
+from ..messages.sending import SendBatcher, SendRequest
+from ..messages.service import checked_content
 
 router = APIRouter(prefix="/internal", dependencies=[ServiceCaller], tags=["internal"])
 
@@ -58,21 +58,17 @@ class InternalSends(BaseModel):
 
 
 @router.post("/messages")
-async def send_messages(request: Request, sender: SenderDep, body: InternalSends) -> Response:
+async def send_messages(request: Request, body: InternalSends) -> Response:
     """Sends of several users at once (the gateway's WebSocket sends). One result per send, in
     order: `{"message": {...}}` or `{"error": {"status", "detail", "code"}}`."""
     max_length: int = request.app.state.settings.max_message_length
     results: list[dict[str, Any] | None] = [None] * len(body.sends)
     checked: list[tuple[int, SendRequest]] = []
     for i, send in enumerate(body.sends):
-        content = send.content
-        if not content.strip() or len(content.strip()) > max_length:
-            msg = (
-                "Message content must not be empty"
-                if not content.strip()
-                else f"Message content must be at most {max_length} characters"
-            )
-            results[i] = _error(ValidationFailed("content", msg))
+        try:
+            content = checked_content(send.content, max_length)
+        except ServiceError as exc:
+            results[i] = _error(exc)
             continue
         checked.append(
             (
@@ -86,6 +82,7 @@ async def send_messages(request: Request, sender: SenderDep, body: InternalSends
                 ),
             )
         )
+    sender: SendBatcher = request.app.state.sender
     outcomes = await sender.send_many([r for _, r in checked])
     for (i, _), outcome in zip(checked, outcomes, strict=True):
         results[i] = (

@@ -1,24 +1,29 @@
 """The send path's statements: what a batch of sends reads (under the conversations' locks)
 and how its messages and their events are written. PostgreSQL and SQLite side by side.
 
-On PostgreSQL a batch is four round trips whatever its size: BEGIN, one statement that locks
-the conversations and reads everything the checks need (plus the new message ids), one that
-writes the messages, the conversations' last seq and the outbox rows, COMMIT. They are plain
-SQL on the session's asyncpg connection (same transaction; asyncpg prepares each statement
-once per connection): building and compiling SQLAlchemy statements cost more CPU than the
-rest of a send. SQLite (the embedded mode) runs the same reads and writes as Core statements.
+On PostgreSQL a batch is four round trips whatever its size: BEGIN, one statement that reads
+everything the checks need (plus the new message ids), one that takes the conversations' row
+locks, advances their last seq, gives each message its seq and writes the messages and their
+outbox rows, then COMMIT. The locks are held for that one statement and the commit only: a
+batch spans many conversations, and another batch touching any of them waits for it. They are
+plain SQL through the session's connection (asyncpg prepares each statement once per
+connection): building and compiling SQLAlchemy statements cost more CPU than the rest of a
+send. SQLite (the embedded mode, one writer at a time) runs the same reads and writes as Core
+statements.
+
+Event payloads are written before the seqs are known: each carries `SEQ_MARK` where the seq
+goes, replaced in the statement that assigns it.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.events import Envelope
@@ -33,18 +38,17 @@ CONVERSATIONS = Conversation.__table__
 SendKey = tuple[int, int, str | None, int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class LockedConversation:
-    id: int
-    type: str
-    last_seq: int
+#: Stands in for a message's seq in its event payload until the write assigns it.
+SEQ_MARK = -7_301_934_655_844
+SEQ_MARK_JSON = f'"seq":{SEQ_MARK}'
 
 
 @dataclass(slots=True)
 class SendReads:
-    """What the checks of a batch need, read with the conversations locked."""
+    """What the checks of a batch need (no locks taken: the write takes them)."""
 
-    conversations: dict[int, LockedConversation] = field(default_factory=dict)
+    #: conversation → its type, for the sends' conversations that exist
+    conversations: dict[int, str] = field(default_factory=dict)
     #: conversation → current members (user id, username, casefolded username)
     rosters: dict[int, list[tuple[int, str, str]]] = field(default_factory=dict)
     #: (conversation, sender, client_msg_id) → the message a retried send created before
@@ -74,12 +78,10 @@ _READ_PG = """
 WITH req AS (
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::varchar[], $4::bigint[])
         AS r(sender_id, conversation_id, client_msg_id, reply_to)
-), locked AS (
-    SELECT id, type, last_seq FROM conversations
-    WHERE id IN (SELECT conversation_id FROM req) ORDER BY id FOR UPDATE
 )
 SELECT
-    (SELECT json_agg(json_build_array(id, type, last_seq)) FROM locked),
+    (SELECT json_agg(json_build_array(id, type)) FROM conversations
+      WHERE id IN (SELECT conversation_id FROM req)),
     (SELECT json_agg(json_build_array(m.conversation_id, m.user_id, u.username, u.username_key))
        FROM conversation_members m JOIN users u ON u.id = m.user_id
       WHERE m.conversation_id IN (SELECT conversation_id FROM req) AND m.left_at IS NULL),
@@ -100,8 +102,7 @@ SELECT
 
 
 async def read_for_send(session: AsyncSession, sends: Sequence[SendKey]) -> SendReads:
-    """Lock the sends' conversations (until commit: their last seq is ours to advance) and
-    read what their checks need; reserve one message id per send."""
+    """Read what the sends' checks need; reserve one message id per send."""
     if not sends:
         return SendReads()
     if not _postgresql(session):
@@ -125,8 +126,8 @@ async def read_for_send(session: AsyncSession, sends: Sequence[SendKey]) -> Send
             return list(orjson.loads(value))
         return list(value or [])
 
-    for cid, type_, last_seq in rows(row[0]):
-        reads.conversations[cid] = LockedConversation(cid, type_, last_seq)
+    for cid, type_ in rows(row[0]):
+        reads.conversations[cid] = type_
         reads.rosters[cid] = []
     for cid, uid, username, key in rows(row[1]):
         reads.rosters[cid].append((uid, username, key))
@@ -138,8 +139,13 @@ async def read_for_send(session: AsyncSession, sends: Sequence[SendKey]) -> Send
 
 
 async def _read_for_send_sqlite(session: AsyncSession, sends: Sequence[SendKey]) -> SendReads:
-    conversation_ids = {s[1] for s in sends}
-    reads = SendReads(conversations=await lock_conversations(session, conversation_ids))
+    conversation_ids = list({s[1] for s in sends})
+    found = await session.execute(
+        select(CONVERSATIONS.c.id, CONVERSATIONS.c.type).where(
+            CONVERSATIONS.c.id.in_(conversation_ids)
+        )
+    )
+    reads = SendReads(conversations={cid: type_ for cid, type_ in found})
     reads.rosters = {cid: [] for cid in reads.conversations}
     rows = await session.execute(
         select(Member.conversation_id, Member.user_id, User.username, User.username_key)
@@ -161,7 +167,7 @@ async def _read_for_send_sqlite(session: AsyncSession, sends: Sequence[SendKey])
     pairs = {
         (sender, uid, cid)
         for sender, cid, _, _ in sends
-        if cid in reads.conversations and reads.conversations[cid].type == "direct"
+        if reads.conversations.get(cid) == "direct"
         for uid, _, _ in reads.rosters[cid]
         if uid != sender
     }
@@ -185,31 +191,6 @@ async def _read_for_send_sqlite(session: AsyncSession, sends: Sequence[SendKey])
     return reads
 
 
-async def lock_conversations(
-    session: AsyncSession, conversation_ids: Collection[int]
-) -> dict[int, LockedConversation]:
-    """Lock the conversations' rows until commit and read them; missing ids are left out."""
-    ids = sorted(set(conversation_ids))
-    if not ids:
-        return {}
-    query = select(CONVERSATIONS.c.id, CONVERSATIONS.c.type, CONVERSATIONS.c.last_seq).where(
-        CONVERSATIONS.c.id.in_(ids)
-    )
-    if _postgresql(session):
-        # In id order: transactions that lock overlapping sets never wait in a circle.
-        query = query.order_by(CONVERSATIONS.c.id).with_for_update()
-    else:
-        # SQLite has one writer at a time: the first write takes the database's write lock,
-        # held until commit, so what is read after it is current.
-        await session.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id.in_(ids))
-            .values(last_seq=CONVERSATIONS.c.last_seq)
-        )
-    rows = await session.execute(query)
-    return {r.id: LockedConversation(r.id, r.type, r.last_seq) for r in rows}
-
-
 async def reserve_message_ids(session: AsyncSession, n: int) -> list[int]:
     """`n` new message ids, increasing (the event payloads carry them before the insert)."""
     if n == 0:
@@ -222,7 +203,9 @@ async def reserve_message_ids(session: AsyncSession, n: int) -> list[int]:
             n,
         )
         return sorted(result.scalar_one())
-    # SQLite: the caller holds the write lock (lock_conversations); nobody inserts meanwhile.
+    # SQLite has one writer at a time: take the database's write lock (held until commit)
+    # with a write, then nobody else inserts meanwhile.
+    await session.execute(update(MESSAGES).where(MESSAGES.c.id == 0).values(deleted=False))
     top = int(await session.scalar(select(func.coalesce(func.max(MESSAGES.c.id), 0))) or 0)
     return list(range(top + 1, top + 1 + n))
 
@@ -230,24 +213,40 @@ async def reserve_message_ids(session: AsyncSession, n: int) -> list[int]:
 # --- writing -----------------------------------------------------------------------------------
 
 _WRITE_PG = """
-WITH conv AS (
-    UPDATE conversations c SET last_seq = u.last_seq, last_activity_at = $1
-    FROM unnest($2::bigint[], $3::bigint[]) AS u(id, last_seq) WHERE c.id = u.id
+WITH req AS (
+    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::varchar[],
+                         $7::text[], $8::varchar[], $9::varchar[], $10::bigint[], $11::json[],
+                         $12::varchar[], $13::json[], $14::uuid[], $15::varchar[], $16::varchar[],
+                         $17::text[])
+        AS r(id, conversation_id, ord, sender_id, sender_username, content, type, client_msg_id,
+             reply_to, mentions, kind, metadata, event_id, event_type, routing_key, payload)
+), counts AS (
+    SELECT conversation_id, count(*) AS n FROM req GROUP BY conversation_id
+), locked AS MATERIALIZED (
+    -- In id order: batches that lock overlapping sets never wait on each other in a circle.
+    SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM counts)
+    ORDER BY id FOR UPDATE
+), bumped AS (
+    UPDATE conversations c SET last_seq = c.last_seq + counts.n, last_activity_at = $1
+    FROM counts JOIN locked ON locked.id = counts.conversation_id
+    WHERE c.id = counts.conversation_id
+    RETURNING c.id, c.last_seq
+), numbered AS (
+    SELECT req.*, bumped.last_seq - counts.n + req.ord AS seq
+    FROM req JOIN counts USING (conversation_id) JOIN bumped ON bumped.id = req.conversation_id
 ), msg AS (
     INSERT INTO messages (id, conversation_id, seq, sender_id, sender_username, content, type,
                           client_msg_id, reply_to, mentions, created_at, deleted, kind, metadata)
     SELECT id, conversation_id, seq, sender_id, sender_username, content, type, client_msg_id,
            reply_to, mentions, $1, false, kind, metadata
-    FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::varchar[],
-                $9::text[], $10::varchar[], $11::varchar[], $12::bigint[], $13::json[],
-                $14::varchar[], $15::json[])
-        AS m(id, conversation_id, seq, sender_id, sender_username, content, type, client_msg_id,
-             reply_to, mentions, kind, metadata)
+    FROM numbered
+), box AS (
+    INSERT INTO outbox (event_id, event_type, routing_key, payload, created_at, available_at,
+                        attempts)
+    SELECT event_id, event_type, routing_key, replace(payload, $18, '"seq":' || seq), $1, $1, 0
+    FROM numbered
 )
-INSERT INTO outbox (event_id, event_type, routing_key, payload, created_at, available_at, attempts)
-SELECT event_id, event_type, routing_key, payload, $1, $1, 0
-FROM unnest($16::uuid[], $17::varchar[], $18::varchar[], $19::text[])
-    AS o(event_id, event_type, routing_key, payload)
+SELECT id, seq FROM numbered
 """
 
 
@@ -255,34 +254,42 @@ async def write_messages(
     session: AsyncSession,
     outbox: Outbox,
     rows: Sequence[dict[str, Any]],
-    last_seqs: dict[int, int],
     events: Sequence[tuple[Envelope, str]],
     now: datetime,
-) -> None:
-    """Insert the messages (ids and seqs assigned), advance their conversations' last seq and
-    write their events (one routing key each) to the outbox."""
-    if not _postgresql(session):
-        await session.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == bindparam("cid"))
-            .values(last_seq=bindparam("seq"), last_activity_at=now),
-            [{"cid": cid, "seq": seq} for cid, seq in last_seqs.items()],
+) -> list[int]:
+    """Give each message (id assigned, no seq yet) the next seq of its conversation, in order,
+    insert them and their events (payloads with SEQ_MARK; one routing key each); returns the
+    seqs. Takes the conversations' row locks until commit."""
+    if not rows:
+        return []
+    ords: list[int] = []
+    per_conversation: dict[int, int] = {}
+    for row in rows:
+        per_conversation[row["conversation_id"]] = (
+            per_conversation.get(row["conversation_id"], 0) + 1
         )
-        await session.execute(insert(MESSAGES), list(rows))
-        await outbox.add_many(session, [(env, [key]) for env, key in events])
-        return
-    await _execute(
+        ords.append(per_conversation[row["conversation_id"]])
+    payloads = [env.model_dump_json() for env, _ in events]
+    if not _postgresql(session):
+        seqs = await _write_messages_sqlite(session, rows, ords, per_conversation, now)
+        await outbox.add_serialized(
+            session,
+            [
+                (env, key, payload.replace(SEQ_MARK_JSON, f'"seq":{seq}', 1))
+                for (env, key), payload, seq in zip(events, payloads, seqs, strict=True)
+            ],
+        )
+        return seqs
+    result = await _execute(
         session,
         _WRITE_PG,
         now,
-        list(last_seqs),
-        list(last_seqs.values()),
+        [r["id"] for r in rows],
+        [r["conversation_id"] for r in rows],
+        ords,
         *(
             [r[column] for r in rows]
             for column in (
-                "id",
-                "conversation_id",
-                "seq",
                 "sender_id",
                 "sender_username",
                 "content",
@@ -294,9 +301,39 @@ async def write_messages(
         [orjson.dumps(r["mentions"]).decode() for r in rows],
         [r["kind"] for r in rows],
         [None if r["metadata"] is None else orjson.dumps(r["metadata"]).decode() for r in rows],
-        [env.id if isinstance(env.id, uuid.UUID) else uuid.UUID(str(env.id)) for env, _ in events],
+        [env.id for env, _ in events],
         [env.type for env, _ in events],
         [key for _, key in events],
-        [env.model_dump_json() for env, _ in events],
+        payloads,
+        SEQ_MARK_JSON,
     )
+    seq_of = {message_id: seq for message_id, seq in result}
     outbox.wake_after_commit(session)
+    return [seq_of[r["id"]] for r in rows]
+
+
+async def _write_messages_sqlite(
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    ords: list[int],
+    per_conversation: dict[int, int],
+    now: datetime,
+) -> list[int]:
+    first: dict[int, int] = {}
+    for cid, n in sorted(per_conversation.items()):
+        last = await session.scalar(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == cid)
+            .values(last_seq=CONVERSATIONS.c.last_seq + n, last_activity_at=now)
+            .returning(CONVERSATIONS.c.last_seq)
+        )
+        first[cid] = int(last or 0) - n
+    seqs = [first[r["conversation_id"]] + o for r, o in zip(rows, ords, strict=True)]
+    await session.execute(
+        insert(MESSAGES),
+        [
+            {**r, "seq": seq, "created_at": now, "deleted": False}
+            for r, seq in zip(rows, seqs, strict=True)
+        ],
+    )
+    return seqs

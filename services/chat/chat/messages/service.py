@@ -37,13 +37,15 @@ from .writes import Draft, write_txn
 
 def check_content(ctx: Ctx, content: str | None) -> str:
     """1..max characters after trimming; the content itself is stored as given."""
+    return checked_content(content, ctx.settings.max_message_length)
+
+
+def checked_content(content: str | None, max_length: int) -> str:
     if content is None or not content.strip():
         raise ValidationFailed("content", "Message content must not be empty", content)
-    if len(content.strip()) > ctx.settings.max_message_length:
+    if len(content.strip()) > max_length:
         raise ValidationFailed(
-            "content",
-            f"Message content must be at most {ctx.settings.max_message_length} characters",
-            None,
+            "content", f"Message content must be at most {max_length} characters", None
         )
     return content
 
@@ -82,9 +84,10 @@ async def check_not_blocked(session: AsyncSession, access: Access, user_id: int)
 
 
 async def send(
-    ctx: Ctx,
     batcher: SendBatcher,
     *,
+    sender_id: int,
+    max_length: int,
     conversation_id: int | None,
     content: str | None,
     client_msg_id: str | None,
@@ -93,10 +96,10 @@ async def send(
     """A user's send (checked and written in a batch with the sends arriving meanwhile)."""
     if conversation_id is None:
         raise BadRequest("conversation_id is required")
-    content = check_content(ctx, content)
+    content = checked_content(content, max_length)
     return await batcher.send(
         SendRequest(
-            sender_id=ctx.user_id,
+            sender_id=sender_id,
             conversation_id=conversation_id,
             content=content,
             client_msg_id=client_msg_id or None,

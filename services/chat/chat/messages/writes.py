@@ -47,25 +47,22 @@ async def write_txn(
     drafts: Sequence[Draft],
     reads: repo.SendReads | None = None,
 ) -> list[MessageRead]:
-    """Give each draft the next seq of its conversation and a new id, store them and their
-    events. `reads`: when the caller has locked the conversations and reserved ids already."""
+    """Give each draft a new id and the next seq of its conversation (in order), store them and
+    their events. `reads`: when the caller has reserved the ids already."""
     if not drafts:
         return []
     if reads is None:
-        locked = await repo.lock_conversations(session, {d.conversation_id for d in drafts})
         ids = await repo.reserve_message_ids(session, len(drafts))
     else:
-        locked, ids = reads.conversations, reads.ids[: len(drafts)]
+        ids = reads.ids[: len(drafts)]
     now = utcnow()
-    last_seqs = {cid: c.last_seq for cid, c in locked.items()}
-    messages: list[MessageRead] = []
     rows: list[dict[str, Any]] = []
+    templates: list[MessageRead] = []
+    events = []
     for draft, message_id in zip(drafts, ids, strict=True):
-        seq = last_seqs[draft.conversation_id] = last_seqs[draft.conversation_id] + 1
         row = {
             "id": message_id,
             "conversation_id": draft.conversation_id,
-            "seq": seq,
             "sender_id": draft.sender_id,
             "sender_username": draft.sender_username,
             "content": draft.content,
@@ -73,32 +70,22 @@ async def write_txn(
             "client_msg_id": draft.client_msg_id,
             "reply_to": draft.reply_to,
             "mentions": draft.mentions,
-            "created_at": now,
-            "deleted": False,
             "kind": draft.kind,
             "metadata": draft.metadata,
         }
         rows.append(row)
-        messages.append(MessageRead.model_validate(row))
-    written = {d.conversation_id for d in drafts}
-    events = [
-        (
-            envelope(
-                MessageCreated(message=read, member_ids=draft.member_ids),
-                producer=publish.PRODUCER,
-                event_id=uuid.uuid4(),
-            ),
-            conv_key(read.conversation_id, MessageCreated.EVENT_TYPE),
+        # The seq is assigned by the write, under the conversation's lock: the event carries a
+        # stand-in that the same statement replaces.
+        template = MessageRead.model_validate(
+            {**row, "seq": repo.SEQ_MARK, "created_at": now, "deleted": False}
         )
-        for draft, read in zip(drafts, messages, strict=True)
-    ]
-    await repo.write_messages(
-        session,
-        outbox,
-        rows,
-        {cid: seq for cid, seq in last_seqs.items() if cid in written},
-        events,
-        now,
-    )
-    MESSAGES_SENT.inc(len(messages))
-    return messages
+        templates.append(template)
+        env = envelope(
+            MessageCreated(message=template, member_ids=draft.member_ids),
+            producer=publish.PRODUCER,
+            event_id=uuid.uuid4(),
+        )
+        events.append((env, conv_key(draft.conversation_id, MessageCreated.EVENT_TYPE)))
+    seqs = await repo.write_messages(session, outbox, rows, events, now)
+    MESSAGES_SENT.inc(len(rows))
+    return [t.model_copy(update={"seq": seq}) for t, seq in zip(templates, seqs, strict=True)]

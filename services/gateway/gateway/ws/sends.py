@@ -28,7 +28,7 @@ class ChatSends:
         self._chat = chat
         self._limiter = limiter
         self._batcher: Batcher[Send, fr.Frame] = Batcher(
-            self._send_batch, concurrency=8, max_batch=200, name="ws-sends"
+            self._send_batch, concurrency=2, max_batch=200, name="ws-sends"
         )
 
     async def send(self, user_id: int, frame: fr.SendMessageFrame) -> fr.Frame:

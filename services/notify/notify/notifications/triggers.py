@@ -32,6 +32,16 @@ def conversation_link(conversation_id: int) -> str:
 NOTIFYING_KINDS = {"payment": "Payment update", "dispute": "Dispute update"}
 
 
+def notifies(event: MessageCreated) -> bool:
+    """Whether the message may create notifications (mentions, a host's payment or dispute)."""
+    message = event.message
+    if message.deleted:
+        return False
+    if message.type == "system":
+        return message.kind in NOTIFYING_KINDS
+    return any(u != message.sender_id for u in message.mentions)
+
+
 async def on_message_txn(session: AsyncSession, outbox: Outbox, event: MessageCreated) -> None:
     """A mention notification for each mentioned member (never the sender); an `integration`
     notification for every member on a payment or dispute message."""
@@ -40,6 +50,8 @@ async def on_message_txn(session: AsyncSession, outbox: Outbox, event: MessageCr
         return
     if message.type == "system" and message.kind in NOTIFYING_KINDS:
         await _integration_txn(session, outbox, event, NOTIFYING_KINDS[message.kind])
+        return
+    if not notifies(event):
         return
     members = set(event.member_ids)
     mentioned = [u for u in dict.fromkeys(message.mentions) if u in members]
