@@ -94,6 +94,7 @@ class EventConsumer:
         prepare: BatchPreparer | None = None,
         has_work: WorkCheck | None = None,
         max_batch: int = 100,
+        linger: float = 0.0,
     ) -> None:
         self._service = service
         self._bus = bus
@@ -105,11 +106,16 @@ class EventConsumer:
         self._prepare = prepare
         self._has_work = has_work
         self._max_batch = max_batch
+        self._linger = linger
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
         self._subscription = await self._bus.subscribe_batches(
-            self._queue, self._bindings, self.handle_batch, max_batch=self._max_batch
+            self._queue,
+            self._bindings,
+            self.handle_batch,
+            max_batch=self._max_batch,
+            linger=self._linger,
         )
 
     async def stop(self) -> None:
@@ -137,10 +143,13 @@ class EventConsumer:
         if self._prepare is not None:
             await self._prepare(batch)
         if self._has_work is not None:
-            idle = [e for e in batch if not self._has_work(e)]
-            for env in idle:
-                EVENTS_CONSUMED.labels(self._service, env.type, "processed").inc()
-            batch = [e for e in batch if e not in idle]
+            busy: list[Envelope] = []
+            for env in batch:
+                if self._has_work(env):
+                    busy.append(env)
+                else:
+                    EVENTS_CONSUMED.labels(self._service, env.type, "processed").inc()
+            batch = busy
             if not batch:
                 return
         try:

@@ -44,4 +44,3 @@ async def get_ctx(request: Request, session: SessionDep, claims: CurrentClaims) 
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
-

@@ -116,7 +116,6 @@ class TestSequencing:
         conv = await chat.ok("GET", f"/conversations/{cid}", names[0])
         assert conv["last_seq"] == 1000
 
-
     async def test_two_replicas_sending_at_once_get_gap_free_seqs(
         self, chat: Chat, start_chat: object
     ) -> None:
@@ -134,9 +133,7 @@ class TestSequencing:
                 seqs.append((await replica.ok("POST", "/messages", user_id, json=body))["seq"])
             return seqs
 
-        results = await asyncio.gather(
-            *(sender(chat if u % 2 else other, u) for u in names)
-        )
+        results = await asyncio.gather(*(sender(chat if u % 2 else other, u) for u in names))
         assert sorted(s for r in results for s in r) == list(range(1, 301))
         conv = await chat.ok("GET", f"/conversations/{cid}", names[0])
         assert conv["last_seq"] == 300

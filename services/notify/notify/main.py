@@ -86,6 +86,9 @@ def create_app(
             handlers={**notify_events.handlers(), **blocks.HANDLERS},
             prepare=notify_events.prepare,
             has_work=notify_events.has_work,
+            # Nothing notify does is on a live frame's path: batches may wait 50 ms to grow
+            # (one presence lookup and at most one transaction each).
+            linger=0.05,
         )
         sender = EmailSender(
             sessionmaker=sessionmaker,

@@ -104,10 +104,13 @@ class Bus(abc.ABC):
         max_batch: int = 100,
         max_attempts: int = 5,
         auto_ack: bool = False,
+        linger: float = 0.0,
     ) -> Subscription:
         """Consume `queue` in batches (see the delivery contract above). `auto_ack` means the
         broker forgets a message once sent (no acks, no redelivery): for an exclusive queue that
-        dies with its consumer anyway, such as a gateway replica's."""
+        dies with its consumer anyway, such as a gateway replica's. `linger`: how long a batch
+        waits for more deliveries after its first (fewer, larger batches where latency matters
+        less than the cost per batch)."""
 
     @abc.abstractmethod
     async def ping(self) -> bool: ...

@@ -77,12 +77,14 @@ class _MemorySubscription(Subscription):
         batch_handler: BatchHandler | None = None,
         prefetch: int = 32,
         max_batch: int = 100,
+        linger: float = 0.0,
     ) -> None:
         self._broker = broker
         self._queue = queue
         self._handler = handler
         self._batch_handler = batch_handler
         self._max_batch = max_batch
+        self._linger = linger
         self._slots = asyncio.Semaphore(prefetch)
         self._tasks: set[asyncio.Task[None]] = set()
         run = self._run_batches() if batch_handler else self._run()
@@ -130,6 +132,8 @@ class _MemorySubscription(Subscription):
         items = self._queue.items
         while True:
             batch = [await items.get()]
+            if self._linger:
+                await asyncio.sleep(self._linger)
             while len(batch) < self._max_batch and not items.empty():
                 batch.append(items.get_nowait())
             try:
@@ -229,11 +233,14 @@ class MemoryBus(Bus):
         max_batch: int = 100,
         max_attempts: int = 5,
         auto_ack: bool = False,
+        linger: float = 0.0,
     ) -> Subscription:
         # `auto_ack` changes nothing in-process: a failed delivery of an exclusive queue is
         # retried at most `max_attempts` times, as with RabbitMQ's acks.
         q = self._queue(queue, bindings, exclusive=exclusive, max_attempts=max_attempts)
-        sub = _MemorySubscription(self._broker, q, batch_handler=handler, max_batch=max_batch)
+        sub = _MemorySubscription(
+            self._broker, q, batch_handler=handler, max_batch=max_batch, linger=linger
+        )
         self._subscriptions.append(sub)
         return sub
 

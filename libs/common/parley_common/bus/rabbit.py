@@ -75,6 +75,7 @@ class _RabbitSubscription(Subscription):
         batch_handler: BatchHandler | None = None,
         max_batch: int = 100,
         auto_ack: bool = False,
+        linger: float = 0.0,
     ) -> None:
         self._expires_ms = expires_ms
         self._bus = bus
@@ -85,6 +86,7 @@ class _RabbitSubscription(Subscription):
         self._batch_handler = batch_handler
         self._max_batch = max_batch
         self._auto_ack = auto_ack
+        self._linger = linger
         # Batch mode: deliveries wait here (queue order) for the one task that handles them.
         self._pending: list[AbstractIncomingMessage] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -326,6 +328,8 @@ class _RabbitSubscription(Subscription):
         while self._pending:
             # Let every delivery already read from the socket join this batch.
             await asyncio.sleep(0)
+            if self._linger and len(self._pending) < self._max_batch:
+                await asyncio.sleep(self._linger)
             messages = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             deliveries = [self._delivery(m) for m in messages]
@@ -558,6 +562,7 @@ class RabbitBus(Bus):
         max_batch: int = 100,
         max_attempts: int = 5,
         auto_ack: bool = False,
+        linger: float = 0.0,
     ) -> Subscription:
         sub = _RabbitSubscription(
             self,
@@ -572,6 +577,7 @@ class RabbitBus(Bus):
             batch_handler=handler,
             max_batch=max_batch,
             auto_ack=auto_ack,
+            linger=linger,
         )
         self._subscriptions.append(sub)
         if self._connection is not None:
