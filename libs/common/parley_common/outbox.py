@@ -15,7 +15,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Column,
     Index,
@@ -25,17 +24,14 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    any_,
-    bindparam,
     delete,
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy import event as sa_event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from .bus import Bus
 from .db import UTCDateTime, utcnow
@@ -45,19 +41,18 @@ from .metrics import EVENTS_PUBLISHED, OUTBOX_AGE, OUTBOX_BACKLOG
 log = structlog.get_logger(__name__)
 
 
-def ids_in(column: Any, ids: Sequence[int], session: AsyncSession) -> Any:
-    """`column IN ids`, as one statement whatever the number of ids on PostgreSQL (an array
-    parameter; asyncpg prepares a statement once per distinct SQL text)."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
-    return column.in_(list(ids))
-
-
-async def relaxed_commit(session: AsyncSession) -> None:
-    """This transaction's commit need not wait for the disk on PostgreSQL: what it records
-    (an event marked sent, an event id seen) is redone harmlessly if lost in a crash."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+# Marks confirmed rows sent (available_at back to now: a row marked unsent again is due at
+# once) and claims due rows, in one statement (no transaction around it).
+_CLAIM_PG = """
+WITH settled AS (
+    UPDATE {table} SET sent_at = $1, available_at = $1 WHERE id = ANY($4::bigint[])
+), due AS (
+    SELECT id FROM {table} WHERE sent_at IS NULL AND available_at <= $1
+    ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED
+)
+UPDATE {table} o SET available_at = $2 FROM due WHERE o.id = due.id
+RETURNING o.id, o.routing_key, o.payload, o.event_id, o.attempts, o.event_type
+"""
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -110,9 +105,10 @@ class Outbox:
         )
 
     async def add_serialized(
-        self, session: AsyncSession, rows: Iterable[tuple[Envelope, str, str]]
+        self, session: AsyncSession | AsyncConnection, rows: Iterable[tuple[Envelope, str, str]]
     ) -> None:
-        """Rows of (event, routing key, the event's JSON as it is to be published)."""
+        """Rows of (event, routing key, the event's JSON as it is to be published). On a
+        session the relay wakes after its commit; on a connection the caller wakes it."""
         now = utcnow()
         values = [
             {
@@ -129,7 +125,8 @@ class Outbox:
         if not values:
             return
         await session.execute(insert(self.table), values)
-        self.wake_after_commit(session)
+        if isinstance(session, AsyncSession):
+            self.wake_after_commit(session)
 
     def wake_after_commit(self, session: AsyncSession) -> None:
         """Wake the relay once this session commits (for callers that write outbox rows with
@@ -143,13 +140,17 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows in id order. Rows are claimed with a lease (their
-    `available_at` moves `lease_seconds` ahead, taken FOR UPDATE SKIP LOCKED so replicas relay
-    side by side), published, and settled (marked sent, or backed off when the broker refused)
-    when their confirms are in. The next claim does not wait for the confirms of the last one:
-    up to `max_in_flight` claimed batches are out at once, so the broker's confirm latency does
-    not add up into the events' delivery latency. A relay that dies with rows claimed leaves
-    them to be published again once the lease ends (at least once; consumers drop copies)."""
+    """Publishes pending outbox rows in id order.
+
+    Rows are claimed with a lease: their `available_at` moves `lease_seconds` ahead, taken
+    FOR UPDATE SKIP LOCKED so replicas relay side by side. They are published, and marked sent
+    once their confirms are in. The next claim does not wait for the confirms of the last one
+    (up to `max_in_flight` claimed batches are out at once), so the broker's confirm latency
+    does not add up into the events' delivery latency. Rows confirmed since the last claim are
+    marked sent by the next claim's own statement (on PostgreSQL one statement without a
+    transaction around it: a claim and its settling cost one round trip). A relay that dies
+    with rows claimed leaves them to be published again once the lease ends (at least once;
+    consumers drop copies); a row refused by the broker backs off and is retried."""
 
     def __init__(
         self,
@@ -177,6 +178,7 @@ class OutboxRelay:
         self._lease = timedelta(seconds=lease_seconds)
         self._max_in_flight = max_in_flight
         self._in_flight: set[asyncio.Task[int]] = set()
+        self._confirmed: list[int] = []  # published, not yet marked sent
         self._task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
         self._last_gauges = 0.0
@@ -190,9 +192,11 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        # Let publishes under way settle (their rows are marked sent, not published again).
+        # Let publishes under way finish and mark them sent (not published again).
         if self._in_flight:
             await asyncio.wait(self._in_flight, timeout=5)
+        with contextlib.suppress(Exception):
+            await self._claim(limit=0)
 
     async def run(self) -> None:
         while True:
@@ -218,37 +222,67 @@ class OutboxRelay:
             self._outbox.wakeup.clear()
 
     async def relay_once(self) -> int:
-        """Claim, publish and settle one batch of due rows; returns how many were published."""
+        """Claim, publish and mark sent one batch of due rows; returns how many were published."""
         claimed = await self._claim()
-        return await self._publish(claimed) if claimed else 0
+        published = await self._publish(claimed) if claimed else 0
+        await self._claim(limit=0)
+        return published
 
-    async def _claim(self) -> list[Any]:
-        t = self._table
+    async def _claim(self, limit: int | None = None) -> list[Any]:
+        """Mark the confirmed rows sent and claim up to `limit` due ones (0: only mark)."""
+        limit = self._batch if limit is None else limit
+        settled, self._confirmed = self._confirmed, []
         now = utcnow()
-        due = (
-            select(t.c.id)
-            .where(t.c.sent_at.is_(None), t.c.available_at <= now)
-            .order_by(t.c.id)
-            .limit(self._batch)
-            .with_for_update(skip_locked=True)
-        )
-        async with self._sessionmaker() as session, session.begin():
-            rows = (
-                await session.execute(
-                    update(t)
-                    .where(t.c.id.in_(due.scalar_subquery()))
-                    .values(available_at=now + self._lease)
-                    .returning(
-                        t.c.id,
-                        t.c.routing_key,
-                        t.c.payload,
-                        t.c.event_id,
-                        t.c.attempts,
-                        t.c.event_type,
+        try:
+            engine = self._sessionmaker.kw["bind"]
+            if engine.dialect.name == "postgresql":
+                async with engine.connect() as conn:
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    result = await conn.exec_driver_sql(
+                        _CLAIM_PG.format(table=self._table.name),
+                        (now, now + self._lease, limit, settled),
                     )
-                )
-            ).all()
+                    rows = result.all()
+            else:
+                rows = await self._claim_portable(now, limit, settled)
+        except BaseException:
+            self._confirmed = settled + self._confirmed  # marked at the next claim
+            raise
         return sorted(rows, key=lambda row: row[0])
+
+    async def _claim_portable(self, now: Any, limit: int, settled: list[int]) -> list[Any]:
+        t = self._table
+        async with self._sessionmaker() as session, session.begin():
+            if settled:
+                await session.execute(
+                    update(t).where(t.c.id.in_(settled)).values(sent_at=now, available_at=now)
+                )
+            if not limit:
+                return []
+            due = (
+                select(t.c.id)
+                .where(t.c.sent_at.is_(None), t.c.available_at <= now)
+                .order_by(t.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            return list(
+                (
+                    await session.execute(
+                        update(t)
+                        .where(t.c.id.in_(due.scalar_subquery()))
+                        .values(available_at=now + self._lease)
+                        .returning(
+                            t.c.id,
+                            t.c.routing_key,
+                            t.c.payload,
+                            t.c.event_id,
+                            t.c.attempts,
+                            t.c.event_type,
+                        )
+                    )
+                ).all()
+            )
 
     async def _publish(self, rows: Sequence[Any]) -> int:
         results = await asyncio.gather(
@@ -260,25 +294,20 @@ class OutboxRelay:
         )
         sent = [row[0] for row, res in zip(rows, results, strict=True) if res is None]
         failed = [row for row, res in zip(rows, results, strict=True) if res is not None]
-        t = self._table
-        now = utcnow()
-        async with self._sessionmaker() as session, session.begin():
-            await relaxed_commit(session)
-            if sent:
-                # available_at back to now: a row marked unsent again is due at once.
-                await session.execute(
-                    update(t)
-                    .where(ids_in(t.c.id, sent, session))
-                    .values(sent_at=now, available_at=now)
-                )
-            for row_id, _, _, _, attempts, _ in failed:
-                delay = min(self._max_backoff, 0.2 * 2**attempts)
-                await session.execute(
-                    update(t)
-                    .where(t.c.id == row_id)
-                    .values(attempts=attempts + 1, available_at=now + timedelta(seconds=delay))
-                )
+        self._confirmed += sent
+        if sent:
+            self._outbox.wakeup.set()  # the next claim marks them sent
         if failed:
+            t = self._table
+            now = utcnow()
+            async with self._sessionmaker() as session, session.begin():
+                for row_id, _, _, _, attempts, _ in failed:
+                    delay = min(self._max_backoff, 0.2 * 2**attempts)
+                    await session.execute(
+                        update(t)
+                        .where(t.c.id == row_id)
+                        .values(attempts=attempts + 1, available_at=now + timedelta(seconds=delay))
+                    )
             log.warning(
                 "outbox.publish_failed",
                 service=self._service,

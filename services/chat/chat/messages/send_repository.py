@@ -6,8 +6,7 @@ everything the checks need (plus the new message ids), one that takes the conver
 locks, advances their last seq, gives each message its seq and writes the messages and their
 outbox rows, then COMMIT. The locks are held for that one statement and the commit only: a
 batch spans many conversations, and another batch touching any of them waits for it. They are
-plain SQL through the session's connection (asyncpg prepares each statement once per
-connection): building and compiling SQLAlchemy statements cost more CPU than the rest of a
+plain SQL (asyncpg prepares each statement once per connection): building and compiling SQLAlchemy statements cost more CPU than the rest of a
 send. SQLite (the embedded mode, one writer at a time) runs the same reads and writes as Core
 statements.
 
@@ -24,7 +23,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley_common.events import Envelope
 from parley_common.outbox import Outbox
@@ -61,15 +60,13 @@ class SendReads:
     ids: list[int] = field(default_factory=list)
 
 
-def _postgresql(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
+def _postgresql(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
 
 
-async def _execute(session: AsyncSession, sql: str, *params: Any) -> Any:
-    """Plain SQL with asyncpg's $n parameters in the session's transaction (SQLAlchemy sends
-    the BEGIN before the first statement and turns driver errors into its own)."""
-    connection = await session.connection()
-    return await connection.exec_driver_sql(sql, params)
+async def _execute(conn: AsyncConnection, sql: str, *params: Any) -> Any:
+    """Plain SQL with asyncpg's $n parameters (SQLAlchemy turns driver errors into its own)."""
+    return await conn.exec_driver_sql(sql, params)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -101,15 +98,15 @@ SELECT
 """
 
 
-async def read_for_send(session: AsyncSession, sends: Sequence[SendKey]) -> SendReads:
+async def read_for_send(conn: AsyncConnection, sends: Sequence[SendKey]) -> SendReads:
     """Read what the sends' checks need; reserve one message id per send."""
     if not sends:
         return SendReads()
-    if not _postgresql(session):
-        return await _read_for_send_sqlite(session, sends)
+    if not _postgresql(conn):
+        return await _read_for_send_sqlite(conn, sends)
     row = (
         await _execute(
-            session,
+            conn,
             _READ_PG,
             [s[0] for s in sends],
             [s[1] for s in sends],
@@ -138,16 +135,16 @@ async def read_for_send(session: AsyncSession, sends: Sequence[SendKey]) -> Send
     return reads
 
 
-async def _read_for_send_sqlite(session: AsyncSession, sends: Sequence[SendKey]) -> SendReads:
+async def _read_for_send_sqlite(conn: AsyncConnection, sends: Sequence[SendKey]) -> SendReads:
     conversation_ids = list({s[1] for s in sends})
-    found = await session.execute(
+    found = await conn.execute(
         select(CONVERSATIONS.c.id, CONVERSATIONS.c.type).where(
             CONVERSATIONS.c.id.in_(conversation_ids)
         )
     )
     reads = SendReads(conversations={cid: type_ for cid, type_ in found})
     reads.rosters = {cid: [] for cid in reads.conversations}
-    rows = await session.execute(
+    rows = await conn.execute(
         select(Member.conversation_id, Member.user_id, User.username, User.username_key)
         .join(User, User.id == Member.user_id)
         .where(Member.conversation_id.in_(list(reads.rosters)), Member.left_at.is_(None))
@@ -156,7 +153,7 @@ async def _read_for_send_sqlite(session: AsyncSession, sends: Sequence[SendKey])
         reads.rosters[cid].append((uid, username, key))
     keys = [(cid, sender, cmid) for sender, cid, cmid, _ in sends if cmid]
     if keys:
-        found = await session.execute(
+        found = await conn.execute(
             select(
                 Message.conversation_id, Message.sender_id, Message.client_msg_id, Message.id
             ).where(
@@ -174,7 +171,7 @@ async def _read_for_send_sqlite(session: AsyncSession, sends: Sequence[SendKey])
     if pairs:
         both = [(a, b) for a, b, _ in pairs] + [(b, a) for a, b, _ in pairs]
         blocks = set(
-            await session.execute(
+            await conn.execute(
                 select(Block.blocker_id, Block.blocked_id).where(
                     tuple_(Block.blocker_id, Block.blocked_id).in_(both)
                 )
@@ -183,21 +180,21 @@ async def _read_for_send_sqlite(session: AsyncSession, sends: Sequence[SendKey])
         reads.blocked = {(a, cid) for a, b, cid in pairs if (a, b) in blocks or (b, a) in blocks}
     replies = {s[3] for s in sends if s[3] is not None}
     if replies:
-        found = await session.execute(
+        found = await conn.execute(
             select(Message.id, Message.conversation_id).where(Message.id.in_(list(replies)))
         )
         reads.reply_conversations = {mid: cid for mid, cid in found}
-    reads.ids = await reserve_message_ids(session, len(sends))
+    reads.ids = await reserve_message_ids(conn, len(sends))
     return reads
 
 
-async def reserve_message_ids(session: AsyncSession, n: int) -> list[int]:
+async def reserve_message_ids(conn: AsyncConnection, n: int) -> list[int]:
     """`n` new message ids, increasing (the event payloads carry them before the insert)."""
     if n == 0:
         return []
-    if _postgresql(session):
+    if _postgresql(conn):
         result = await _execute(
-            session,
+            conn,
             "SELECT array_agg(nextval(pg_get_serial_sequence('messages', 'id'))) "
             "FROM generate_series(1, $1::int)",
             n,
@@ -205,8 +202,8 @@ async def reserve_message_ids(session: AsyncSession, n: int) -> list[int]:
         return sorted(result.scalar_one())
     # SQLite has one writer at a time: take the database's write lock (held until commit)
     # with a write, then nobody else inserts meanwhile.
-    await session.execute(update(MESSAGES).where(MESSAGES.c.id == 0).values(deleted=False))
-    top = int(await session.scalar(select(func.coalesce(func.max(MESSAGES.c.id), 0))) or 0)
+    await conn.execute(update(MESSAGES).where(MESSAGES.c.id == 0).values(deleted=False))
+    top = int(await conn.scalar(select(func.coalesce(func.max(MESSAGES.c.id), 0))) or 0)
     return list(range(top + 1, top + 1 + n))
 
 
@@ -251,7 +248,7 @@ SELECT id, seq FROM numbered
 
 
 async def write_messages(
-    session: AsyncSession,
+    conn: AsyncConnection,
     outbox: Outbox,
     rows: Sequence[dict[str, Any]],
     events: Sequence[tuple[Envelope, str]],
@@ -270,10 +267,10 @@ async def write_messages(
         )
         ords.append(per_conversation[row["conversation_id"]])
     payloads = [env.model_dump_json() for env, _ in events]
-    if not _postgresql(session):
-        seqs = await _write_messages_sqlite(session, rows, ords, per_conversation, now)
+    if not _postgresql(conn):
+        seqs = await _write_messages_sqlite(conn, rows, ords, per_conversation, now)
         await outbox.add_serialized(
-            session,
+            conn,
             [
                 (env, key, payload.replace(SEQ_MARK_JSON, f'"seq":{seq}', 1))
                 for (env, key), payload, seq in zip(events, payloads, seqs, strict=True)
@@ -281,7 +278,7 @@ async def write_messages(
         )
         return seqs
     result = await _execute(
-        session,
+        conn,
         _WRITE_PG,
         now,
         [r["id"] for r in rows],
@@ -308,12 +305,11 @@ async def write_messages(
         SEQ_MARK_JSON,
     )
     seq_of = {message_id: seq for message_id, seq in result}
-    outbox.wake_after_commit(session)
     return [seq_of[r["id"]] for r in rows]
 
 
 async def _write_messages_sqlite(
-    session: AsyncSession,
+    conn: AsyncConnection,
     rows: Sequence[dict[str, Any]],
     ords: list[int],
     per_conversation: dict[int, int],
@@ -321,7 +317,7 @@ async def _write_messages_sqlite(
 ) -> list[int]:
     first: dict[int, int] = {}
     for cid, n in sorted(per_conversation.items()):
-        last = await session.scalar(
+        last = await conn.scalar(
             update(CONVERSATIONS)
             .where(CONVERSATIONS.c.id == cid)
             .values(last_seq=CONVERSATIONS.c.last_seq + n, last_activity_at=now)
@@ -329,7 +325,7 @@ async def _write_messages_sqlite(
         )
         first[cid] = int(last or 0) - n
     seqs = [first[r["conversation_id"]] + o for r, o in zip(rows, ords, strict=True)]
-    await session.execute(
+    await conn.execute(
         insert(MESSAGES),
         [
             {**r, "seq": seq, "created_at": now, "deleted": False}

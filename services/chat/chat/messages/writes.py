@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from parley_common.db import utcnow
 from parley_common.events import MessageCreated, conv_key, envelope
@@ -47,12 +47,26 @@ async def write_txn(
     drafts: Sequence[Draft],
     reads: repo.SendReads | None = None,
 ) -> list[MessageRead]:
+    """`write` in the session's transaction (the relay wakes after its commit)."""
+    messages = await write(await session.connection(), outbox, drafts, reads)
+    if messages:
+        outbox.wake_after_commit(session)
+    return messages
+
+
+async def write(
+    conn: AsyncConnection,
+    outbox: Outbox,
+    drafts: Sequence[Draft],
+    reads: repo.SendReads | None = None,
+) -> list[MessageRead]:
     """Give each draft a new id and the next seq of its conversation (in order), store them and
-    their events. `reads`: when the caller has reserved the ids already."""
+    their events. `reads`: when the caller has reserved the ids already. On PostgreSQL one
+    statement does it, so a connection without a transaction (autocommit) is enough."""
     if not drafts:
         return []
     if reads is None:
-        ids = await repo.reserve_message_ids(session, len(drafts))
+        ids = await repo.reserve_message_ids(conn, len(drafts))
     else:
         ids = reads.ids[: len(drafts)]
     now = utcnow()
@@ -86,6 +100,6 @@ async def write_txn(
             event_id=uuid.uuid4(),
         )
         events.append((env, conv_key(draft.conversation_id, MessageCreated.EVENT_TYPE)))
-    seqs = await repo.write_messages(session, outbox, rows, events, now)
+    seqs = await repo.write_messages(conn, outbox, rows, events, now)
     MESSAGES_SENT.inc(len(rows))
     return [t.model_copy(update={"seq": seq}) for t, seq in zip(templates, seqs, strict=True)]

@@ -82,9 +82,12 @@ async def serve(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None
                 )
             return
         token, claims = authenticated
+    protocol = direct(scope)
+    if protocol is not None:
+        protocol.forget_handshake()
     conn = Connection(
         send,
-        direct(scope),
+        protocol,
         user_id=claims.user_id,
         username=claims.username,
         sid=claims.sid,
