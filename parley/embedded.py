@@ -54,9 +54,17 @@ class EmbeddedPlatform:
         self.apps: dict[str, FastAPI] = {}
         for name in ORDER:
             main = importlib.import_module(f"{name}.main")
+            extra: dict[str, Any] = {}
+            if name == "gateway":
+                # The live path's internal calls go straight to the routes' functions.
+                extra["direct"] = {
+                    service: self.apps[service].state.internal_handlers
+                    for service in ("chat", "notify")
+                }
             app: FastAPI = main.create_app(
                 embedded_settings(name, data_dir, **overrides.get(name, {})),
                 transports=self.transports,
+                **extra,
             )
             self.apps[name] = app
             self.transports[name] = httpx.ASGITransport(app=app)

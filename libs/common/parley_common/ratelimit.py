@@ -37,6 +37,33 @@ class Decision:
     retry_after: float
 
 
+# The same bucket for each of KEYS in turn (a key may repeat: each time takes one token);
+# ARGV: rate, burst, now. Returns {allowed, retry_ms, allowed, retry_ms, ...}.
+_TOKEN_BUCKETS = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1]) or burst
+  local ts = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+  if tokens >= 1 then
+    tokens = tokens - 1
+    out[2 * i - 1] = 1
+    out[2 * i] = 0
+  else
+    out[2 * i - 1] = 0
+    out[2 * i] = math.ceil((1 - tokens) / rate * 1000)
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+end
+return out
+"""
+
+
 class TokenBucket:
     def __init__(self, store: redis.Redis, *, prefix: str, rate: float, burst: int) -> None:
         self._store = store
@@ -44,6 +71,7 @@ class TokenBucket:
         self.rate = rate
         self.burst = burst
         self._script = store.register_script(_TOKEN_BUCKET)
+        self._many = store.register_script(_TOKEN_BUCKETS)
 
     async def take(self, key: str, cost: int = 1) -> Decision:
         allowed, retry_ms = await self._script(

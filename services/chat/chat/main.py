@@ -23,6 +23,7 @@ from .config import Settings
 from .conversations.api import router as conversations_router
 from .friends.api import router as friends_router
 from .integrations.api import router as integrations_router
+from .internal.api import handlers as internal_handlers
 from .internal.api import router as internal_router
 from .messages.api import router as messages_router
 from .messages.sending import SendBatcher
@@ -105,6 +106,7 @@ def create_app(
 
     app = FastAPI(title="Parley chat", lifespan=lifespan)
     app.state.settings = settings
+    app.state.internal_handlers = internal_handlers(app.state)
     install_error_handlers(app)
     install_request_guard(app, max_body_bytes=settings.max_body_bytes)
     install_observability(app, service="chat", readiness={})

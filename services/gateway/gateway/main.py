@@ -24,7 +24,7 @@ from .cors import OriginPolicy, install_cors
 from .proxy import RestProxy, service_for
 from .runtime import Gateway
 from .sessions import RevocationAwareVerifier, RevocationFeed, SessionDenylist
-from .upstreams import Upstreams
+from .upstreams import DirectHandlers, Upstreams
 from .web import SecurityHeadersMiddleware, UnhandledErrorMiddleware, static_file
 from .ws.endpoint import serve
 from .ws.fanout import Fanout
@@ -39,8 +39,13 @@ PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def create_app(
-    settings: Settings | None = None, *, transports: Transports | None = None
+    settings: Settings | None = None,
+    *,
+    transports: Transports | None = None,
+    direct: DirectHandlers | None = None,
 ) -> FastAPI:
+    """`direct`: other services' internal routes callable in this process (the embedded
+    mode), by service name."""
     settings = settings or Settings()
     origins = OriginPolicy(settings.cors_origins)
 
@@ -54,7 +59,7 @@ def create_app(
         )
         await bus.start()
         store = create_store(settings.redis_url)
-        upstreams = Upstreams.create(settings, transports)
+        upstreams = Upstreams.create(settings, transports, direct)
         denylist = SessionDenylist(store, default_ttl_seconds=settings.session_denylist_seconds)
         revocations = RevocationFeed(bus, denylist, gateway_id=settings.gateway_id)
         registry = Registry()
@@ -82,7 +87,7 @@ def create_app(
             fanout=fanout,
             setup=SocketSetup(upstreams),
             sends=ChatSends(
-                upstreams.chat,
+                upstreams.chat_calls,
                 TokenBucket(
                     store,
                     prefix="gw:send",

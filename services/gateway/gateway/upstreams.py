@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from parley_common.http import Transports, service_client
+from parley_common.internal_calls import InternalClient, InternalHandler
 
 from .config import Settings
+
+#: Per service, internal routes its app serves in this process (the embedded mode).
+DirectHandlers = Mapping[str, Mapping[str, InternalHandler]]
 
 
 @dataclass(slots=True)
@@ -16,9 +21,14 @@ class Upstreams:
     auth: httpx.AsyncClient
     chat: httpx.AsyncClient
     notify: httpx.AsyncClient
+    #: The live path's internal calls (sends, socket setup): direct in the embedded mode.
+    chat_calls: InternalClient
+    notify_calls: InternalClient
 
     @classmethod
-    def create(cls, settings: Settings, transports: Transports | None) -> Upstreams:
+    def create(
+        cls, settings: Settings, transports: Transports | None, direct: DirectHandlers | None = None
+    ) -> Upstreams:
         size = settings.upstream_pool_size
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
 
@@ -32,10 +42,15 @@ class Upstreams:
                 limits=limits,
             )
 
+        chat = client("chat", settings.chat_url)
+        notify = client("notify", settings.notify_url)
+        direct = direct or {}
         return cls(
             auth=client("auth", settings.auth_url),
-            chat=client("chat", settings.chat_url),
-            notify=client("notify", settings.notify_url),
+            chat=chat,
+            notify=notify,
+            chat_calls=InternalClient(chat, direct.get("chat")),
+            notify_calls=InternalClient(notify, direct.get("notify")),
         )
 
     def by_name(self, name: str) -> httpx.AsyncClient:

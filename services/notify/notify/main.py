@@ -26,6 +26,7 @@ from .emails.sender import EmailSender
 from .emails.transport import create_transport
 from .models import OUTBOX, PROCESSED_EVENTS
 from .notifications.api import router as notifications_router
+from .presence.api import handlers as presence_handlers
 from .presence.api import router as presence_router
 from .presence.service import PresenceService
 from .presence.store import PresenceStore
@@ -128,6 +129,7 @@ def create_app(
 
     app = FastAPI(title="Parley notify", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.internal_handlers = presence_handlers(app.state)
     install_error_handlers(app)
     install_request_guard(app, max_body_bytes=settings.max_body_bytes)
     install_observability(app, service=settings.service_name, readiness={})

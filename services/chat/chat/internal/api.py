@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from parley_common.errors import ServiceError
 from parley_common.frames import Id
 from parley_common.internal import ServiceCaller
+from parley_common.internal_calls import InternalHandler
 from parley_common.schemas import INT64_MAX, Int64, MessageRead
 
 from ..conversations import repository as conv_repo
@@ -61,7 +62,12 @@ class InternalSends(BaseModel):
 async def send_messages(request: Request, body: InternalSends) -> Response:
     """Sends of several users at once (the gateway's WebSocket sends). One result per send, in
     order: `{"message": {...}}` or `{"error": {"status", "detail", "code"}}`."""
-    max_length: int = request.app.state.settings.max_message_length
+    answer = await sends_of(request.app.state, body)
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+async def sends_of(state: Any, body: InternalSends) -> dict[str, Any]:
+    max_length: int = state.settings.max_message_length
     results: list[dict[str, Any] | None] = [None] * len(body.sends)
     checked: list[tuple[int, SendRequest]] = []
     for i, send in enumerate(body.sends):
@@ -82,7 +88,7 @@ async def send_messages(request: Request, body: InternalSends) -> Response:
                 ),
             )
         )
-    sender: SendBatcher = request.app.state.sender
+    sender: SendBatcher = state.sender
     outcomes = await sender.send_many([r for _, r in checked])
     for (i, _), outcome in zip(checked, outcomes, strict=True):
         results[i] = (
@@ -90,7 +96,7 @@ async def send_messages(request: Request, body: InternalSends) -> Response:
             if isinstance(outcome, ServiceError)
             else {"message": outcome.model_dump(mode="json")}
         )
-    return Response(orjson.dumps({"results": results}), media_type="application/json")
+    return {"results": results}
 
 
 def _error(exc: ServiceError) -> dict[str, Any]:
@@ -111,16 +117,33 @@ class SocketSetups(BaseModel):
 
 
 @router.post("/users/lookup", response_model=SocketSetups)
-async def socket_setups(session: SessionDep, body: UserIds) -> SocketSetups:
+async def socket_setups(request: Request, body: UserIds) -> SocketSetups:
     """For new sockets of these users: each one's friends and current conversations."""
+    return await setups_of(request.app.state, body)
+
+
+async def setups_of(state: Any, body: UserIds) -> SocketSetups:
     ids = sorted(set(body.user_ids))
-    friends = await friend_repo.friend_ids_of_many(session, ids)
-    conversations = await conv_repo.conversation_ids_of_many(session, ids)
+    async with state.sessionmaker() as session:
+        friends = await friend_repo.friend_ids_of_many(session, ids)
+        conversations = await conv_repo.conversation_ids_of_many(session, ids)
     return SocketSetups(
         users={
             u: SocketSetup(friend_ids=friends[u], conversation_ids=conversations[u]) for u in ids
         }
     )
+
+
+def handlers(state: Any) -> dict[str, InternalHandler]:
+    """The live path's internal routes as plain functions (parley_common.internal_calls)."""
+
+    async def sends(body: Any) -> Any:
+        return await sends_of(state, InternalSends.model_validate(body))
+
+    async def setups(body: Any) -> Any:
+        return (await setups_of(state, UserIds.model_validate(body))).model_dump(mode="json")
+
+    return {"/internal/messages": sends, "/internal/users/lookup": setups}
 
 
 @router.get("/users/{user_id}/conversations", response_model=ConversationIds)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import structlog
 from pydantic import ValidationError
 
 from parley_common import frames as fr
 from parley_common.batching import Batcher
+from parley_common.internal_calls import InternalCallFailed, InternalClient
 from parley_common.ratelimit import TokenBucket
 from parley_common.schemas import MessageRead
 
@@ -24,7 +24,7 @@ Send = tuple[int, fr.SendMessageFrame]  # (sender's user id, the frame)
 
 
 class ChatSends:
-    def __init__(self, chat: httpx.AsyncClient, limiter: TokenBucket) -> None:
+    def __init__(self, chat: InternalClient, limiter: TokenBucket) -> None:
         self._chat = chat
         self._limiter = limiter
         self._batcher: Batcher[Send, fr.Frame] = Batcher(
@@ -77,11 +77,10 @@ class ChatSends:
             ]
         }
         try:
-            response = await self._chat.post("/internal/messages", json=body)
-            answers: list[dict[str, Any]] = (
-                response.json()["results"] if response.is_success else []
-            )
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            answers: list[dict[str, Any]] = (await self._chat.post("/internal/messages", body))[
+                "results"
+            ]
+        except (InternalCallFailed, KeyError, TypeError):
             answers = []
         if len(answers) != len(sends):
             return [_with_id(unavailable(), f) for _, f in sends]

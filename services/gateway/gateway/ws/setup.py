@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import structlog
 
 from parley_common import frames as fr
 from parley_common.batching import Batcher
+from parley_common.internal_calls import InternalCallFailed
 
 from ..upstreams import Upstreams
 
@@ -62,11 +62,10 @@ class SocketSetup:
 
     async def _lookup_users(self, user_ids: list[int]) -> list[UserSetup | None]:
         try:
-            response = await self._upstreams.chat.post(
-                "/internal/users/lookup", json={"user_ids": sorted(set(user_ids))}
+            answer = await self._upstreams.chat_calls.post(
+                "/internal/users/lookup", {"user_ids": sorted(set(user_ids))}
             )
-            response.raise_for_status()
-            found = response.json()["users"]
+            found = answer["users"]
             return [
                 UserSetup(
                     friend_ids=[int(i) for i in found[str(u)]["friend_ids"]],
@@ -74,7 +73,7 @@ class SocketSetup:
                 )
                 for u in user_ids
             ]
-        except (httpx.HTTPError, KeyError, ValueError, TypeError):
+        except (InternalCallFailed, KeyError, ValueError, TypeError):
             log.warning("ws.setup_users_unavailable", users=len(user_ids))
             return [None] * len(user_ids)
 
@@ -83,14 +82,12 @@ class SocketSetup:
     ) -> list[dict[str, Any] | None]:
         ids = sorted({u for friends in friend_lists for u in friends})
         try:
-            response = await self._upstreams.notify.post(
-                "/internal/presence/lookup", json={"user_ids": ids}
+            states = await self._upstreams.notify_calls.post(
+                "/internal/presence/lookup", {"user_ids": ids}
             )
-            response.raise_for_status()
-            states = response.json()
             if not isinstance(states, dict):
                 raise ValueError("not an object")
-        except (httpx.HTTPError, ValueError):
+        except (InternalCallFailed, ValueError):
             log.warning("ws.setup_presence_unavailable", users=len(ids))
             return [None] * len(friend_lists)
         return [states] * len(friend_lists)

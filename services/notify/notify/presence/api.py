@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
 from parley_common.internal import ServiceCaller
+from parley_common.internal_calls import InternalHandler
 from parley_common.schemas import PresenceState, in_int64
 
 from .. import projections
@@ -77,3 +78,14 @@ async def lookup_presence_internal(
     """Online state of many users at once (the gateway's new sockets: their friends)."""
     states = await store.states(body.user_ids)
     return {str(uid): state for uid, state in states.items()}
+
+
+def handlers(state: Any) -> dict[str, InternalHandler]:
+    """The live path's internal routes as plain functions (parley_common.internal_calls)."""
+
+    async def lookup(body: Any) -> Any:
+        ids = UserIds.model_validate(body).user_ids
+        states = await state.presence.store.states(ids)
+        return {str(uid): s.model_dump(mode="json") for uid, s in states.items()}
+
+    return {"/internal/presence/lookup": lookup}
