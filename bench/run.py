@@ -9,7 +9,8 @@ Scenarios (PROTOCOL-level, raw `websockets` clients, only `json.loads` per recei
   step's delivered frames/s, p50/p95/p99, loss and duplicates.
 - idle memory: RSS growth of the server processes per idle connection at K connections.
 
-Usage: python -m bench.run [--quick] [--targets parley,channels-A,channels-B,limit]
+Usage: python -m bench.run [--quick]
+       [--targets parley,parley-stack,parley-embedded,channels-A,channels-B,limit]
        [--parley-mode stack|embedded]
 Writes bench/results/<UTC time>.json and prints one table with Parley/peer ratios.
 """
@@ -387,7 +388,7 @@ async def bench_target(target: Target, args: argparse.Namespace) -> dict[str, An
 
 def table(results: dict[str, Any]) -> str:
     names = list(results["targets"])
-    parley = next((n for n in names if n.startswith("parley")), None)
+    parleys = [n for n in names if n.startswith("parley")]
 
     def get(name: str, path: str) -> Any:
         node: Any = results["targets"].get(name, {})
@@ -410,20 +411,17 @@ def table(results: dict[str, Any]) -> str:
         ("server CPU ms/message at best", "fanout.best.cpu_ms_per_message.total", False),
         ("idle RSS KiB/connection", "idle.kib_per_connection", False),
     ]
-    peers = [n for n in names if n != parley]
-    header = ["metric", parley or "-"] + [x for p in peers for x in (p, f"{parley}/{p}")]
+    peers = [n for n in names if n not in parleys]
+    header = ["metric", *parleys, *peers]
+    header += [f"{a}/{b}" for a in parleys for b in peers]
     lines = [header]
     for label, path, _ in rows:
-        pv = get(parley, path) if parley else None
-        line = [label, fmt(pv)]
-        for p in peers:
-            v = get(p, path)
-            ratio = (
-                f"{pv / v:.2f}"
-                if isinstance(pv, int | float) and isinstance(v, int | float) and v
-                else "-"
-            )
-            line += [fmt(v), ratio]
+        line = [label] + [fmt(get(n, path)) for n in parleys + peers]
+        for a in parleys:
+            for b in peers:
+                pv, v = get(a, path), get(b, path)
+                ok = isinstance(pv, int | float) and isinstance(v, int | float) and v
+                line.append(f"{pv / v:.2f}" if ok else "-")
         lines.append(line)
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
     return "\n".join(
@@ -452,6 +450,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     for name in wanted:
         if name == "parley":
             target: Target = ParleyTarget(args.parley_mode)
+        elif name in ("parley-stack", "parley-embedded"):
+            # Both modes in one run compare each against the same peer run.
+            target = ParleyTarget(name.removeprefix("parley-"))
         elif name in ("channels-A", "channels-B"):
             if not (BENCH_VENV / "bin" / "daphne").exists():
                 print(f"!! {name}: bench/.venv missing; see bench/README.md", flush=True)
