@@ -252,6 +252,7 @@ async def scenario_fanout(
             t_start = time.time()
             current.first_send = t_start
             cpu_before = target.cpu()
+            print(f"    {target.name} step at {rate:g} msg/s per room starts", flush=True)
 
             async def sender(
                 i: int, room: Room, t_start: float, interval: float, current: Step
