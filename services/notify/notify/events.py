@@ -29,10 +29,10 @@ from parley_common.events import (
 )
 from parley_common.outbox import Outbox
 
-from . import projections
+from . import projections, read_cursors
 from .config import Settings
 from .emails import scheduler
-from .models import Conversation, ReadCursor
+from .models import Conversation
 from .notifications import repository as notification_repository
 from .notifications import triggers
 from .presence.store import PresenceStore
@@ -162,17 +162,9 @@ class NotifyEvents:
         e = env.parse(ReceiptUpdated)
         if e.kind != "read":
             return
-        cursor = await session.get(ReadCursor, (e.user_id, e.conversation_id), with_for_update=True)
-        if cursor is None:
-            await session.execute(
-                projections.insert_for(session)(ReadCursor)
-                .values(user_id=e.user_id, conversation_id=e.conversation_id, last_read_seq=e.seq)
-                .on_conflict_do_update(
-                    index_elements=["user_id", "conversation_id"], set_={"last_read_seq": e.seq}
-                )
-            )
-        elif e.seq > cursor.last_read_seq:
-            cursor.last_read_seq = e.seq
+        await read_cursors.advance_txn(
+            session, user_id=e.user_id, conversation_id=e.conversation_id, seq=e.seq
+        )
         await notification_repository.mark_read_up_to_seq(
             session, e.user_id, e.conversation_id, e.seq
         )

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Preferences
+from ..projections import insert_for
 from .schemas import PreferencesRead, PreferencesUpdate
 
 
@@ -46,10 +47,23 @@ def to_read(prefs: Preferences, default_delay_seconds: float) -> PreferencesRead
 
 
 async def update(session: AsyncSession, user_id: int, change: PreferencesUpdate) -> Preferences:
-    prefs = await session.get(Preferences, user_id, with_for_update=True)
-    if prefs is None:
-        prefs = defaults(user_id)
-        session.add(prefs)
+    # The user's first change creates the row. Two first changes at once would both find no
+    # row and both insert it (one failing on the primary key): the defaults go in with ON
+    # CONFLICT DO NOTHING first, then the row is locked, so the second waits for the first.
+    row = defaults(user_id)
+    await session.execute(
+        insert_for(session)(Preferences)
+        .values(
+            user_id=user_id,
+            email_missed_messages=row.email_missed_messages,
+            email_delay_seconds=row.email_delay_seconds,
+            digest=row.digest,
+            muted_conversation_ids=row.muted_conversation_ids,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    prefs = await session.get(Preferences, user_id, with_for_update=True, populate_existing=True)
+    assert prefs is not None  # inserted above or already there
     if change.email_missed_messages is not None:
         prefs.email_missed_messages = change.email_missed_messages
     if change.email_delay_minutes is not None:
