@@ -24,11 +24,6 @@ class Settings(BaseServiceSettings):
         default=300.0,
         description="Default wait before a missed-message email (users override it in minutes).",
     )
-    email_max_batch_wait_factor: float = Field(
-        default=3.0,
-        description="New messages push a pending email back by the delay, at most this many delays "
-        "after the first one.",
-    )
     email_tick_seconds: float = Field(
         default=2.0, description="How often the sender looks for due emails."
     )

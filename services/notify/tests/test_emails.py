@@ -99,6 +99,24 @@ class TestMissedMessageEmail:
         assert not await emails_for(notify, BOB, "pending")
         assert collector.messages == []
 
+    async def test_later_messages_never_push_the_email_back(
+        self, notify: Notify, smtp: tuple[SmtpCollector, int]
+    ) -> None:
+        """The email is due one delay after the first missed message, however many follow."""
+        await setup_pair(notify)
+        await notify.request(
+            "PUT", "/notifications/preferences", BOB, json={"email_delay_minutes": 0.5}
+        )
+        await notify.message(GROUP, 1, ALICE, [ALICE, BOB], "first")
+        await wait_for(lambda: _items(notify, BOB, 1), message="queued")
+        (first,) = await emails_for(notify, BOB, "pending")
+        for seq in (2, 3, 4):
+            await notify.message(GROUP, seq, ALICE, [ALICE, BOB], f"message {seq}")
+            await wait_for(lambda seq=seq: _items(notify, BOB, seq), message="queued")
+        (pending,) = await emails_for(notify, BOB, "pending")
+        assert pending.id == first.id and pending.due_at == first.due_at
+        assert abs((first.due_at - first.created_at).total_seconds() - 30) < 1
+
     async def test_partly_read_sends_only_the_unread(
         self, notify: Notify, smtp: tuple[SmtpCollector, int]
     ) -> None:

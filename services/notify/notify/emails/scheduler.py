@@ -102,16 +102,11 @@ async def on_message_txn(
 async def schedule_txn(
     session: AsyncSession, user_id: int, *, digest: bool, delay: float, settings: Settings
 ) -> None:
-    """Create the user's pending email, or push a missed-message one back by `delay` (debounce),
-    never past `email_max_batch_wait_factor` delays after it was first scheduled."""
+    """Create the user's pending email unless one is already pending: a missed-message email
+    goes out `delay` after the first message it is about, with everything that arrived
+    meanwhile (never pushed back by later messages, so a busy conversation cannot hold it)."""
     now = utcnow()
-    pending = await lock_pending_txn(session, user_id)
-    if pending is not None:
-        if pending.kind == "missed" and not digest:
-            cap = pending.created_at + timedelta(
-                seconds=delay * settings.email_max_batch_wait_factor
-            )
-            pending.due_at = max(pending.due_at, min(now + timedelta(seconds=delay), cap))
+    if await lock_pending_txn(session, user_id) is not None:
         return
     due = (
         next_digest_time(now, settings.digest_hour_utc)
