@@ -107,3 +107,115 @@ class TestIntegrationApi:
                 raise AssertionError("an end-user token worked on /integrations/")
         finally:
             await host.aclose()
+
+
+async def notify_users(host: ParleyClient, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    # Like put_context: chat may not know just-registered users yet (404 until it does).
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            answer: dict[str, Any] = await host.request(
+                "POST",
+                "/integrations/notifications",
+                json=body,
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            return answer
+        except ParleyError as exc:
+            if exc.status != 404 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+class TestHostNotifications:
+    async def test_task_app_notifies_its_users(self, stack: Any, connect: Any) -> None:
+        """A task app tells Bob a task is his: stored, live, counted by type, once per key, and
+        not at all for a user who turned that type off."""
+        assert stack.stack is not None
+        chat_db = stack.stack.config.database_urls["chat"]
+        key = await asyncio.to_thread(create_key, chat_db, f"tasks-{uuid.uuid4().hex[:8]}")
+        alice, bob = await stack.users(2)
+        r = await alice.request(
+            "PUT",
+            "/notifications/preferences",
+            json={"channels": {"task.assigned": {"in_app": False}}},
+        )
+        assert r["channels"]["task.assigned"] == {"in_app": False, "email": True, "push": True}
+        socket = await connect(bob)
+        host = ParleyClient(stack.gateway_urls)
+        body = {
+            "user_ids": [alice.user.id, bob.user.id],
+            "type": "task.assigned",
+            "title": "Fix the sink",
+            "body": "Due Friday",
+            "link": "https://tasks.example.com/t/42",
+            "data": {"task_id": 42},
+            "idempotency_key": "task-42-assigned",
+        }
+        try:
+            answer = await notify_users(host, key, body)
+            assert answer["status"] == "accepted" and answer["type"] == "task.assigned"
+            frame = await socket.next_frame(
+                "notification", where=lambda f: f.notification.type == "task.assigned"
+            )
+            assert frame.notification.title == "Fix the sink"
+            assert frame.notification.link == "https://tasks.example.com/t/42"
+            assert frame.notification.data == {"task_id": 42}
+
+            # The same key again: nothing new. A second type shows in the counts by type.
+            await notify_users(host, key, body)
+            await notify_users(
+                host,
+                key,
+                {
+                    **body,
+                    "type": "task.commented",
+                    "title": "New comment",
+                    "user_ids": [bob.user.id],
+                    "idempotency_key": "task-42-comment-1",
+                },
+            )
+            await socket.next_frame(
+                "notification", where=lambda f: f.notification.type == "task.commented"
+            )
+            tasks = await bob.request("GET", "/notifications", params={"type": "task."})
+            assert sorted(n["type"] for n in tasks) == ["task.assigned", "task.commented"]
+            only = await bob.request("GET", "/notifications", params={"type": "task.assigned"})
+            assert [n["type"] for n in only] == ["task.assigned"]
+            counts = await bob.request("GET", "/notifications/unread-count")
+            assert counts["by_type"]["task.assigned"] == 1
+            assert counts["by_type"]["task.commented"] == 1
+            assert await alice.request("GET", "/notifications", params={"type": "task."}) == []
+
+            # Bad input changes nothing.
+            for bad in (
+                {**body, "type": "Task Assigned"},
+                {**body, "type": "assigned"},
+                {**body, "link": "javascript:alert(1)"},
+                {**body, "user_ids": []},
+            ):
+                try:
+                    await notify_users(host, key, bad)
+                except ParleyError as exc:
+                    assert exc.status == 422, bad
+                else:
+                    raise AssertionError(f"accepted {bad}")
+            try:
+                await host.request(
+                    "POST",
+                    "/integrations/notifications",
+                    json={**body, "user_ids": [10**12]},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+            except ParleyError as exc:
+                assert exc.status == 404 and exc.detail == "User not found"
+            else:
+                raise AssertionError("an unknown user was accepted")
+            try:  # an end user's token is no integration key
+                await bob.request("POST", "/integrations/notifications", json=body)
+            except ParleyError as exc:
+                assert exc.status == 401
+            else:
+                raise AssertionError("an end-user token worked on /integrations/notifications")
+        finally:
+            await host.aclose()

@@ -250,6 +250,21 @@ class PresenceChanges(EventData, event_type="presence.changes"):
     changes: list[PresenceChanged]
 
 
+class NotificationRequested(EventData, event_type="notification.requested"):
+    """A host product's notification for some of its users (`POST /integrations/notifications`,
+    routed `svc.notification.requested`): notify stores one per user, once per
+    `idempotency_key`, and delivers it on the channels each user chose for `type`."""
+
+    user_ids: list[int]
+    type: str
+    title: str
+    body: str = ""
+    link: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    source: str = ""  # the integration key's name
+
+
 class NotificationCreated(EventData, event_type="notification.created"):
     user_id: int
     notification: NotificationRead
@@ -273,6 +288,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         MessageCreated,
         MessageEdited,
         MessageDeleted,
+        NotificationRequested,
         ReactionUpdated,
         ReceiptUpdated,
         Typing,

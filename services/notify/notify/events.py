@@ -23,6 +23,7 @@ from parley_common.events import (
     MemberAdded,
     MemberRemoved,
     MessageCreated,
+    NotificationRequested,
     ReceiptUpdated,
     UserRegistered,
     UserUpdated,
@@ -34,6 +35,7 @@ from .config import Settings
 from .emails import scheduler
 from .models import Conversation
 from .notifications import repository as notification_repository
+from .notifications import service as notification_service
 from .notifications import triggers
 from .presence.store import PresenceStore
 
@@ -46,6 +48,7 @@ BINDINGS = [
     "conv.*.member.*",
     "user.*.conversation.created",
     "user.*.friend.*",
+    "svc.notification.requested",
 ]
 
 
@@ -97,6 +100,7 @@ class NotifyEvents:
             MemberRemoved.EVENT_TYPE: self.member_removed,
             MessageCreated.EVENT_TYPE: self.message_created,
             ReceiptUpdated.EVENT_TYPE: self.receipt_updated,
+            NotificationRequested.EVENT_TYPE: self.notification_requested,
         }
 
     async def user_changed(self, session: AsyncSession, env: Envelope) -> None:
@@ -157,6 +161,11 @@ class NotifyEvents:
             online = await self._presence.online_among(scheduler.recipients(e))
             offline = [u for u in scheduler.recipients(e) if u not in online]
         await scheduler.on_message_txn(session, e, offline=offline, settings=self._settings)
+
+    async def notification_requested(self, session: AsyncSession, env: Envelope) -> None:
+        await notification_service.create_host_txn(
+            session, self._outbox, env.parse(NotificationRequested)
+        )
 
     async def receipt_updated(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(ReceiptUpdated)

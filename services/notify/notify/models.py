@@ -73,10 +73,13 @@ class ReadCursor(Base):
 
 class Notification(Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_notifications_user_id_id", "user_id", "id"),
+        Index("ux_notifications_user_id_dedupe_key", "user_id", "dedupe_key", unique=True),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(BigId)
-    type: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str | None] = mapped_column(String(500))
@@ -86,6 +89,8 @@ class Notification(Base):
     # Set for notifications about a message, so reading the conversation up to `seq` clears them.
     conversation_id: Mapped[int | None] = mapped_column(BigId)
     seq: Mapped[int | None] = mapped_column(BigId)
+    # A host notification's idempotency key (with its key's name): one notification per user.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class Preferences(Base):
@@ -96,6 +101,9 @@ class Preferences(Base):
     email_delay_seconds: Mapped[float | None] = mapped_column(Float)
     digest: Mapped[str] = mapped_column(String(16), default="off")
     muted_conversation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Per notification type, the channels the user turned on or off: {"task.assigned":
+    # {"email": false}, "host": {...}}; NULL or a missing entry: the defaults (channels.py).
+    channels: Mapped[dict[str, dict[str, bool]] | None] = mapped_column(JSON)
 
 
 class PendingEmail(Base):

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from parley_common.schemas import ConversationRead, Int64, MessageRead
 
-from . import service
+from . import notifications, service
 from .deps import IntegrationCtxDep
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
@@ -83,3 +83,14 @@ async def post_message(
         metadata=body.metadata,
         idempotency_key=body.idempotency_key,
     )
+
+
+@router.post(
+    "/notifications", response_model=notifications.HostNotificationAccepted, status_code=202
+)
+async def post_notification(
+    body: notifications.HostNotificationCreate, ctx: IntegrationCtxDep
+) -> notifications.HostNotificationAccepted:
+    """Notify users of a host event (`task.assigned`, ...): one notification per user, delivered
+    on the channels each user chose for the type; the same idempotency_key again adds nothing."""
+    return await notifications.request(ctx, body)

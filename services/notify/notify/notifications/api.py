@@ -28,18 +28,32 @@ async def list_notifications(
         ge=INT64_MIN,
         le=INT64_MAX,
     ),
+    type: str | None = Query(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9_]+(\.[a-z0-9_]*)*$",
+        description="Only this type and its dotted subtypes; a trailing dot (`task.`) lists "
+        "every type under it.",
+    ),
 ) -> list[NotificationRead]:
     """The caller's notifications, newest first."""
     rows = await service.list_notifications(
-        session, claims.user_id, unread_only=unread_only, limit=limit, before=before
+        session,
+        claims.user_id,
+        unread_only=unread_only,
+        limit=limit,
+        before=before,
+        type_prefix=type,
     )
     return [NotificationRead.model_validate(n) for n in rows]
 
 
 @router.get("/unread-count", response_model=UnreadCount)
 async def unread_count(claims: CurrentClaims, session: SessionDep) -> UnreadCount:
-    """How many of the caller's notifications are unread."""
-    return UnreadCount(count=await repository.count_unread(session, claims.user_id))
+    """How many of the caller's notifications are unread, in total and per type."""
+    by_type = await repository.count_unread_by_type(session, claims.user_id)
+    return UnreadCount(count=sum(by_type.values()), by_type=by_type)
 
 
 @router.post("/read-all", response_model=StatusOk)

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Preferences
 from ..projections import insert_for
-from .schemas import PreferencesRead, PreferencesUpdate
+from . import channels
+from .schemas import ChannelChoice, PreferencesRead, PreferencesUpdate
 
 
 def defaults(user_id: int) -> Preferences:
@@ -19,6 +20,7 @@ def defaults(user_id: int) -> Preferences:
         email_delay_seconds=None,
         digest="off",
         muted_conversation_ids=[],
+        channels=None,
     )
 
 
@@ -43,6 +45,7 @@ def to_read(prefs: Preferences, default_delay_seconds: float) -> PreferencesRead
         email_delay_minutes=delay_seconds(prefs, default_delay_seconds) / 60,
         digest=prefs.digest,
         muted_conversation_ids=sorted(prefs.muted_conversation_ids or []),
+        channels={t: ChannelChoice(**c) for t, c in channels.listed(prefs).items()},
     )
 
 
@@ -72,5 +75,10 @@ async def update(session: AsyncSession, user_id: int, change: PreferencesUpdate)
         prefs.digest = change.digest
     if change.muted_conversation_ids is not None:
         prefs.muted_conversation_ids = sorted(set(change.muted_conversation_ids))
+    if change.channels is not None:
+        prefs.channels = channels.merged(
+            prefs.channels,
+            {t: c.model_dump(exclude_unset=True) for t, c in change.channels.items()},
+        )
     await session.flush()
     return prefs

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Notification
+from ..models import Notification, User
 
 
 async def list_for_user(
-    session: AsyncSession, user_id: int, *, unread_only: bool, limit: int, before: int | None
+    session: AsyncSession,
+    user_id: int,
+    *,
+    unread_only: bool,
+    limit: int,
+    before: int | None,
+    type_prefix: str | None = None,
 ) -> Sequence[Notification]:
     query = select(Notification).where(Notification.user_id == user_id)
+    if type_prefix:
+        # `task.` lists every task.* type; `mention` only mentions.
+        query = query.where(
+            Notification.type.startswith(type_prefix, autoescape=True)
+            if type_prefix.endswith(".")
+            else or_(
+                Notification.type == type_prefix,
+                Notification.type.startswith(type_prefix + ".", autoescape=True),
+            )
+        )
     if unread_only:
         query = query.where(Notification.is_read.is_(False))
     if before is not None:
@@ -22,13 +38,29 @@ async def list_for_user(
     return rows.all()
 
 
-async def count_unread(session: AsyncSession, user_id: int) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Notification)
+async def count_unread_by_type(session: AsyncSession, user_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(Notification.type, func.count())
         .where(Notification.user_id == user_id, Notification.is_read.is_(False))
+        .group_by(Notification.type)
     )
-    return int(count or 0)
+    return {type_: int(n) for type_, n in rows.all()}
+
+
+async def known_users(session: AsyncSession, user_ids: Iterable[int]) -> list[int]:
+    rows = await session.scalars(select(User.id).where(User.id.in_(list(user_ids))))
+    return list(rows)
+
+
+async def users_with_dedupe_key(
+    session: AsyncSession, user_ids: Iterable[int], dedupe_key: str
+) -> list[int]:
+    rows = await session.scalars(
+        select(Notification.user_id).where(
+            Notification.user_id.in_(list(user_ids)), Notification.dedupe_key == dedupe_key
+        )
+    )
+    return list(rows)
 
 
 async def get_owned(

@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.db import utcnow
-from parley_common.events import NotificationCreated, envelope, user_key
+from parley_common.events import NotificationCreated, NotificationRequested, envelope, user_key
 from parley_common.outbox import Outbox
 from parley_common.schemas import NotificationRead
 
 from ..errors import NotificationNotFound
 from ..metrics import NOTIFICATIONS_CREATED
 from ..models import Notification
-from . import repository
+from . import channels, preferences, repository
 
 TYPES = (
     "mention",
@@ -39,9 +39,14 @@ async def create_txn(
     data: dict[str, Any] | None = None,
     conversation_id: int | None = None,
     seq: int | None = None,
-) -> Notification:
-    """Store a notification and, in the same transaction, its `user.<id>.notification.created`."""
-    assert type_ in TYPES, type_
+    dedupe_key: str | None = None,
+) -> Notification | None:
+    """Store a notification and, in the same transaction, its `user.<id>.notification.created`;
+    nothing when the user turned in-app notifications of this type off."""
+    assert type_ in TYPES or channels.is_host_type(type_), type_
+    prefs = await preferences.get(session, user_id)
+    if not channels.wants(prefs, type_, "in_app"):
+        return None
     notification = Notification(
         user_id=user_id,
         type=type_,
@@ -53,6 +58,7 @@ async def create_txn(
         data=data or {},
         conversation_id=conversation_id,
         seq=seq,
+        dedupe_key=dedupe_key,
     )
     session.add(notification)
     await session.flush()
@@ -61,15 +67,27 @@ async def create_txn(
     )
     env = envelope(event, producer="notify")
     await outbox.add(session, env, [user_key(user_id, env.type)])
-    NOTIFICATIONS_CREATED.labels(type_).inc()
+    # Host types are open-ended: one metric label for all of them.
+    NOTIFICATIONS_CREATED.labels("host" if channels.is_host_type(type_) else type_).inc()
     return notification
 
 
 async def list_notifications(
-    session: AsyncSession, user_id: int, *, unread_only: bool, limit: int, before: int | None
+    session: AsyncSession,
+    user_id: int,
+    *,
+    unread_only: bool,
+    limit: int,
+    before: int | None,
+    type_prefix: str | None = None,
 ) -> Sequence[Notification]:
     return await repository.list_for_user(
-        session, user_id, unread_only=unread_only, limit=limit, before=before
+        session,
+        user_id,
+        unread_only=unread_only,
+        limit=limit,
+        before=before,
+        type_prefix=type_prefix,
     )
 
 
@@ -83,3 +101,29 @@ async def mark_read(session: AsyncSession, user_id: int, notification_id: int) -
 async def delete(session: AsyncSession, user_id: int, notification_id: int) -> None:
     if not await repository.delete_owned(session, user_id, notification_id):
         raise NotificationNotFound()
+
+
+async def create_host_txn(
+    session: AsyncSession, outbox: Outbox, event: NotificationRequested
+) -> int:
+    """A host notification for each of its users that notify knows, once per idempotency key;
+    returns how many were created."""
+    dedupe_key = f"{event.source}:{event.idempotency_key}" if event.idempotency_key else None
+    users = set(await repository.known_users(session, event.user_ids))
+    if dedupe_key is not None:
+        users -= set(await repository.users_with_dedupe_key(session, users, dedupe_key))
+    created = 0
+    for user_id in sorted(users):
+        notification = await create_txn(
+            session,
+            outbox,
+            user_id=user_id,
+            type_=event.type,
+            title=event.title,
+            body=event.body,
+            link=event.link,
+            data=event.data,
+            dedupe_key=dedupe_key,
+        )
+        created += notification is not None
+    return created
