@@ -100,6 +100,7 @@ def create_app(
         app.state.bus = bus
         app.state.outbox = outbox
         app.state.presence = presence
+        app.state.email_sender = sender
         app.state.verifier = JWTVerifier(
             settings.jwks_url,
             issuer=settings.jwt_issuer,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -242,3 +243,51 @@ class TestRestart:
 async def _items(notify: Notify, user_id: int, count: int) -> bool:
     rows = await notify.db(select(EmailItem.id).where(EmailItem.user_id == user_id))
     return len(rows) == count
+
+
+class TestDailyDigest:
+    async def test_one_digest_per_user_past_the_digest_hour(
+        self, notify: Notify, smtp: tuple[SmtpCollector, int]
+    ) -> None:
+        """Bob and Carol chose the daily digest and missed three messages; Carol then read them.
+        Past the digest hour Bob gets exactly one digest with all three, Carol nothing; a day
+        later still nothing more."""
+        collector, _ = smtp
+        carol = 3
+        await notify.register(ALICE, "alice")
+        await notify.register(BOB, "bob")
+        await notify.register(carol, "carol")
+        await notify.wait_processed(
+            await notify.create_group(GROUP, "Team <1>", ALICE, [ALICE, BOB, carol])
+        )
+        for user_id in (BOB, carol):
+            r = await notify.request(
+                "PUT", "/notifications/preferences", user_id, json={"digest": "daily"}
+            )
+            assert r.status_code == 200 and r.json()["digest"] == "daily"
+        for seq in (1, 2, 3):
+            await notify.message(
+                GROUP, seq, ALICE, [ALICE, BOB, carol], f"news {seq}", sender_username="alice"
+            )
+        await wait_for(lambda: _items(notify, BOB, 3), message="bob's items")
+        await notify.wait_processed(await notify.read(carol, GROUP, 3))
+        (pending,) = await emails_for(notify, BOB, "pending")
+        assert pending.kind == "digest" and pending.due_at.hour == notify.settings.digest_hour_utc
+
+        sender = notify.app.state.email_sender
+        await sender.send_due()  # before the digest hour: nothing is due
+        assert collector.messages == []
+
+        real_clock = sender.clock
+        sender.clock = lambda: real_clock() + timedelta(days=1, minutes=1)
+        await wait_for(lambda: len(collector.messages) == 1, message="bob's digest")
+        await wait_for(lambda: all_settled(notify, BOB), message="bob's digest sent")
+        sender.clock = lambda: real_clock() + timedelta(days=2, minutes=1)
+        await sender.send_due()
+        assert len(collector.messages) == 1
+        (digest,) = collector.messages
+        assert digest["To"] == "bob@example.com"
+        assert digest["Subject"] == "Your daily Parley summary: 3 unread messages"
+        text, _ = text_of(digest)
+        assert all(f"alice: news {seq}" in text for seq in (1, 2, 3))
+        assert not await emails_for(notify, carol, "sent")
