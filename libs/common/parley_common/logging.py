@@ -97,5 +97,10 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
             foreign.addFilter(_RedactingFilter())
     # One line per inter-service call would drown the service's own logs.
     # websockets logs every frame at debug level (a first `auth` frame holds a token).
-    for chatty in ("httpx", "httpcore", "aiormq", "aio_pika", "alembic", "websockets"):
+    for chatty in ("httpx", "httpcore", "alembic", "websockets"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    # aio-pika and aiormq log every failed reconnect attempt (each second, at ERROR) and the
+    # internals of a lost connection; the bus itself says once that the broker is gone
+    # (bus.connection_lost, WARNING) and once that it is back (bus.reconnected, INFO).
+    for chatty in ("aiormq", "aio_pika"):
+        logging.getLogger(chatty).setLevel(max(logging.CRITICAL, root.level))

@@ -179,6 +179,7 @@ class OutboxRelay:
         self._max_in_flight = max_in_flight
         self._in_flight: set[asyncio.Task[int]] = set()
         self._confirmed: list[int] = []  # published, not yet marked sent
+        self._failing = False  # publishes fail (broker away): said once, until they work again
         self._task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
         self._last_gauges = 0.0
@@ -308,12 +309,18 @@ class OutboxRelay:
                         .where(t.c.id == row_id)
                         .values(attempts=attempts + 1, available_at=now + timedelta(seconds=delay))
                     )
-            log.warning(
+            # One warning per outage (the rows wait and are retried with backoff), then one
+            # line when events flow again.
+            (log.debug if self._failing else log.warning)(
                 "outbox.publish_failed",
                 service=self._service,
                 failed=len(failed),
                 error=str(next(r for r in results if r is not None)),
             )
+            self._failing = True
+        elif sent and self._failing:
+            self._failing = False
+            log.info("outbox.publishing_again", service=self._service)
         for row, res in zip(rows, results, strict=True):
             if res is None:
                 EVENTS_PUBLISHED.labels(self._service, row[5]).inc()

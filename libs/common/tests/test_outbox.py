@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from parley_common.bus import Bus, create_bus
 from parley_common.consumer import EventConsumer, processed_events_table
@@ -158,18 +160,30 @@ class TestOutboxOnRabbitMQ:
         )
         relay.start()
         try:
-            await proxy.cut()
-            await wait_for(lambda: _not(relay_bus.ping()), message="relay's bus sees the cut")
-            sent = [await register(world, i) for i in range(10, 15)]  # commits still succeed
-            # Nothing can go out while the broker is unreachable.
-            await wait_for(lambda: _attempted(world), message="a failed publish attempt")
-            assert await pending(world) == 5 and world.processed == []
+            with capture_logs() as logs:
+                await proxy.cut()
+                await wait_for(lambda: _not(relay_bus.ping()), message="relay's bus sees the cut")
+                sent = [await register(world, i) for i in range(10, 15)]  # commits still succeed
+                # Nothing can go out while the broker is unreachable.
+                await wait_for(lambda: _attempted(world), message="a failed publish attempt")
+                assert await pending(world) == 5 and world.processed == []
 
-            await proxy.restore()
-            await wait_for(
-                lambda: len(world.processed) == 5, timeout=30, message="events after return"
-            )
-            assert sorted(str(e.id) for e in world.processed) == sorted(str(e.id) for e in sent)
+                await proxy.restore()
+                await wait_for(
+                    lambda: len(world.processed) == 5, timeout=30, message="events after return"
+                )
+                assert sorted(str(e.id) for e in world.processed) == sorted(str(e.id) for e in sent)
+                # The operator reads one warning for the outage from the bus and one from the
+                # relay (not one per attempt or row), and one line each when it is over.
+                await wait_for(
+                    lambda: "outbox.publishing_again" in logged(logs, "info"),
+                    message="the relay says events flow again",
+                )
+                warnings = logged(logs, "warning") + logged(logs, "error")
+                assert sorted(warnings) == ["bus.connection_lost", "outbox.publish_failed"], (
+                    warnings
+                )
+                assert logged(logs, "info").count("bus.reconnected") == 1
         finally:
             await relay.stop()
             await consumer.stop()
@@ -211,3 +225,8 @@ async def _not(awaitable) -> bool:
 async def _attempted(world: World) -> bool:
     async with world.sessions() as session:
         return bool((await session.execute(select(func.max(outbox_t.c.attempts)))).scalar_one())
+
+
+def logged(logs: list[dict[str, Any]], level: str) -> list[str]:
+    """The events logged at exactly `level` (structlog's capture)."""
+    return [entry["event"] for entry in logs if entry["log_level"] == level]

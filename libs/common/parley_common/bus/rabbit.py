@@ -196,7 +196,11 @@ class _RabbitSubscription(Subscription):
                     log.warning("bus.subscription_rpc_failed", queue=self.queue_name, exc_info=True)
                 if self._stopped:
                     return
-                log.warning("bus.subscription_lost", queue=self.queue_name)
+                # With the whole connection gone the bus has said so once (bus.connection_lost);
+                # a channel lost on its own is worth a warning.
+                (log.info if self._bus.broker_lost else log.warning)(
+                    "bus.subscription_lost", queue=self.queue_name
+                )
                 self._release_all()
                 with contextlib.suppress(Exception):
                     await channel.close()
@@ -206,7 +210,7 @@ class _RabbitSubscription(Subscription):
                 await connection.ready()
                 await self._establish(connection)
             except Exception as exc:
-                log.warning(
+                (log.debug if self._bus.broker_lost else log.warning)(
                     "bus.subscription_restore_failed",
                     queue=self.queue_name,
                     error=repr(exc),
@@ -431,6 +435,10 @@ class RabbitBus(Bus):
         self._subscriptions: list[_RabbitSubscription] = []
         self._connected = asyncio.Event()
         self._connector: asyncio.Task[None] | None = None
+        # True from the connection's loss until aio-pika has reconnected: what depends on the
+        # broker logs one line for the outage, not one per attempt.
+        self.broker_lost = False
+        self._closing = False
 
     async def start(self) -> None:
         self._connector = asyncio.create_task(self._connect_forever(), name="bus-connect")
@@ -454,6 +462,7 @@ class RabbitBus(Bus):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         connection.reconnect_callbacks.add(self._after_reconnect)
+        connection.close_callbacks.add(self._connection_lost)
         channel: AbstractRobustChannel = await connection.channel(publisher_confirms=True)
         self._exchange = await self.declare_exchange(channel)
         transient: AbstractRobustChannel = await connection.channel(publisher_confirms=False)
@@ -464,9 +473,20 @@ class RabbitBus(Bus):
         self._connected.set()
         log.info("bus.connected", exchange=self.exchange_name)
 
+    def _connection_lost(self, _sender: Any, exc: BaseException | None = None) -> None:
+        if self.broker_lost or self._closing:
+            return
+        self.broker_lost = True
+        log.warning(
+            "bus.connection_lost",
+            exchange=self.exchange_name,
+            error=repr(exc) if exc is not None else None,
+        )
+
     async def _after_reconnect(self, *_: Any) -> None:
         # Subscriptions notice the lost channel themselves, restore it and then run the
         # `on_reconnect` callbacks (only then are the bindings back).
+        self.broker_lost = False
         log.info("bus.reconnected", exchange=self.exchange_name)
 
     async def run_reconnect_callbacks(self) -> None:
@@ -482,6 +502,7 @@ class RabbitBus(Bus):
         )
 
     async def close(self) -> None:
+        self._closing = True
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
