@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -131,15 +132,22 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commit when the handler returns, roll back when it raises."""
+@asynccontextmanager
+async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One request's unit of work: commit when the block ends, roll back when it raises, except
+    for errors marked `commit_anyway` (auth: a detected refresh-token reuse must stay revoked).
+    Service code never commits or rolls back; outbox rows wake their relay after the commit
+    (`Outbox.wake_after_commit`)."""
     async with maker() as session:
         try:
             yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            if getattr(exc, "commit_anyway", False):
+                await session.commit()
+            else:
+                await session.rollback()
             raise
+        await session.commit()
 
 
 def run_migrations_sync(

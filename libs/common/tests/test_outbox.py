@@ -91,7 +91,12 @@ async def pending(world: World) -> int:
 
 class TestOutboxOnRabbitMQ:
     async def test_event_reaches_the_consumer_once(self, world: World, amqp) -> None:
-        bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        bus = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         await bus.start()
         consumer = await start_consumer(world, bus)
         relay = OutboxRelay(
@@ -113,7 +118,12 @@ class TestOutboxOnRabbitMQ:
             await bus.close()
 
     async def test_a_second_publish_is_processed_once(self, world: World, amqp) -> None:
-        bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        bus = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         await bus.start()
         consumer = await start_consumer(world, bus)
         relay = OutboxRelay(
@@ -143,8 +153,15 @@ class TestOutboxOnRabbitMQ:
         self, world: World, amqp, rabbit_proxy
     ) -> None:
         proxy, url = rabbit_proxy
-        relay_bus = create_bus(url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
-        consumer_bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        relay_bus = create_bus(
+            url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type=amqp.queue_type
+        )
+        consumer_bus = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         await relay_bus.start()
         await consumer_bus.start()
         consumer = await start_consumer(world, consumer_bus)

@@ -71,5 +71,5 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-outbox = outbox_table(Base.metadata)
-processed_events = processed_events_table(Base.metadata)
+OUTBOX = outbox_table(Base.metadata)
+PROCESSED_EVENTS = processed_events_table(Base.metadata)

@@ -8,7 +8,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from .conftest import INTERNAL_TOKEN, PASSWORD, Users, bearer
+from parley_common.runtime import runtime_of
+from parley_common.testing.harness import INTERNAL_TOKEN
+
+from .conftest import PASSWORD, Users, bearer
 
 
 def assert_iso_with_zone(value: str) -> None:
@@ -184,7 +187,7 @@ class TestLogin:
 
         user = await users.register("judy")
         old = await PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1).hash(PASSWORD)
-        maker = app.state.sessionmaker  # type: ignore[attr-defined]
+        maker = runtime_of(app.state).sessionmaker
         async with maker() as session, session.begin():
             row = await session.get(User, user["id"])
             row.password_hash = old

@@ -23,8 +23,8 @@ from parley_common.db import make_base, utcnow
 from parley_common.outbox import outbox_table
 
 Base = make_base()
-outbox = outbox_table(Base.metadata)
-processed_events = processed_events_table(Base.metadata)
+OUTBOX = outbox_table(Base.metadata)
+PROCESSED_EVENTS = processed_events_table(Base.metadata)
 
 # BIGINT keys on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer, "sqlite")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from notify.models import EmailItem, PendingEmail, User
+from parley_common.runtime import runtime_of
 from parley_common.testing.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -146,7 +147,10 @@ class TestMissedMessageEmail:
     ) -> None:
         await setup_pair(notify)
         await notify.connected("gw-1", "bob-socket", BOB)
-        await wait_for(lambda: notify.app.state.presence.store.is_online(BOB), message="bob online")
+        await wait_for(
+            lambda: runtime_of(notify.app.state).parts.presence.store.is_online(BOB),
+            message="bob online",
+        )
         await notify.wait_processed(await notify.message(GROUP, 1, ALICE, [ALICE, BOB], "hi"))
         assert not await emails_for(notify, BOB)
 
