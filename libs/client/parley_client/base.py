@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -14,6 +14,8 @@ from parley_common.schemas import UserRead
 from .errors import ParleyError
 from .models import TokenPair, parse
 from .socket import Socket
+
+T = TypeVar("T")
 
 
 class RestBase:
@@ -118,7 +120,7 @@ class RestBase:
         assert last is not None
         raise last
 
-    async def _get(self, tp: Any, path: str, **kwargs: Any) -> Any:
+    async def _get(self, tp: type[T], path: str, **kwargs: Any) -> T:
         return parse(tp, await self.request("GET", path, **kwargs), f"GET {path}")
 
     async def refresh_if_stale(self, stale_access_token: str | None) -> None:
@@ -133,9 +135,3 @@ class RestBase:
         return [
             "ws" + url[len("http") :] if url.startswith("http") else url for url in self.base_urls
         ]
-
-    async def connect(self, **options: Any) -> Socket:
-        """Opens a `Socket` to the gateway(s) with the current access token (see `Socket`)."""
-        socket = Socket(self, **options)
-        await socket.start()
-        return socket

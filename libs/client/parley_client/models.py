@@ -4,11 +4,13 @@ check that a body matches its model (`parse`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .errors import ProtocolViolation
+
+T = TypeVar("T")
 
 
 class TokenPair(BaseModel):
@@ -53,8 +55,9 @@ class _Adapters:
 _ADAPTERS = _Adapters({})
 
 
-def parse(tp: Any, data: Any, route: str) -> Any:
+def parse(tp: type[T], data: Any, route: str) -> T:
     try:
-        return _ADAPTERS.get(tp).validate_python(data)
+        parsed: T = _ADAPTERS.get(tp).validate_python(data)
+        return parsed
     except ValidationError as exc:
         raise ProtocolViolation(f"{route}: body does not match {tp}: {exc}; body={data!r}") from exc

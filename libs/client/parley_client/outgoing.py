@@ -18,6 +18,7 @@ from parley_common.frames import AckFrame
 from parley_common.schemas import MessageRead
 
 from .inbox import DEFAULT as _DEFAULT
+from .ledger import MessageLedger
 
 
 @dataclass
@@ -35,7 +36,7 @@ class FrameSender:
     fatal: Exception | None
     default_timeout: float
     resumes_sent: int
-    cursors: dict[int, int]
+    ledger: MessageLedger
     _pending: dict[str, Pending]
     _open: asyncio.Event
     _inbox: list[Any]
@@ -55,7 +56,7 @@ class FrameSender:
 
     def _resume_frame(self) -> dict[str, Any]:
         self.resumes_sent += 1
-        return {"type": "resume", "cursors": {str(c): s for c, s in self.cursors.items()}}
+        return {"type": "resume", "cursors": {str(c): s for c, s in self.ledger.cursors.items()}}
 
     async def send(self, frame: dict[str, Any], *, timeout: float = _DEFAULT) -> None:
         """Sends one frame, waiting (until `timeout`) for a connection when reconnecting."""

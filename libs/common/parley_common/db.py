@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 
 from .sqlite_inline import inline_creator
 
@@ -54,14 +53,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_base() -> type[DeclarativeBase]:
-    """A fresh declarative base with the shared naming convention (one per service)."""
+#: What a service's `Base` maps timestamps to (always UTC-aware, also on SQLite).
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: UTCDateTime}
 
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-        type_annotation_map = {datetime: UTCDateTime}
 
-    return Base
+def new_metadata() -> MetaData:
+    """A service's own metadata, with the shared naming convention. A service declares
+    `class Base(DeclarativeBase)` with it and TYPE_ANNOTATION_MAP (a class statement, so that
+    type checkers know its models)."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:

@@ -3,7 +3,7 @@ close codes (PROTOCOL.md section 2, Errors and limits)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -22,6 +22,10 @@ class Frame(BaseModel):
     """Base of every frame; `type` discriminates."""
 
     model_config = ConfigDict(extra="ignore")
+
+    if TYPE_CHECKING:
+        # Every concrete frame declares its own `type` Literal (the union's discriminator).
+        type: str
 
 
 # WebSocket close codes (PROTOCOL.md, Errors and limits).

@@ -305,13 +305,12 @@ def _client_step(rt: Runtime[Any, Any], decl: Client) -> Step:
     url: str = getattr(settings, f"{decl.service}_url")
 
     async def open_client() -> None:
-        extra = {} if decl.timeout is None else {"timeout": decl.timeout(settings)}
         rt.clients[decl.service] = service_client(
             decl.service,
             url,
             internal_token=settings.internal_token,
             transports=rt.transports,
-            **extra,
+            timeout=10.0 if decl.timeout is None else decl.timeout(settings),
         )
 
     async def close_client() -> None:

@@ -15,6 +15,8 @@ from .models import User
 from .runtime import auth_runtime
 from .service import AuthContext
 
+__all__ = ["AuthCtx", "CurrentUser", "SessionDep"]
+
 
 async def get_context(request: Request) -> AuthContext:
     return auth_runtime(request.app.state).parts

@@ -16,13 +16,18 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from parley_common.consumer import processed_events_table
-from parley_common.db import make_base, utcnow
+from parley_common.db import TYPE_ANNOTATION_MAP, new_metadata, utcnow
 from parley_common.outbox import outbox_table
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 OUTBOX = outbox_table(Base.metadata)
 PROCESSED_EVENTS = processed_events_table(Base.metadata)
 

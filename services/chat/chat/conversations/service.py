@@ -178,7 +178,7 @@ async def _publish_updated(ctx: Ctx, conversation: Conversation) -> None:
     event = ConversationUpdated(
         conversation_id=conversation.id,
         name=conversation.name,
-        type=conversation.type,  # type: ignore[arg-type]
+        type=conversation.type,
         updated_by=ctx.user_id,
     )
     await publish.to_conversation(ctx.session, ctx.outbox, conversation.id, event)
@@ -309,7 +309,7 @@ async def _remove(
         conversation_id=conversation.id,
         user=UserRef(id=member.user_id, username=username),
         removed_by=UserRef(id=by, username=await _username(ctx, by)) if by else None,
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
         member_ids=await repo.active_member_ids(ctx.session, conversation.id),
     )
     await publish.to_conversation(
