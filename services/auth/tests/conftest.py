@@ -17,6 +17,7 @@ from auth.config import Settings
 from auth.main import MIGRATIONS, create_app
 from parley_common.db import create_engine, migrate
 from parley_common.testing.databases import create_database, drop_database
+from parley_common.testing.harness import INTERNAL_TOKEN as INTERNAL_TOKEN
 from parley_common.testing.harness import service_settings
 from parley_common.testing.plugin import PG_URL, BusConfig
 

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from parley_common.runtime import runtime_of
-from parley_common.testing.harness import INTERNAL_TOKEN
 
-from .conftest import PASSWORD, Users, bearer
+from .conftest import INTERNAL_TOKEN, PASSWORD, Users, bearer
 
 
 def assert_iso_with_zone(value: str) -> None:

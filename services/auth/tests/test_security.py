@@ -18,9 +18,8 @@ from fastapi import FastAPI
 
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.runtime import runtime_of
-from parley_common.testing.harness import INTERNAL_TOKEN
 
-from .conftest import Users, bearer
+from .conftest import INTERNAL_TOKEN, Users, bearer
 
 
 def b64(data: bytes) -> str:

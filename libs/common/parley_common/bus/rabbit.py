@@ -25,7 +25,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from .base import BatchHandler, Bus, Handler, Subscription
+from .base import BatchHandler, BatchOptions, Bus, Handler, Subscription
 from .subscription import RabbitSubscription
 
 log = structlog.get_logger(__name__)
@@ -189,32 +189,23 @@ class RabbitBus(Bus):
             await sub.open(self._connection)
         return sub
 
-    async def subscribe_batches(
-        self,
-        queue: str,
-        bindings: Iterable[str],
-        handler: BatchHandler,
-        *,
-        exclusive: bool = False,
-        max_batch: int = 100,
-        max_attempts: int = 5,
-        auto_ack: bool = False,
-        linger: float = 0.0,
+    async def _subscribe_batches(
+        self, queue: str, bindings: Iterable[str], handler: BatchHandler, options: BatchOptions
     ) -> Subscription:
         sub = RabbitSubscription(
             self,
             self._queue_prefix + queue,
             bindings,
             None,
-            exclusive=exclusive,
+            exclusive=options.exclusive,
             # Twice a batch in flight: the next batch arrives while this one is handled.
-            prefetch=2 * max_batch,
-            max_attempts=max_attempts,
+            prefetch=2 * options.max_batch,
+            max_attempts=options.max_attempts,
             expires_ms=self._queue_expires_ms,
             batch_handler=handler,
-            max_batch=max_batch,
-            auto_ack=auto_ack,
-            linger=linger,
+            max_batch=options.max_batch,
+            auto_ack=options.auto_ack,
+            linger=options.linger,
         )
         self._subscriptions.append(sub)
         if self._connection is not None:
