@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import os
 from pathlib import Path
 
 import asyncpg
@@ -19,14 +18,13 @@ from sqlalchemy.engine import make_url
 
 from parley_common.db import create_engine, migrate
 
+from .stack_settings import StackSettings
+
 DATABASE_SERVICES = ("auth", "chat", "notify")
 
 
 def database_url_for(service: str) -> str:
-    return os.environ.get(
-        f"PARLEY_{service.upper()}_DATABASE_URL",
-        f"postgresql+asyncpg://postgres@127.0.0.1:5432/parley_{service}",
-    )
+    return StackSettings().database_url_for(service)
 
 
 def migrations_dir(service: str) -> Path:
@@ -66,9 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     services = args.services or list(DATABASE_SERVICES)
     if unknown := set(services) - set(DATABASE_SERVICES):
         parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
+    settings = StackSettings()
     for service in services:
-        single = len(services) == 1 and "PARLEY_DATABASE_URL" in os.environ
-        url = os.environ["PARLEY_DATABASE_URL"] if single else database_url_for(service)
+        # One service named and PARLEY_DATABASE_URL set: that is its database.
+        single = settings.database_url if len(services) == 1 else None
+        url = single or settings.database_url_for(service)
         asyncio.run(ensure_database(url))
         asyncio.run(migrate_service(service, url))
         print(f"{service}: migrated {make_url(url).render_as_string(hide_password=True)}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import DEFAULT_PORTS
 from .migrate import database_url_for, ensure_database, migrate_service
 from .stack import Stack, StackConfig
+from .stack_settings import StackSettings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,12 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     for name, url in urls.items():
         asyncio.run(ensure_database(url))
         asyncio.run(migrate_service(name, url))
+    settings = StackSettings()
     config = StackConfig(
         database_urls=urls,
-        amqp_url=os.environ.get("PARLEY_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-        redis_url=os.environ.get("PARLEY_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        smtp_url=os.environ.get("PARLEY_SMTP_URL", "file://var/mail"),
-        internal_token=os.environ.get("PARLEY_INTERNAL_TOKEN", "dev-internal-token"),
+        amqp_url=settings.amqp_url,
+        redis_url=settings.redis_url,
+        smtp_url=settings.smtp_url,
+        internal_token=settings.internal_token,
         gateways=args.gateways,
         # Replicas on predictable ports: 8000, 8010, 8020, ...
         ports={

@@ -167,16 +167,18 @@ class Stack:
                 "PARLEY_DATABASE_URL": config.database_urls[name],
                 "PARLEY_SERVICE_NAME": name,
             }
-            self.processes[name] = Process(name, ports[name], env, **self._metrics(name))
+            self.processes[name] = self._process(name, ports[name], env)
         for i in range(config.gateways):
             name = f"gateway-{i + 1}"
             port = ports["gateway"] if i == 0 else ports.get(name, free_port())
             env = {**common, "PARLEY_GATEWAY_ID": name, "PARLEY_SERVICE_NAME": "gateway"}
-            self.processes[name] = Process(name, port, env, **self._metrics(name))
+            self.processes[name] = self._process(name, port, env)
 
-    def _metrics(self, name: str) -> dict[str, int]:
-        port = self.config.metrics_ports.get(name)
-        return {"metrics_port": port} if port is not None else {}
+    def _process(self, name: str, port: int, env: dict[str, str]) -> Process:
+        metrics_port = self.config.metrics_ports.get(name)
+        if metrics_port is None:
+            return Process(name, port, env)
+        return Process(name, port, env, metrics_port=metrics_port)
 
     @property
     def gateways(self) -> list[Process]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 
 from .sqlite_inline import inline_creator
 
@@ -53,14 +53,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_base() -> type[DeclarativeBase]:
-    """A fresh declarative base with the shared naming convention (one per service)."""
+#: What a service's `Base` maps timestamps to (always UTC-aware, also on SQLite).
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: UTCDateTime}
 
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-        type_annotation_map = {datetime: UTCDateTime}
 
-    return Base
+def new_metadata() -> MetaData:
+    """A service's own metadata, with the shared naming convention. A service declares
+    `class Base(DeclarativeBase)` with it and TYPE_ANNOTATION_MAP (a class statement, so that
+    type checkers know its models)."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -131,15 +132,22 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commit when the handler returns, roll back when it raises."""
+@asynccontextmanager
+async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One request's unit of work: commit when the block ends, roll back when it raises, except
+    for errors marked `commit_anyway` (auth: a detected refresh-token reuse must stay revoked).
+    Service code never commits or rolls back; outbox rows wake their relay after the commit
+    (`Outbox.wake_after_commit`)."""
     async with maker() as session:
         try:
             yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            if getattr(exc, "commit_anyway", False):
+                await session.commit()
+            else:
+                await session.rollback()
             raise
+        await session.commit()
 
 
 def run_migrations_sync(

@@ -24,7 +24,7 @@ async def make_bus(bus_kind: str, amqp: BusConfig) -> AsyncIterator[Callable[...
 
     async def factory(url: str | None = None) -> Bus:
         if bus_kind == "memory":
-            bus = create_bus(memory_url, queue_prefix=amqp.queue_prefix)
+            bus = create_bus(memory_url, queue_prefix=amqp.queue_prefix, queue_type=amqp.queue_type)
         else:
             # The production queue type: delivery limits and dead-lettering are quorum's.
             bus = create_bus(

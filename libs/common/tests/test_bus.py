@@ -179,8 +179,15 @@ class TestRabbitReconnect:
         self, amqp, rabbit_proxy
     ) -> None:
         proxy, url = rabbit_proxy
-        consumer = create_bus(url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
-        producer = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        consumer = create_bus(
+            url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type=amqp.queue_type
+        )
+        producer = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         await consumer.start()
         await producer.start()
         got: list[str] = []
@@ -215,7 +222,9 @@ class TestRabbitReconnect:
         self, amqp, rabbit_proxy
     ) -> None:
         proxy, url = rabbit_proxy
-        bus = create_bus(url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        bus = create_bus(
+            url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type=amqp.queue_type
+        )
         await bus.start()
         try:
             await proxy.cut()

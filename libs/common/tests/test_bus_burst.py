@@ -22,7 +22,12 @@ async def rabbit(amqp):
     buses: list[RabbitBus] = []
 
     async def factory() -> RabbitBus:
-        bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        bus = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         assert isinstance(bus, RabbitBus)
         await bus.start()
         buses.append(bus)

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.db import create_engine, make_sessionmaker, session_scope
+from parley_common.db import create_engine, make_sessionmaker, unit_of_work
 from parley_common.errors import NotFound, install_error_handlers
 from parley_common.testing.proxy import TcpProxy
 
@@ -20,7 +20,7 @@ def make_app(database_url: str) -> FastAPI:
     sessions = make_sessionmaker(create_engine(database_url))
 
     async def session() -> AsyncIterator[AsyncSession]:
-        async for s in session_scope(sessions):
+        async with unit_of_work(sessions) as s:
             yield s
 
     @app.get("/count")

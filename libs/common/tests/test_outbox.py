@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
+import parley_common.outbox as outbox_module
 from parley_common.bus import Bus, create_bus
+from parley_common.bus import rabbit as rabbit_module
+from parley_common.bus import subscription as subscription_module
 from parley_common.consumer import EventConsumer, processed_events_table
 from parley_common.db import create_engine, make_sessionmaker
 from parley_common.events import Envelope, UserRegistered, envelope, svc_key
@@ -93,7 +97,12 @@ async def pending(world: World) -> int:
 
 class TestOutboxOnRabbitMQ:
     async def test_event_reaches_the_consumer_once(self, world: World, amqp) -> None:
-        bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        bus = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         await bus.start()
         consumer = await start_consumer(world, bus)
         relay = OutboxRelay(
@@ -115,7 +124,12 @@ class TestOutboxOnRabbitMQ:
             await bus.close()
 
     async def test_a_second_publish_is_processed_once(self, world: World, amqp) -> None:
-        bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        bus = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         await bus.start()
         consumer = await start_consumer(world, bus)
         relay = OutboxRelay(
@@ -142,11 +156,18 @@ class TestOutboxOnRabbitMQ:
             await bus.close()
 
     async def test_events_wait_for_an_unreachable_broker(
-        self, world: World, amqp, rabbit_proxy
+        self, world: World, amqp, rabbit_proxy, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         proxy, url = rabbit_proxy
-        relay_bus = create_bus(url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
-        consumer_bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+        relay_bus = create_bus(
+            url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type=amqp.queue_type
+        )
+        consumer_bus = create_bus(
+            amqp.url,
+            exchange=amqp.exchange,
+            queue_prefix=amqp.queue_prefix,
+            queue_type=amqp.queue_type,
+        )
         await relay_bus.start()
         await consumer_bus.start()
         consumer = await start_consumer(world, consumer_bus)
@@ -161,6 +182,10 @@ class TestOutboxOnRabbitMQ:
         relay.start()
         try:
             with capture_logs() as logs:
+                # Loggers already used by earlier tests are cached with the configuration of
+                # that time; fresh ones log into this capture.
+                for module in (outbox_module, rabbit_module, subscription_module):
+                    monkeypatch.setattr(module, "log", structlog.get_logger(module.__name__))
                 await proxy.cut()
                 await wait_for(lambda: _not(relay_bus.ping()), message="relay's bus sees the cut")
                 sent = [await register(world, i) for i in range(10, 15)]  # commits still succeed

@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from parley_common.consumer import processed_events_table
-from parley_common.db import make_base, utcnow
+from parley_common.db import TYPE_ANNOTATION_MAP, new_metadata, utcnow
 from parley_common.outbox import outbox_table
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
 
 # BIGINT on PostgreSQL; SQLite only autoincrements an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -71,5 +75,5 @@ class SigningKey(Base):
     retired_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-outbox = outbox_table(Base.metadata)
-processed_events = processed_events_table(Base.metadata)
+OUTBOX = outbox_table(Base.metadata)
+PROCESSED_EVENTS = processed_events_table(Base.metadata)

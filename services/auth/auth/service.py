@@ -76,11 +76,10 @@ async def register(session: AsyncSession, ctx: AuthContext, data: RegisterReques
     session.add(user)
     try:
         await session.flush()
-    except IntegrityError:
-        # A concurrent registration took the name or the email between check and insert.
-        await session.rollback()
-        await _check_free(session, name_key, mail_key, UsernameTaken, EmailTaken)
-        raise UsernameTaken() from None
+    except IntegrityError as exc:
+        # A concurrent registration took the name or the email between check and insert. The
+        # request's unit of work rolls back (parley_common.db.unit_of_work), not this function.
+        raise _taken(exc, UsernameTaken, EmailTaken) from None
     await _publish_user(session, ctx, user, UserRegistered)
     return user
 
@@ -101,10 +100,8 @@ async def update_profile(
         return user
     try:
         await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        await _check_free(session, name_key, mail_key, UsernameExists, EmailExists)
-        raise UsernameExists() from None
+    except IntegrityError as exc:
+        raise _taken(exc, UsernameExists, EmailExists) from None
     await _publish_user(session, ctx, user, UserUpdated)
     return user
 
@@ -132,6 +129,14 @@ async def search(
         session, prefix_key=prefix, limit=ctx.settings.user_search_limit, exclude_id=exclude_id
     )
     return list(found)
+
+
+def _taken(
+    exc: IntegrityError, name_error: type[Exception], mail_error: type[Exception]
+) -> Exception:
+    """The error for a unique violation: the email's constraint (`uq_users_email_key` on
+    PostgreSQL, `users.email_key` on SQLite) or else one of the name's (key or skeleton)."""
+    return mail_error() if "email_key" in str(exc.orig) else name_error()
 
 
 async def _check_free(

@@ -17,30 +17,26 @@ from auth.config import Settings
 from auth.main import MIGRATIONS, create_app
 from parley_common.db import create_engine, migrate
 from parley_common.testing.databases import create_database, drop_database
-from parley_common.testing.plugin import PG_URL
+from parley_common.testing.harness import INTERNAL_TOKEN as INTERNAL_TOKEN
+from parley_common.testing.harness import service_settings
+from parley_common.testing.plugin import PG_URL, BusConfig
 
-INTERNAL_TOKEN = "test-internal-token"
 PASSWORD = "correct horse 1"
 
 
-def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "environment": "test",
-        "amqp_url": f"memory://auth-test-{uuid.uuid4().hex[:8]}",
+def make_settings(amqp: BusConfig | None = None, **overrides: Any) -> Settings:
+    """Auth's test settings: cheap argon2, and the in-process bus unless `amqp` is given."""
+    defaults: dict[str, Any] = {
         "argon2_time_cost": 1,
         "argon2_memory_cost": 1024,
         "argon2_parallelism": 1,
-        "internal_token": INTERNAL_TOKEN,
-        "log_json": False,
         "log_level": "WARNING",
-        "outbox_poll_seconds": 0.2,
     }
-    values.update(overrides)
-    return Settings(**values)
+    if amqp is None:
+        defaults["amqp_url"] = f"memory://auth-test-{uuid.uuid4().hex[:8]}"
+    return service_settings(Settings, amqp=amqp, **defaults | overrides)
 
 
-# Shared test machines are busy: give startup and shutdown room before calling them hung.
-LIFESPAN_TIMEOUTS = {"startup_timeout": 60, "shutdown_timeout": 60}
 DATA_TABLES = "users, login_sessions, refresh_tokens, outbox, processed_events"
 
 
@@ -70,7 +66,7 @@ async def settings(auth_db: AsyncEngine, redis_url: str) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application, **LIFESPAN_TIMEOUTS):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 

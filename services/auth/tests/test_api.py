@@ -8,6 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from parley_common.runtime import runtime_of
+
 from .conftest import INTERNAL_TOKEN, PASSWORD, Users, bearer
 
 
@@ -184,7 +186,7 @@ class TestLogin:
 
         user = await users.register("judy")
         old = await PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1).hash(PASSWORD)
-        maker = app.state.sessionmaker  # type: ignore[attr-defined]
+        maker = runtime_of(app.state).sessionmaker
         async with maker() as session, session.begin():
             row = await session.get(User, user["id"])
             row.password_hash = old

@@ -6,16 +6,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
+from auth.main import create_app
 from parley_common.bus import Delivery, create_bus
 from parley_common.events import Envelope, UserRegistered, UserUpdated
+from parley_common.testing.harness import running
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.waiting import wait_for
 
-from .conftest import LIFESPAN_TIMEOUTS, Users, make_settings
+from .conftest import Users, make_settings
 
 
 @pytest.fixture
@@ -26,24 +26,14 @@ async def rabbit_client(pg_url: str, redis_url: str, amqp: BusConfig) -> AsyncIt
     async def handler(delivery: Delivery) -> None:
         received.append(delivery)
 
-    consumer = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
+    consumer = create_bus(
+        amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type=amqp.queue_type
+    )
     await consumer.start()
     sub = await consumer.subscribe("auth-test", ["svc.user.#"], handler, exclusive=True)
-    settings = make_settings(
-        database_url=pg_url,
-        redis_url=redis_url,
-        amqp_url=amqp.url,
-        bus_exchange=amqp.exchange,
-        bus_queue_prefix=amqp.queue_prefix,
-    )
-    from auth.main import create_app
-
-    app = create_app(settings)
+    settings = make_settings(amqp, database_url=pg_url, redis_url=redis_url)
     try:
-        async with (
-            LifespanManager(app, **LIFESPAN_TIMEOUTS),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as http,
-        ):
+        async with running(create_app(settings)) as http:
             yield http, received
     finally:
         await sub.cancel()

@@ -10,13 +10,14 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from auth.models import outbox
+from auth.models import OUTBOX as outbox
+from parley_common.runtime import runtime_of
 
 from .conftest import Users, bearer
 
 
 async def revoked_events(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
-    async with app.state.sessionmaker() as session:
+    async with runtime_of(app.state).sessionmaker() as session:
         rows = (
             await session.execute(
                 select(outbox.c.routing_key, outbox.c.payload)

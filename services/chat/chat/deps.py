@@ -1,8 +1,7 @@
-"""Request dependencies: the unit of work (commits when the route returns) and the caller."""
+"""Request dependencies: the unit of work (parley_common.deps) and what a call needs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,23 +9,13 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.auth_deps import CurrentClaims
+from parley_common.deps import SessionDep
 from parley_common.outbox import Outbox
 
 from .config import Settings
+from .runtime import chat_runtime
 
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-# scope="function": commit before the response is sent, so a failed commit is the answer.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+__all__ = ["Ctx", "CtxDep", "SessionDep"]
 
 
 @dataclass(slots=True)
@@ -40,7 +29,8 @@ class Ctx:
 
 
 async def get_ctx(request: Request, session: SessionDep, claims: CurrentClaims) -> Ctx:
-    return Ctx(session, claims.user_id, request.app.state.settings, request.app.state.outbox)
+    rt = chat_runtime(request.app.state)
+    return Ctx(session, claims.user_id, rt.settings, rt.outbox)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

@@ -16,15 +16,20 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from parley_common.consumer import processed_events_table
-from parley_common.db import make_base, utcnow
+from parley_common.db import TYPE_ANNOTATION_MAP, new_metadata, utcnow
 from parley_common.outbox import outbox_table
 
-Base = make_base()
-outbox = outbox_table(Base.metadata)
-processed_events = processed_events_table(Base.metadata)
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+OUTBOX = outbox_table(Base.metadata)
+PROCESSED_EVENTS = processed_events_table(Base.metadata)
 
 # BIGINT keys on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer, "sqlite")

@@ -36,7 +36,9 @@ async def get_many(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, 
 
 async def upsert(session: AsyncSession, env: Envelope) -> None:
     """Handler for user.registered and user.updated (idempotent: an upsert by id)."""
-    data = env.parse(UserUpdated if env.type == "user.updated" else UserRegistered)
+    data: UserRegistered | UserUpdated = (
+        env.parse(UserUpdated) if env.type == "user.updated" else env.parse(UserRegistered)
+    )
     dialect = session.bind.dialect.name if session.bind else "postgresql"
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {

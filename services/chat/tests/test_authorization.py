@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from chat.models import Conversation, Member, Message, Reaction, outbox
+from chat.models import OUTBOX as outbox
+from chat.models import Conversation, Member, Message, Reaction
+from parley_common.runtime import runtime_of
+from parley_common.testing.factories import (
+    make_direct,
+    make_friends,
+    make_group,
+    make_user,
+    send_message,
+)
 
 if TYPE_CHECKING:
     from conftest import Chat
@@ -15,7 +24,7 @@ DENIED = "Conversation not found or access denied"
 
 
 async def snapshot(chat: Chat) -> Any:
-    async with chat.app.state.sessionmaker() as session:
+    async with runtime_of(chat.app.state).sessionmaker() as session:
 
         def rows(result: Any) -> list[Any]:
             return sorted(repr(tuple(r)) for r in result)
@@ -59,11 +68,11 @@ def routes(
 class TestOutsiders:
     async def test_non_member_and_removed_member(self, chat: Chat) -> None:
         a, b, c, d = [
-            await chat.register(i, n)
+            await make_user(chat, i, n)
             for i, n in ((1, "alice"), (2, "bob"), (3, "carol"), (4, "dave"))
         ]
-        cid = (await chat.group(a, [b, c], name="g"))["id"]
-        mid = (await chat.send(a, cid, "secret plans"))["id"]
+        cid = (await make_group(chat, a, [b, c], name="g"))["id"]
+        mid = (await send_message(chat, a, cid, "secret plans"))["id"]
         await chat.ok("PUT", f"/messages/{mid}/reactions/x", b)
         await chat.ok("DELETE", f"/conversations/{cid}/members/{c}", a)  # c: a removed member
         await chat.settle()
@@ -83,10 +92,10 @@ class TestOutsiders:
 
 class TestBlocked:
     async def test_blocked_user_in_direct_chat(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
-        await chat.befriend(a, b)
-        cid = (await chat.direct(a, b))["id"]
-        mine = await chat.send(b, cid, "before the block")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
+        await make_friends(chat, a, b)
+        cid = (await make_direct(chat, a, b))["id"]
+        mine = await send_message(chat, b, cid, "before the block")
         await chat.ok("POST", "/blocks", a, json={"user_id": b})
         await chat.settle()
         before = await snapshot(chat)

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from parley_common.testing.factories import make_direct, make_friends, make_user
+
 BIG = "99999999999999999999"  # above int64: once a 5xx from PostgreSQL (gateway: 502)
 # Every route of chat that takes an id, cursor or offset, with a value above int64.
 ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -52,7 +54,7 @@ class TestIntegersAboveInt64:
     async def test_refused_with_422(
         self, chat: Any, method: str, path: str, body: dict[str, Any] | None
     ) -> None:
-        await chat.register(1)
+        await make_user(chat, 1)
         r = (
             await chat.call(method, path, 1, json=body)
             if body
@@ -64,9 +66,9 @@ class TestIntegersAboveInt64:
 class TestInvalidUnicode:
     @pytest.mark.parametrize("content", ["\ud800", "a\udfffb", "nul\x00here"])
     async def test_content_with_lone_surrogate_or_nul_is_422(self, chat: Any, content: str) -> None:
-        a, b = await chat.register(1), await chat.register(2)
-        await chat.befriend(a, b)
-        conv = await chat.direct(a, b)
+        a, b = await make_user(chat, 1), await make_user(chat, 2)
+        await make_friends(chat, a, b)
+        conv = await make_direct(chat, a, b)
         raw = json.dumps({"conversation_id": conv["id"], "content": content})  # \\ud800 escapes
         r = await chat.call(
             "POST", "/messages", a, content=raw, headers={"content-type": "application/json"}
@@ -76,9 +78,9 @@ class TestInvalidUnicode:
         assert (await chat.ok("GET", f"/conversations/{conv['id']}", a))["last_seq"] == 0
 
     async def test_a_surrogate_pair_is_fine(self, chat: Any) -> None:
-        a, b = await chat.register(1), await chat.register(2)
-        await chat.befriend(a, b)
-        conv = await chat.direct(a, b)
+        a, b = await make_user(chat, 1), await make_user(chat, 2)
+        await make_friends(chat, a, b)
+        conv = await make_direct(chat, a, b)
         raw = json.dumps({"conversation_id": conv["id"], "content": "smile \U0001f600"})
         r = await chat.call(
             "POST", "/messages", a, content=raw, headers={"content-type": "application/json"}
@@ -86,7 +88,7 @@ class TestInvalidUnicode:
         assert r.status_code == 200 and r.json()["content"] == "smile \U0001f600"
 
     async def test_body_that_is_not_utf8_is_422(self, chat: Any) -> None:
-        await chat.register(1)
+        await make_user(chat, 1)
         r = await chat.call(
             "POST",
             "/messages",
@@ -97,14 +99,14 @@ class TestInvalidUnicode:
         assert r.status_code == 422
 
     async def test_nul_in_path_or_query_is_422(self, chat: Any) -> None:
-        await chat.register(1)
+        await make_user(chat, 1)
         assert (await chat.call("PUT", "/messages/1/reactions/%00", 1)).status_code == 422
         assert (await chat.call("GET", "/messages/search?q=a%00b", 1)).status_code == 422
 
 
 class TestJsonDepthAndSize:
     async def test_deeply_nested_json_is_400(self, chat: Any) -> None:
-        await chat.register(1)
+        await make_user(chat, 1)
         deep = "[" * 100_000 + "]" * 100_000
         r = await chat.call(
             "POST", "/messages", 1, content=deep, headers={"content-type": "application/json"}
@@ -112,7 +114,7 @@ class TestJsonDepthAndSize:
         assert r.status_code == 400 and "nested" in r.json()["detail"]
 
     async def test_body_over_the_limit_is_413(self, chat: Any) -> None:
-        await chat.register(1)
+        await make_user(chat, 1)
         body = json.dumps({"conversation_id": 1, "content": "x" * (2 * 1024 * 1024)})
         r = await chat.call(
             "POST", "/messages", 1, content=body, headers={"content-type": "application/json"}
@@ -122,12 +124,12 @@ class TestJsonDepthAndSize:
 
 class TestRequestId:
     async def test_non_utf8_request_id_is_replaced(self, chat: Any) -> None:
-        await chat.register(1)
+        await make_user(chat, 1)
         r = await chat.call("GET", "/conversations", 1, headers={"X-Request-ID": b"\xff\xfe"})
         assert r.status_code == 200
         assert r.headers["x-request-id"].isalnum()
 
     async def test_plain_request_id_is_kept(self, chat: Any) -> None:
-        await chat.register(1)
+        await make_user(chat, 1)
         r = await chat.call("GET", "/conversations", 1, headers={"X-Request-ID": "req-42"})
         assert r.headers["x-request-id"] == "req-42"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from parley_common.testing.factories import make_friends, make_group, make_user
+
 if TYPE_CHECKING:
     from conftest import Chat
 
@@ -12,7 +14,7 @@ NOT_FRIENDS = "You can only add your friends to a group"
 
 
 async def people(chat: Chat, n: int) -> list[int]:
-    return [await chat.register(i, f"user{i}") for i in range(1, n + 1)]
+    return [await make_user(chat, i, f"user{i}") for i in range(1, n + 1)]
 
 
 def denied(r: Any, detail: str) -> bool:
@@ -22,7 +24,7 @@ def denied(r: Any, detail: str) -> bool:
 class TestOnlyFriendsJoinGroups:
     async def test_strangers_cannot_be_put_into_a_new_group(self, chat: Chat) -> None:
         a, b, stranger = await people(chat, 3)
-        await chat.befriend(a, b)
+        await make_friends(chat, a, b)
         for path, body in [
             ("/conversations/groups", {"name": "g", "member_user_ids": [b, stranger]}),
             ("/conversations", {"type": "group", "name": "g", "member_user_ids": [stranger]}),
@@ -39,7 +41,7 @@ class TestOnlyFriendsJoinGroups:
         self, chat: Chat
     ) -> None:
         a, b, stranger = await people(chat, 3)
-        group = await chat.group(a, [b])
+        group = await make_group(chat, a, [b])
         await chat.ok(
             "PUT", f"/conversations/{group['id']}/settings", a, json={"allow_member_add": True}
         )
@@ -48,15 +50,15 @@ class TestOnlyFriendsJoinGroups:
                 "POST", f"/conversations/{group['id']}/members", adder, json={"user_id": stranger}
             )
             assert denied(r, NOT_FRIENDS), r.text
-        await chat.befriend(b, stranger)
+        await make_friends(chat, b, stranger)
         await chat.ok(
             "POST", f"/conversations/{group['id']}/members", b, json={"user_id": stranger}
         )
 
     async def test_a_third_party_cannot_join_a_blocker_and_the_blocked(self, chat: Chat) -> None:
         blocker, blocked, third = await people(chat, 3)
-        await chat.befriend(third, blocker)
-        await chat.befriend(third, blocked)
+        await make_friends(chat, third, blocker)
+        await make_friends(chat, third, blocked)
         await chat.ok("POST", "/blocks", blocker, json={"user_id": blocked})
         r = await chat.call(
             "POST",
@@ -65,7 +67,7 @@ class TestOnlyFriendsJoinGroups:
             json={"name": "g", "member_user_ids": [blocker, blocked]},
         )
         assert denied(r, "You cannot add this user"), r.text
-        group = await chat.group(third, [blocker])
+        group = await make_group(chat, third, [blocker])
         r = await chat.call(
             "POST", f"/conversations/{group['id']}/members", third, json={"user_id": blocked}
         )
@@ -78,7 +80,7 @@ class TestOnlyFriendsJoinGroups:
 class TestEmailsOnlyForFriends:
     async def test_member_list_shows_emails_of_self_and_friends_only(self, chat: Chat) -> None:
         a, b, c = await people(chat, 3)
-        group = await chat.group(a, [b, c])  # b and c are friends of a, not of each other
+        group = await make_group(chat, a, [b, c])  # b and c are friends of a, not of each other
         emails = {
             m["id"]: m["email"]
             for m in await chat.ok("GET", f"/conversations/{group['id']}/members", b)

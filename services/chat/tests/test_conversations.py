@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from parley_common.testing.factories import (
+    make_direct,
+    make_friends,
+    make_group,
+    make_user,
+    send_message,
+)
+
 if TYPE_CHECKING:
     from conftest import Chat
 
 
 async def users(chat: Chat, n: int) -> list[int]:
     names = ["alice", "bob", "carol", "dave", "erin", "frank"]
-    return [await chat.register(i + 1, names[i]) for i in range(n)]
+    return [await make_user(chat, i + 1, names[i]) for i in range(n)]
 
 
 class TestDirect:
@@ -23,8 +31,8 @@ class TestDirect:
             403,
             "You can only start direct chats with friends",
         )
-        await chat.befriend(a, b)
-        conv = await chat.direct(a, b)
+        await make_friends(chat, a, b)
+        conv = await make_direct(chat, a, b)
         assert conv["type"] == "direct" and conv["name"] is None
         assert conv["private_pair_key"] == "direct:1:2"
         assert conv["member_ids"] == [1, 2]
@@ -32,7 +40,7 @@ class TestDirect:
         assert {m["role"] for m in conv["members"]} == {"member"}
         assert conv["last_message"] is None and conv["unread_count"] == 0 and conv["last_seq"] == 0
         assert conv["context"] is None and conv["created_at"].endswith(("Z", "+00:00"))
-        again = await chat.direct(b, a)
+        again = await make_direct(chat, b, a)
         assert again["id"] == conv["id"]
         assert [c["id"] for c in await chat.ok("GET", "/conversations", b)] == [conv["id"]]
 
@@ -59,14 +67,14 @@ class TestDirect:
     async def test_stranger_dms_setting(self, start_chat: Any) -> None:
         chat = await start_chat(allow_stranger_dms=True)
         a, b = await users(chat, 2)
-        conv = await chat.direct(a, b)
+        conv = await make_direct(chat, a, b)
         assert conv["member_ids"] == [1, 2]
 
 
 class TestGroups:
     async def test_group_lifecycle(self, chat: Chat) -> None:
         a, b, c, d = await users(chat, 4)
-        conv = await chat.group(a, [b, c], name="Team")
+        conv = await make_group(chat, a, [b, c], name="Team")
         cid = conv["id"]
         assert (
             conv["type"] == "group" and conv["name"] == "Team" and conv["private_pair_key"] is None
@@ -93,7 +101,7 @@ class TestGroups:
             403,
             "Only conversation admin can add members",
         )
-        await chat.befriend(a, d)  # only friends can be put into a group
+        await make_friends(chat, a, d)  # only friends can be put into a group
         out = await chat.ok("POST", f"/conversations/{cid}/members", a, json={"user_id": d})
         assert out["status"] == "success" and out["user"] == {
             "id": 4,
@@ -178,8 +186,8 @@ class TestGroups:
 
     async def test_direct_member_ops_refused(self, chat: Chat) -> None:
         a, b, c = await users(chat, 3)
-        await chat.befriend(a, b)
-        cid = (await chat.direct(a, b))["id"]
+        await make_friends(chat, a, b)
+        cid = (await make_direct(chat, a, b))["id"]
         r = await chat.call("POST", f"/conversations/{cid}/members", a, json={"user_id": c})
         assert (r.status_code, r.json()["detail"]) == (
             403,
@@ -208,12 +216,12 @@ class TestGroups:
 class TestListing:
     async def test_order_paging_unread(self, chat: Chat) -> None:
         a, b, c = await users(chat, 3)
-        g1 = (await chat.group(a, [b], name="one"))["id"]
-        g2 = (await chat.group(a, [b, c], name="two"))["id"]
-        g3 = (await chat.group(a, [c], name="three"))["id"]
-        await chat.send(b, g1, "hi from bob")
-        await chat.send(b, g1, "again")
-        await chat.send(a, g1, "mine")
+        g1 = (await make_group(chat, a, [b], name="one"))["id"]
+        g2 = (await make_group(chat, a, [b, c], name="two"))["id"]
+        g3 = (await make_group(chat, a, [c], name="three"))["id"]
+        await send_message(chat, b, g1, "hi from bob")
+        await send_message(chat, b, g1, "again")
+        await send_message(chat, a, g1, "mine")
         listed = await chat.ok("GET", "/conversations", a)
         assert [c["id"] for c in listed] == [g1, g2, g3]
         one = listed[0]
@@ -238,9 +246,9 @@ class TestListing:
 class TestReceipts:
     async def test_cursors_are_monotonic(self, chat: Chat) -> None:
         a, b = await users(chat, 2)
-        cid = (await chat.group(a, [b], name="g"))["id"]
+        cid = (await make_group(chat, a, [b], name="g"))["id"]
         for i in range(3):
-            await chat.send(a, cid, f"m{i}")
+            await send_message(chat, a, cid, f"m{i}")
         cur = await chat.ok("POST", f"/conversations/{cid}/read", b, json={"seq": 2})
         assert cur["last_read_seq"] == 2 and cur["read_at"] and cur["user_id"] == b
         cur = await chat.ok("POST", f"/conversations/{cid}/read", b, json={"seq": 1})
@@ -270,7 +278,7 @@ class TestReceipts:
 class TestInternal:
     async def test_internal_routes(self, chat: Chat) -> None:
         a, b, c = await users(chat, 3)
-        cid = (await chat.group(a, [b, c], name="g"))["id"]
+        cid = (await make_group(chat, a, [b, c], name="g"))["id"]
         r = await chat.client.get(f"/internal/conversations/{cid}/members")
         assert r.status_code == 403
         assert (await chat.internal(f"/internal/conversations/{cid}/members")).json() == {
@@ -282,9 +290,9 @@ class TestInternal:
         assert (await chat.internal("/internal/users/2/conversations")).json() == {
             "conversation_ids": [cid]
         }
-        first = await chat.send(a, cid, "before")
+        first = await send_message(chat, a, cid, "before")
         await chat.ok("DELETE", f"/conversations/{cid}/members/{b}", a)
-        await chat.send(a, cid, "after")
+        await send_message(chat, a, cid, "after")
         assert (await chat.internal(f"/internal/conversations/{cid}/members/2")).json() == {
             "member": False
         }

@@ -10,6 +10,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from parley_common.testing.factories import (
+    make_direct,
+    make_friends,
+    make_group,
+    make_user,
+    send_message,
+)
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.proxy import TcpProxy
 from parley_common.testing.waiting import wait_for
@@ -21,15 +28,15 @@ if TYPE_CHECKING:
 class TestPublishedEvents:
     async def test_every_change_once_with_routing_keys(self, chat: Chat) -> None:
         a, b, c = (
-            await chat.register(1, "alice"),
-            await chat.register(2, "bob"),
-            await chat.register(3, "carol"),
+            await make_user(chat, 1, "alice"),
+            await make_user(chat, 2, "bob"),
+            await make_user(chat, 3, "carol"),
         )
-        await chat.befriend(a, b)  # friend.requested + friend.accepted
-        await chat.befriend(a, c)  # (only friends can be put into a group)
-        direct = (await chat.direct(a, b))["id"]  # conversation.created
-        group = (await chat.group(a, [b], name="g"))["id"]  # conversation.created
-        m = await chat.send(a, group, "hi")  # message.created
+        await make_friends(chat, a, b)  # friend.requested + friend.accepted
+        await make_friends(chat, a, c)  # (only friends can be put into a group)
+        direct = (await make_direct(chat, a, b))["id"]  # conversation.created
+        group = (await make_group(chat, a, [b], name="g"))["id"]  # conversation.created
+        m = await send_message(chat, a, group, "hi")  # message.created
         await chat.ok("PATCH", f"/messages/{m['id']}", a, json={"content": "hey"})  # message.edited
         await chat.ok("PUT", f"/messages/{m['id']}/reactions/x", b)  # reaction.updated
         await chat.ok("DELETE", f"/messages/{m['id']}", a)  # message.deleted
@@ -117,12 +124,12 @@ class TestBrokerOutage:
         parts = urlsplit(amqp.url)
         netloc = f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"
         chat: Chat = await start_chat(amqp_url=urlunsplit(parts._replace(netloc=netloc)))
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
-        cid = (await chat.group(a, [b], name="g"))["id"]
-        await chat.send(a, cid, "before")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
+        cid = (await make_group(chat, a, [b], name="g"))["id"]
+        await send_message(chat, a, cid, "before")
         await chat.settle()
         await proxy.cut()
-        sent = [await chat.send(a, cid, f"during {i}") for i in range(5)]
+        sent = [await send_message(chat, a, cid, f"during {i}") for i in range(5)]
         assert [m["seq"] for m in sent] == [2, 3, 4, 5, 6]
 
         async def unready() -> bool:

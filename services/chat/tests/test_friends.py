@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from parley_common.testing.factories import make_friends, make_group, make_user
+
 if TYPE_CHECKING:
     from conftest import Chat
 
 
 class TestFriendRequests:
     async def test_request_accept_list_remove(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         r = await chat.call("POST", "/friends/request", a, json={"username": "BOB"})
         assert r.status_code == 200 and r.json() == {"message": "Friend request sent successfully"}
         requests = await chat.ok("GET", "/friends/requests", b)
@@ -37,7 +39,7 @@ class TestFriendRequests:
         assert await chat.ok("GET", "/friends", b) == []
 
     async def test_request_errors(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         cases = [
             ({}, 400, "Username is required"),
             ({"username": ""}, 400, "Username is required"),
@@ -58,7 +60,7 @@ class TestFriendRequests:
         assert r.status_code == 422
 
     async def test_rerequest_after_rejection(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         await chat.ok("POST", "/friends/request", a, json={"username": "bob"})
         rid = (await chat.ok("GET", "/friends/requests", b))[0]["id"]
         assert await chat.ok("PUT", f"/friends/requests/{rid}/reject", b) == {
@@ -87,9 +89,9 @@ class TestPresence:
 
         chat: Chat = await start_chat(transports={"notify": httpx.MockTransport(presence)})  # type: ignore[operator]
         for uid, name in ((1, "alice"), (2, "bob"), (3, "carol")):
-            await chat.register(uid, name)
-        await chat.befriend(1, 2)
-        await chat.befriend(3, 1)
+            await make_user(chat, uid, name)
+        await make_friends(chat, 1, 2)
+        await make_friends(chat, 3, 1)
         friends = await chat.ok("GET", "/friends", 1)
         assert [(f["id"], f["is_online"]) for f in friends] == [(2, True), (3, False)]
 
@@ -98,20 +100,20 @@ class TestPresence:
             raise httpx.ConnectError("refused")
 
         chat: Chat = await start_chat(transports={"notify": httpx.MockTransport(broken)})  # type: ignore[operator]
-        await chat.register(1, "alice")
-        await chat.register(2, "bob")
-        await chat.befriend(1, 2)
+        await make_user(chat, 1, "alice")
+        await make_user(chat, 2, "bob")
+        await make_friends(chat, 1, 2)
         assert [f["is_online"] for f in await chat.ok("GET", "/friends", 1)] == [False]
 
 
 class TestBlocks:
     async def test_block_rules(self, chat: Chat) -> None:
         a, b, c = (
-            await chat.register(1, "alice"),
-            await chat.register(2, "bob"),
-            await chat.register(3, "carol"),
+            await make_user(chat, 1, "alice"),
+            await make_user(chat, 2, "bob"),
+            await make_user(chat, 3, "carol"),
         )
-        await chat.befriend(a, b)
+        await make_friends(chat, a, b)
         assert await chat.ok("POST", "/blocks", a, json={"user_id": b}) == {"status": "ok"}
         # Blocking ends the friendship.
         assert await chat.ok("GET", "/friends", a) == []
@@ -131,7 +133,7 @@ class TestBlocks:
             json={"type": "group", "name": "g", "member_user_ids": [a, c]},
         )
         assert r.status_code == 403
-        group = await chat.group(b, [c])
+        group = await make_group(chat, b, [c])
         r = await chat.call("POST", f"/conversations/{group['id']}/members", b, json={"user_id": a})
         assert r.status_code == 403
         r = await chat.call("POST", "/blocks", a, json={"user_id": a})
@@ -142,5 +144,5 @@ class TestBlocks:
         assert r.status_code == 422
         assert await chat.ok("DELETE", f"/blocks/{b}", a) == {"status": "ok"}
         assert await chat.ok("GET", "/blocks", a) == []
-        await chat.befriend(b, a)
+        await make_friends(chat, b, a)
         assert [f["id"] for f in await chat.ok("GET", "/friends", a)] == [2]

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from chat.integrations import keys
-from chat.models import Conversation, outbox
+from chat.models import OUTBOX as outbox
+from chat.models import Conversation
 from parley.integration_keys import create_key, revoke_key
+from parley_common.runtime import runtime_of
+from parley_common.testing.factories import make_group, make_user, send_message
 
 if TYPE_CHECKING:
     from conftest import Chat
@@ -24,7 +27,7 @@ CTX = "/integrations/contexts/job/42"
 
 
 async def new_key(chat: Chat, name: str = "host") -> str:
-    async with chat.app.state.sessionmaker() as session:
+    async with runtime_of(chat.app.state).sessionmaker() as session:
         key = await keys.create(session, name)
         await session.commit()
     return key
@@ -49,12 +52,12 @@ async def post(chat: Chat, key: str, path: str = CTX, **body: Any) -> Any:
 
 
 async def outbox_rows(chat: Chat) -> int:
-    async with chat.app.state.sessionmaker() as session:
+    async with runtime_of(chat.app.state).sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(outbox)) or 0)
 
 
 async def context_conversations(chat: Chat) -> int:
-    async with chat.app.state.sessionmaker() as session:
+    async with runtime_of(chat.app.state).sessionmaker() as session:
         query = select(func.count()).where(Conversation.context_type.is_not(None))
         return int(await session.scalar(query) or 0)
 
@@ -69,7 +72,7 @@ def events_for(chat: Chat, event_type: str, conversation_id: int) -> list[Any]:
 
 class TestPutContext:
     async def test_created_once_and_a_repeat_changes_nothing(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         key = await new_key(chat)
         first = await put(chat, key, [b, a], metadata={"price": 40})
         assert first["type"] == "group" and first["name"] == "Job 42"
@@ -89,11 +92,11 @@ class TestPutContext:
         # Participants see it like any conversation, with its context; ordinary chats have none.
         mine = await chat.ok("GET", f"/conversations/{first['id']}", b)
         assert mine["context"] == first["context"]
-        group = await chat.group(a, [], name="plain")
+        group = await make_group(chat, a, [], name="plain")
         assert group["context"] is None
 
     async def test_concurrent_first_puts_make_one_conversation(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         key = await new_key(chat)
         results = await asyncio.gather(*(put(chat, key, [a, b]) for _ in range(6)))
         assert len({r["id"] for r in results}) == 1
@@ -103,7 +106,7 @@ class TestPutContext:
         assert events_for(chat, "member.added", results[0]["id"]) == []
 
     async def test_unknown_user_is_404_and_creates_nothing(self, chat: Chat) -> None:
-        a = await chat.register(1, "alice")
+        a = await make_user(chat, 1, "alice")
         key = await new_key(chat)
         r = await chat.client.put(
             CTX,
@@ -116,7 +119,7 @@ class TestPutContext:
         assert missing.status_code == 404
 
     async def test_title_and_metadata_changes(self, chat: Chat) -> None:
-        a = await chat.register(1, "alice")
+        a = await make_user(chat, 1, "alice")
         key = await new_key(chat)
         first = await put(chat, key, [a])
         changed = await put(chat, key, [a], title="Job 42 (done)", metadata={"state": "done"})
@@ -129,7 +132,7 @@ class TestPutContext:
 
 class TestParticipants:
     async def test_exactly_the_difference_is_added_and_removed(self, chat: Chat) -> None:
-        a, b, c, d = [await chat.register(i, n) for i, n in enumerate("abcd", 1)]
+        a, b, c, d = [await make_user(chat, i, n) for i, n in enumerate("abcd", 1)]
         key = await new_key(chat)
         conv = await put(chat, key, [a, b, c])
         await chat.settle()
@@ -156,7 +159,7 @@ class TestParticipants:
         assert texts == ["b was removed from the group", "d was added to the group"]
 
     async def test_a_removed_participant_stops_receiving(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         key = await new_key(chat)
         conv = await put(chat, key, [a, b])
         await put(chat, key, [a])
@@ -179,7 +182,7 @@ class TestParticipants:
         await chat.ok("GET", f"/conversations/{conv['id']}/messages", b)
 
     async def test_participants_cannot_leave_or_manage_it(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         key = await new_key(chat)
         conv = await put(chat, key, [a])
         cid = conv["id"]
@@ -188,12 +191,12 @@ class TestParticipants:
         assert add.status_code == 403
         rename = await chat.call("PUT", f"/conversations/{cid}", a, json={"name": "mine"})
         assert rename.status_code == 403
-        await chat.send(a, cid, "members still talk")
+        await send_message(chat, a, cid, "members still talk")
 
 
 class TestSystemMessages:
     async def test_posted_like_any_message_and_only_once(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
         key = await new_key(chat)
         conv = await put(chat, key, [a, b])
         first = await post(chat, key, idempotency_key="pay-1")
@@ -216,7 +219,7 @@ class TestSystemMessages:
         other = await post(chat, key, kind="dispute", idempotency_key="dispute-1")
         assert other["seq"] == 2
         # Ordinary messages carry kind and metadata as null.
-        text = await chat.send(a, conv["id"], "ok")
+        text = await send_message(chat, a, conv["id"], "ok")
         assert text["kind"] is None and text["metadata"] is None
 
     async def test_unknown_context_is_404(self, chat: Chat) -> None:
@@ -233,7 +236,7 @@ class TestKeys:
     async def test_wrong_revoked_and_missing_keys_are_401_and_change_nothing(
         self, chat: Chat
     ) -> None:
-        a = await chat.register(1, "alice")
+        a = await make_user(chat, 1, "alice")
         key = await new_key(chat)
         await put(chat, key, [a])
         rows = await outbox_rows(chat)
@@ -247,7 +250,7 @@ class TestKeys:
         assert wrong.json()["detail"] == "Invalid or revoked integration key"
         assert wrong.headers["www-authenticate"] == "Bearer"
 
-        async with chat.app.state.sessionmaker() as session:
+        async with runtime_of(chat.app.state).sessionmaker() as session:
             assert await keys.revoke(session, "host")
             await session.commit()
         for method, path, payload in (
@@ -263,7 +266,7 @@ class TestKeys:
         assert (await chat.ok("GET", "/conversations", a))[0]["name"] == "Job 42"
 
     async def test_end_user_tokens_do_not_work_on_integrations(self, chat: Chat) -> None:
-        a = await chat.register(1, "alice")
+        a = await make_user(chat, 1, "alice")
         r = await chat.call(
             "PUT", CTX, a, json={"title": "t", "participant_user_ids": [a], "metadata": {}}
         )
@@ -272,7 +275,7 @@ class TestKeys:
         assert await context_conversations(chat) == 0
 
     async def test_integration_keys_do_not_work_on_user_routes(self, chat: Chat) -> None:
-        await chat.register(1, "alice")
+        await make_user(chat, 1, "alice")
         key = await new_key(chat)
         for method, path in (("GET", "/conversations"), ("GET", "/friends")):
             r = await chat.client.request(method, path, headers=kh(key))
@@ -286,7 +289,7 @@ class TestKeys:
     async def test_cli_creates_a_working_key_and_revoke_stops_it(
         self, chat: Chat, pg_url: str
     ) -> None:
-        a = await chat.register(1, "alice")
+        a = await make_user(chat, 1, "alice")
         env = {**os.environ, "PARLEY_CHAT_DATABASE_URL": pg_url}
         created = await asyncio.to_thread(
             subprocess.run,
@@ -309,6 +312,6 @@ class TestKeys:
         assert r.status_code == 401
         assert (await chat.client.get(CTX, headers=kh(second))).status_code == 200
         # Only the hash is stored.
-        async with chat.app.state.sessionmaker() as session:
+        async with runtime_of(chat.app.state).sessionmaker() as session:
             stored = {k.name: k.key_hash for k in await keys.list_all(session)}
         assert stored["shop"] == keys.hash_key(key) and key not in stored.values()

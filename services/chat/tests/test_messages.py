@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from chat.models import Message
+from parley_common.runtime import runtime_of
+from parley_common.testing.factories import (
+    make_direct,
+    make_friends,
+    make_group,
+    make_user,
+    send_message,
+)
 
 if TYPE_CHECKING:
     from conftest import Chat
@@ -16,21 +24,21 @@ if TYPE_CHECKING:
 
 async def setup_group(chat: Chat, n: int = 3) -> tuple[list[int], int]:
     names = ["alice", "bob", "carol", "dave"]
-    ids = [await chat.register(i + 1, names[i]) for i in range(n)]
-    cid = (await chat.group(ids[0], ids[1:], name="g"))["id"]
+    ids = [await make_user(chat, i + 1, names[i]) for i in range(n)]
+    cid = (await make_group(chat, ids[0], ids[1:], name="g"))["id"]
     return ids, cid
 
 
 class TestSend:
     async def test_send_shape(self, chat: Chat) -> None:
         (a, b, _), cid = await setup_group(chat)
-        m = await chat.send(a, cid, "  hi @Bob and @nobody  ", client_msg_id="c-1")
+        m = await send_message(chat, a, cid, "  hi @Bob and @nobody  ", client_msg_id="c-1")
         assert m["conversation_id"] == cid and m["seq"] == 1 and m["sender_id"] == a
         assert m["sender_username"] == "alice" and m["content"] == "  hi @Bob and @nobody  "
         assert m["type"] == "text" and m["client_msg_id"] == "c-1" and m["reply_to"] is None
         assert m["mentions"] == [b] and m["reactions"] == {} and m["edited_at"] is None
         assert m["deleted"] is False and m["created_at"].endswith(("Z", "+00:00"))
-        reply = await chat.send(b, cid, "re", reply_to=m["id"])
+        reply = await send_message(chat, b, cid, "re", reply_to=m["id"])
         assert reply["reply_to"] == m["id"] and reply["seq"] == 2
 
     async def test_send_errors(self, start_chat: object) -> None:
@@ -48,12 +56,12 @@ class TestSend:
                 "POST", "/messages", a, json={"conversation_id": cid, "content": content}
             )
             assert r.status_code == 422 and isinstance(r.json()["detail"], list), content
-        ok = await chat.send(a, cid, "  " + "x" * 10 + "  ")
+        ok = await send_message(chat, a, cid, "  " + "x" * 10 + "  ")
         assert ok["content"] == "  " + "x" * 10 + "  "
         r = await chat.call("POST", "/messages", a, json={"conversation_id": "abc", "content": "x"})
         assert r.status_code == 422
-        other = (await chat.group(b, [a], name="other"))["id"]
-        foreign = await chat.send(b, other, "elsewhere")
+        other = (await make_group(chat, b, [a], name="other"))["id"]
+        foreign = await send_message(chat, b, other, "elsewhere")
         r = await chat.call(
             "POST",
             "/messages",
@@ -67,10 +75,10 @@ class TestSend:
         assert r.status_code == 400
 
     async def test_direct_blocked(self, chat: Chat) -> None:
-        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
-        await chat.befriend(a, b)
-        cid = (await chat.direct(a, b))["id"]
-        await chat.send(a, cid, "hi")
+        a, b = await make_user(chat, 1, "alice"), await make_user(chat, 2, "bob")
+        await make_friends(chat, a, b)
+        cid = (await make_direct(chat, a, b))["id"]
+        await send_message(chat, a, cid, "hi")
         await chat.ok("POST", "/blocks", b, json={"user_id": a})
         for sender in (a, b):
             r = await chat.call(
@@ -81,8 +89,8 @@ class TestSend:
 
 class TestSequencing:
     async def test_concurrent_senders_get_gap_free_seqs(self, chat: Chat) -> None:
-        names = [await chat.register(i, f"u{i}") for i in range(1, 21)]
-        cid = (await chat.group(names[0], names[1:], name="busy"))["id"]
+        names = [await make_user(chat, i, f"u{i}") for i in range(1, 21)]
+        cid = (await make_group(chat, names[0], names[1:], name="busy"))["id"]
         headers = {u: chat.h(u) for u in names}
 
         async def sender(user_id: int) -> list[int]:
@@ -106,7 +114,7 @@ class TestSequencing:
         assert seqs == list(range(1, 1001))
         for r in results:
             assert r == sorted(r)  # each sender's own messages are in order
-        async with chat.app.state.sessionmaker() as session:
+        async with runtime_of(chat.app.state).sessionmaker() as session:
             stored = list(
                 await session.scalars(
                     select(Message.seq).where(Message.conversation_id == cid).order_by(Message.seq)
@@ -122,9 +130,9 @@ class TestSequencing:
         """Two chat processes on one database (replicas), each batching its own sends into
         concurrent transactions: the conversation's row lock keeps seqs unique and gap-free."""
         other: Chat = await start_chat()  # type: ignore[operator]
-        names = [await chat.register(i, f"r{i}") for i in range(1, 11)]
+        names = [await make_user(chat, i, f"r{i}") for i in range(1, 11)]
         other.usernames.update(chat.usernames)
-        cid = (await chat.group(names[0], names[1:], name="replicas"))["id"]
+        cid = (await make_group(chat, names[0], names[1:], name="replicas"))["id"]
 
         async def sender(replica: Chat, user_id: int) -> list[int]:
             seqs = []
@@ -155,14 +163,14 @@ class TestIdempotency:
         assert {r.status_code for r in responses} == {200}
         assert len({r.json()["id"] for r in responses}) == 1
         assert len({r.json()["seq"] for r in responses}) == 1
-        async with chat.app.state.sessionmaker() as session:
+        async with runtime_of(chat.app.state).sessionmaker() as session:
             count = await session.scalar(
                 select(func.count())
                 .select_from(Message)
                 .where(Message.client_msg_id.in_(["dup-1", body2["client_msg_id"]]))
             )
         assert count == 2
-        nxt = await chat.send(a, cid, "next")
+        nxt = await send_message(chat, a, cid, "next")
         assert nxt["seq"] == 3  # no seq was burnt by the retries
         await chat.settle()
         created = [e for _, e in chat.events.of_type("message.created")]
@@ -173,7 +181,7 @@ class TestPaging:
     async def test_both_pagination_styles(self, chat: Chat) -> None:
         (a, _, _), cid = await setup_group(chat)
         for i in range(1, 11):
-            await chat.send(a, cid, f"m{i}")
+            await send_message(chat, a, cid, f"m{i}")
         page = await chat.ok("GET", f"/messages/conversation/{cid}?limit=3", a)
         assert [m["content"] for m in page] == ["m8", "m9", "m10"]
         page = await chat.ok("GET", f"/messages/conversation/{cid}?skip=3&limit=3", a)
@@ -195,7 +203,7 @@ class TestPaging:
 class TestEditDeleteReact:
     async def test_edit_delete_react(self, chat: Chat) -> None:
         (a, b, _), cid = await setup_group(chat)
-        m = await chat.send(a, cid, "first")
+        m = await send_message(chat, a, cid, "first")
         r = await chat.call("PATCH", f"/messages/{m['id']}", b, json={"content": "hacked"})
         assert r.status_code == 403
         edited = await chat.ok("PATCH", f"/messages/{m['id']}", a, json={"content": "fixed @bob"})
@@ -224,10 +232,10 @@ class TestEditDeleteReact:
 class TestSearch:
     async def test_search_scope(self, chat: Chat) -> None:
         (a, b, c), cid = await setup_group(chat)
-        other = (await chat.group(b, [c], name="secret"))["id"]
-        await chat.send(a, cid, "the quick brown fox")
-        await chat.send(b, cid, "lazy dog")
-        await chat.send(b, other, "hidden fox den")
+        other = (await make_group(chat, b, [c], name="secret"))["id"]
+        await send_message(chat, a, cid, "the quick brown fox")
+        await send_message(chat, b, cid, "lazy dog")
+        await send_message(chat, b, other, "hidden fox den")
         found = await chat.ok("GET", "/messages/search", a, params={"q": "fox"})
         assert [m["content"] for m in found] == ["the quick brown fox"]
         found = await chat.ok("GET", "/messages/search", c, params={"q": "fox"})

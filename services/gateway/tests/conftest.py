@@ -12,12 +12,12 @@ import httpx
 import pytest
 import uvicorn
 import websockets
-from asgi_lifespan import LifespanManager
 
 from gateway.config import Settings
 from gateway.main import create_app
 from gateway.ws.protocol import ParleyWebSocketProtocol
 from parley_common.bus import MemoryBus
+from parley_common.testing.harness import running, service_settings
 from parley_common.testing.tokens import TokenFactory
 
 from .fakes import FakeChat, fake_notify
@@ -94,17 +94,15 @@ async def connected(ws: Any) -> dict[str, Any]:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "environment": "test",
+    """The in-process bus and store of the gateway's own; fakes behind the service URLs."""
+    defaults: dict[str, Any] = {
         "amqp_url": f"memory://gw-{uuid.uuid4().hex}",
         "redis_url": f"memory://gw-{uuid.uuid4().hex}",
         "auth_url": "http://auth",
         "chat_url": "http://chat",
         "notify_url": "http://notify",
-        "log_json": False,
     }
-    values.update(overrides)
-    return Settings(**values)
+    return service_settings(Settings, **defaults | overrides)
 
 
 @contextlib.asynccontextmanager
@@ -145,9 +143,5 @@ async def api() -> AsyncIterator[tuple[httpx.AsyncClient, FakeChat, TokenFactory
         "chat": httpx.ASGITransport(chat.app),
         "notify": httpx.ASGITransport(fake_notify(set())),
     }
-    app = create_app(settings, transports=transports)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as client,
-    ):
+    async with running(create_app(settings, transports=transports)) as client:
         yield client, chat, tokens

@@ -17,6 +17,7 @@ from parley_common.events import (
     gateways_key,
     user_key,
 )
+from parley_common.runtime import runtime_of
 from parley_common.testing.waiting import wait_for
 
 from .conftest import Env, connected, gateway_env, recv, recv_until
@@ -269,7 +270,7 @@ class TestEvents:
             await connected(slow)
             await connected(fast)
             big = secrets.token_urlsafe(150_000)  # incompressible: permessage-deflate is on
-            registry = env.server.config.app.state.gateway.registry  # type: ignore[attr-defined]
+            registry = runtime_of(env.server.config.app.state).parts.registry  # type: ignore[attr-defined]
 
             def slow_closed() -> bool:
                 return any(c.close_code == 4008 for c in registry.of_user(1))

@@ -14,6 +14,7 @@ from chat.main import create_app as create_chat
 from gateway.main import create_app
 from parley_common.bus import Delivery
 from parley_common.events import UserRegistered, envelope, svc_key
+from parley_common.runtime import runtime_of
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.tokens import TokenFactory
 
@@ -32,8 +33,10 @@ async def register(chat_app, user_id: int) -> None:
         ),
         producer="auth",
     )
-    await chat_app.state.consumer.handle(
-        Delivery(svc_key(env.type), env.model_dump_json().encode(), str(env.id))
+    await (
+        runtime_of(chat_app.state)
+        .consumers[0]
+        .handle(Delivery(svc_key(env.type), env.model_dump_json().encode(), str(env.id)))
     )
 
 

@@ -6,13 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from parley_common.consumer import processed_events_table
-from parley_common.db import make_base, utcnow
+from parley_common.db import TYPE_ANNOTATION_MAP, new_metadata, utcnow
 from parley_common.outbox import outbox_table
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 OUTBOX = outbox_table(Base.metadata)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from notify.config import Settings
 from notify.main import create_app
 from notify.models import PROCESSED_EVENTS
-from parley_common.bus import Bus, Delivery, Subscription, create_bus
+from parley_common.bus import Bus, Delivery, Subscription
 from parley_common.events import (
     ConversationCreated,
     Envelope,
@@ -40,7 +40,9 @@ from parley_common.events import (
     svc_key,
     user_key,
 )
+from parley_common.runtime import runtime_of
 from parley_common.schemas import ConversationRead, MemberRef, MessageRead, UserPublic, UserRef
+from parley_common.testing.harness import connected_bus, service_settings
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
@@ -114,7 +116,9 @@ class Notify:
         )
         # The shared broker can be slow: publish nothing before notify's queues are bound.
         await wait_for(
-            lambda: bus_connected(self.app.state.bus), timeout=60, message="notify's bus"
+            lambda: bus_connected(runtime_of(self.app.state).bus),
+            timeout=60,
+            message="notify's bus",
         )
         return self
 
@@ -140,7 +144,7 @@ class Notify:
         return await self.http.request(method, path, headers=self.auth(user_id), **kwargs)
 
     async def db(self, query: Any) -> Any:
-        async with self.app.state.sessionmaker() as session:
+        async with runtime_of(self.app.state).sessionmaker() as session:
             return (await session.execute(query)).all()
 
     async def processed(self, env: Envelope) -> bool:
@@ -280,9 +284,7 @@ def now() -> datetime:
 
 @pytest.fixture
 async def test_bus(amqp: BusConfig) -> AsyncIterator[Bus]:
-    bus = create_bus(amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix)
-    await bus.start()
-    await wait_for(lambda: bus_connected(bus), timeout=60, message="the test's bus")
+    bus = await connected_bus(amqp)
     try:
         yield bus
     finally:
@@ -305,12 +307,10 @@ async def observer(test_bus: Bus) -> Observer:
 def settings(
     pg_url: str, amqp: BusConfig, redis_url: str, smtp: tuple[SmtpCollector, int]
 ) -> Settings:
-    return Settings(
-        environment="test",
+    return service_settings(
+        Settings,
         database_url=pg_url,
-        amqp_url=amqp.url,
-        bus_exchange=amqp.exchange,
-        bus_queue_prefix=amqp.queue_prefix,
+        amqp=amqp,
         redis_url=redis_url,
         smtp_url=f"smtp://127.0.0.1:{smtp[1]}",
         presence_key_prefix=f"test:{uuid.uuid4().hex[:10]}:presence:",
@@ -319,7 +319,6 @@ def settings(
         email_retry_base_seconds=0.2,
         presence_gateway_ttl_seconds=30.0,
         presence_reap_seconds=0.2,
-        outbox_poll_seconds=0.2,
         unsubscribe_secret="test-unsubscribe-secret",
         web_url="http://parley.test",
     )

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from notify.models import EmailItem, PendingEmail, User
+from notify.runtime import notify_runtime
+from parley_common.runtime import runtime_of
 from parley_common.testing.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -170,7 +172,10 @@ class TestMissedMessageEmail:
     ) -> None:
         await setup_pair(notify)
         await notify.connected("gw-1", "bob-socket", BOB)
-        await wait_for(lambda: notify.app.state.presence.store.is_online(BOB), message="bob online")
+        await wait_for(
+            lambda: runtime_of(notify.app.state).parts.presence.store.is_online(BOB),
+            message="bob online",
+        )
         await notify.wait_processed(await notify.message(GROUP, 1, ALICE, [ALICE, BOB], "hi"))
         assert not await emails_for(notify, BOB)
 
@@ -274,7 +279,7 @@ class TestDailyDigest:
         (pending,) = await emails_for(notify, BOB, "pending")
         assert pending.kind == "digest" and pending.due_at.hour == notify.settings.digest_hour_utc
 
-        sender = notify.app.state.email_sender
+        sender = notify_runtime(notify.app.state).parts.sender
         await sender.send_due()  # before the digest hour: nothing is due
         assert collector.messages == []
 

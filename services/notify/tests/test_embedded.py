@@ -16,6 +16,7 @@ from notify.config import Settings
 from notify.main import create_app
 from parley_common.bus import create_bus
 from parley_common.events import PresenceConnected, UserRegistered, envelope, svc_key
+from parley_common.runtime import runtime_of
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
 
@@ -62,7 +63,9 @@ async def test_embedded_mode_writes_eml_files_and_tracks_presence(
             envelope(connected, producer="gateway").model_dump_json().encode(),
         )
         assert notify.http
-        await wait_for(lambda: notify.app.state.presence.store.is_online(2), message="online")
+        await wait_for(
+            lambda: runtime_of(notify.app.state).parts.presence.store.is_online(2), message="online"
+        )
         r = await notify.http.get(
             "/internal/presence",
             params={"user_ids": "2"},

@@ -6,12 +6,14 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from parley_common.runtime import runtime_of
+from parley_common.testing.harness import INTERNAL_TOKEN
 from parley_common.testing.waiting import wait_for
 
 if TYPE_CHECKING:
     from conftest import Notify, Observer
 
-INTERNAL = {"X-Parley-Service-Token": "dev-internal-token"}
+INTERNAL = {"X-Parley-Service-Token": INTERNAL_TOKEN}
 
 
 async def internal_presence(notify: Notify, *ids: int) -> dict[str, Any]:
@@ -100,7 +102,7 @@ class TestPresence:
             )
             await notify.heartbeat("gw-live")
             await wait_for(lambda: _ttl_left(notify, "gw-live", above=ttl_ms * 0.7), message="beat")
-            await notify.app.state.presence.reap_once()
+            await runtime_of(notify.app.state).parts.presence.reap_once()
             assert await _online(notify, 7)
         assert time.monotonic() - started > notify.settings.presence_gateway_ttl_seconds
 
@@ -149,19 +151,26 @@ class TestPresence:
 
 
 async def _online(notify: Notify, user_id: int) -> bool:
-    return await notify.app.state.presence.store.is_online(user_id)
+    return await runtime_of(notify.app.state).parts.presence.store.is_online(user_id)
 
 
 async def _sockets(notify: Notify, user_id: int, count: int) -> bool:
     prefix = notify.settings.presence_key_prefix
-    return int(await notify.app.state.presence.store._r.hlen(f"{prefix}u:{user_id}")) == count
+    return (
+        int(await runtime_of(notify.app.state).parts.presence.store._r.hlen(f"{prefix}u:{user_id}"))
+        == count
+    )
 
 
 async def _ttl_left(
     notify: Notify, gateway_id: str, *, below: float | None = None, above: float | None = None
 ) -> bool:
     prefix = notify.settings.presence_key_prefix
-    left = int(await notify.app.state.presence.store._r.pttl(f"{prefix}alive:{gateway_id}"))
+    left = int(
+        await runtime_of(notify.app.state).parts.presence.store._r.pttl(
+            f"{prefix}alive:{gateway_id}"
+        )
+    )
     if left < 0:
         return False
     return (below is None or left < below) and (above is None or left > above)

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 
 from notify import read_cursors
 from notify.models import Preferences, ReadCursor
+from parley_common.runtime import runtime_of
 from parley_common.testing.waiting import wait_for
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ async def test_two_first_preference_writes_at_once_both_succeed(notify: Notify) 
 async def test_read_cursor_never_moves_backwards(notify: Notify) -> None:
     """Two receipts race on a cursor that does not exist yet: the newer (seq 9) commits first
     while the older (seq 3) already waits on its row; the cursor stays at 9."""
-    sessionmaker = notify.app.state.sessionmaker
+    sessionmaker = runtime_of(notify.app.state).sessionmaker
     async with sessionmaker() as newer, sessionmaker() as older:
         await read_cursors.advance_txn(newer, user_id=ALICE, conversation_id=GROUP, seq=9)
         waiting = asyncio.create_task(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from .base import BatchHandler, Bus, Delivery, Handler, Subscription
 from .memory import MemoryBus
 from .topics import topic_matches
@@ -26,13 +24,13 @@ def create_bus(
     exchange: str = "parley.events",
     queue_prefix: str = "",
     connection_name: str = "parley",
-    queue_type: str | None = None,
+    queue_type: str = "quorum",
 ) -> Bus:
     """A bus for `url`; `exchange` and `queue_prefix` let test runs share one broker safely.
 
-    `queue_type` is `quorum` (the default, for production) or `classic`; when not given it
-    comes from `PARLEY_BUS_QUEUE_TYPE`, so one variable switches every bus of a process tree
-    (the test suite runs services on classic queues: see docs/decisions.md).
+    `queue_type` is `quorum` (the default, for production) or `classic`; services pass their
+    `bus_queue_type` setting (the test suite runs them on classic queues: see
+    parley_common.testing.plugin).
     """
     if url.startswith("memory://"):
         return MemoryBus(url, queue_prefix=queue_prefix)
@@ -48,6 +46,6 @@ def create_bus(
             queue_prefix=queue_prefix,
             connection_name=connection_name,
             queue_expires_ms=60_000 if queue_prefix else None,
-            queue_type=queue_type or os.environ.get("PARLEY_BUS_QUEUE_TYPE", "quorum"),
+            queue_type=queue_type,
         )
     raise ValueError(f"unsupported bus URL: {url!r} (use amqp://... or memory://)")

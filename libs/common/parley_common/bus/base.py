@@ -55,6 +55,17 @@ class Subscription(abc.ABC):
     async def cancel(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How a batch subscription consumes (`Bus.subscribe_batches` says what each means)."""
+
+    exclusive: bool = False
+    max_batch: int = 100
+    max_attempts: int = 5
+    auto_ack: bool = False
+    linger: float = 0.0
+
+
 class Bus(abc.ABC):
     #: Called after a lost broker connection has been restored and consumers re-bound.
     on_reconnect: list[Callable[[], Awaitable[None]]]
@@ -93,7 +104,6 @@ class Bus(abc.ABC):
         replicas that name the same queue; `exclusive` queues belong to this process alone and
         vanish with it (a gateway replica's delivery queue)."""
 
-    @abc.abstractmethod
     async def subscribe_batches(
         self,
         queue: str,
@@ -111,6 +121,13 @@ class Bus(abc.ABC):
         dies with its consumer anyway, such as a gateway replica's. `linger`: how long a batch
         waits for more deliveries after its first (fewer, larger batches where latency matters
         less than the cost per batch)."""
+        options = BatchOptions(exclusive, max_batch, max_attempts, auto_ack, linger)
+        return await self._subscribe_batches(queue, bindings, handler, options)
+
+    @abc.abstractmethod
+    async def _subscribe_batches(
+        self, queue: str, bindings: Iterable[str], handler: BatchHandler, options: BatchOptions
+    ) -> Subscription: ...
 
     @abc.abstractmethod
     async def ping(self) -> bool: ...

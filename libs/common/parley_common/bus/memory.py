@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import structlog
 
-from .base import BatchHandler, Bus, Delivery, Handler, Subscription
+from .base import BatchHandler, BatchOptions, Bus, Delivery, Handler, Subscription
 from .topics import TopicIndex
 
 log = structlog.get_logger(__name__)
@@ -223,23 +223,20 @@ class MemoryBus(Bus):
         self._subscriptions.append(sub)
         return sub
 
-    async def subscribe_batches(
-        self,
-        queue: str,
-        bindings: Iterable[str],
-        handler: BatchHandler,
-        *,
-        exclusive: bool = False,
-        max_batch: int = 100,
-        max_attempts: int = 5,
-        auto_ack: bool = False,
-        linger: float = 0.0,
+    async def _subscribe_batches(
+        self, queue: str, bindings: Iterable[str], handler: BatchHandler, options: BatchOptions
     ) -> Subscription:
         # `auto_ack` changes nothing in-process: a failed delivery of an exclusive queue is
         # retried at most `max_attempts` times, as with RabbitMQ's acks.
-        q = self._queue(queue, bindings, exclusive=exclusive, max_attempts=max_attempts)
+        q = self._queue(
+            queue, bindings, exclusive=options.exclusive, max_attempts=options.max_attempts
+        )
         sub = _MemorySubscription(
-            self._broker, q, batch_handler=handler, max_batch=max_batch, linger=linger
+            self._broker,
+            q,
+            batch_handler=handler,
+            max_batch=options.max_batch,
+            linger=options.linger,
         )
         self._subscriptions.append(sub)
         return sub

@@ -24,8 +24,10 @@ REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Every test run declares and deletes a few hundred durable queues. As quorum queues each is a
 # Raft group with its own fsyncs, which made the shared broker take tens of seconds per
 # connection under load; classic queues keep the suite fast. The quorum behaviour (delivery
-# limit, dead-lettering) has its own tests in libs/common/tests/test_bus.py.
-os.environ.setdefault("PARLEY_BUS_QUEUE_TYPE", "classic")
+# limit, dead-lettering) has its own tests in libs/common/tests/test_bus.py. Services read it
+# through their settings (`bus_queue_type`); processes the tests start inherit the variable.
+TEST_QUEUE_TYPE = "classic"
+os.environ.setdefault("PARLEY_BUS_QUEUE_TYPE", TEST_QUEUE_TYPE)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class BusConfig:
     url: str
     exchange: str
     queue_prefix: str
+    queue_type: str = TEST_QUEUE_TYPE
 
 
 @pytest.fixture

@@ -5,18 +5,38 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def wait_for(
-    condition: Callable[[], Awaitable[T] | T],
+    condition: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+@overload
+async def wait_for(
+    condition: Callable[[], T],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+async def wait_for(
+    condition: Callable[[], Any],
     *,
     timeout: float = 10.0,
     interval: float = 0.05,
     message: str = "condition",
-) -> T:
+) -> Any:
     """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import Table, and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.db import utcnow
@@ -181,7 +181,7 @@ async def unread_counts(
 
 async def next_seq(session: AsyncSession, conversation_id: int) -> int:
     """Take the next seq; the row lock it holds until commit keeps seqs gap-free and unique."""
-    table = Conversation.__table__
+    table = cast(Table, Conversation.__table__)
     seq = await session.scalar(
         update(table)
         .where(table.c.id == conversation_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -72,17 +73,7 @@ async def create_direct(ctx: Ctx, *, member_user_ids: list[int]) -> Conversation
     ):
         raise Forbidden("You can only start direct chats with friends", code="not_friends")
     now = utcnow()
-    conversation = Conversation(
-        type="direct",
-        name=None,
-        private_pair_key=key,
-        created_by=ctx.user_id,
-        created_at=now,
-        last_activity_at=now,
-        last_seq=0,
-        allow_member_add=False,
-        allow_member_rename=False,
-    )
+    conversation = _new_conversation(ctx, "direct", None, pair_key=key, now=now)
     try:
         async with ctx.session.begin_nested():
             ctx.session.add(conversation)
@@ -103,6 +94,23 @@ async def create_direct(ctx: Ctx, *, member_user_ids: list[int]) -> Conversation
     return await _created(ctx, conversation)
 
 
+def _new_conversation(
+    ctx: Ctx, kind: str, name: str | None, *, pair_key: str | None, now: datetime
+) -> Conversation:
+    """A conversation row as its creator opens it; only groups can be renamed by members."""
+    return Conversation(
+        type=kind,
+        name=name,
+        private_pair_key=pair_key,
+        created_by=ctx.user_id,
+        created_at=now,
+        last_activity_at=now,
+        last_seq=0,
+        allow_member_add=False,
+        allow_member_rename=kind == "group",
+    )
+
+
 async def create_group(
     ctx: Ctx, *, name: str | None, member_user_ids: list[int]
 ) -> ConversationRead:
@@ -121,17 +129,7 @@ async def create_group(
         raise Forbidden("You cannot add this user", code="blocked")
     await consent.check_group_members(ctx, new_member_ids=others, existing_member_ids=[])
     now = utcnow()
-    conversation = Conversation(
-        type="group",
-        name=name,
-        private_pair_key=None,
-        created_by=ctx.user_id,
-        created_at=now,
-        last_activity_at=now,
-        last_seq=0,
-        allow_member_add=False,
-        allow_member_rename=True,
-    )
+    conversation = _new_conversation(ctx, "group", name, pair_key=None, now=now)
     ctx.session.add(conversation)
     await ctx.session.flush()
     ctx.session.add(
@@ -178,7 +176,7 @@ async def _publish_updated(ctx: Ctx, conversation: Conversation) -> None:
     event = ConversationUpdated(
         conversation_id=conversation.id,
         name=conversation.name,
-        type=conversation.type,  # type: ignore[arg-type]
+        type=conversation.type,
         updated_by=ctx.user_id,
     )
     await publish.to_conversation(ctx.session, ctx.outbox, conversation.id, event)
@@ -309,7 +307,7 @@ async def _remove(
         conversation_id=conversation.id,
         user=UserRef(id=member.user_id, username=username),
         removed_by=UserRef(id=by, username=await _username(ctx, by)) if by else None,
-        reason=reason,  # type: ignore[arg-type]
+        reason=reason,
         member_ids=await repo.active_member_ids(ctx.session, conversation.id),
     )
     await publish.to_conversation(

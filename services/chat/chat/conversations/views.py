@@ -37,11 +37,11 @@ async def to_reads(
             ConversationRead(
                 id=c.id,
                 name=c.name,
-                type=c.type,  # type: ignore[arg-type]
+                type=c.type,
                 private_pair_key=c.private_pair_key,
                 member_ids=sorted(m.user_id for m, _ in rows),
                 members=[
-                    MemberRef(user=UserRef(id=u.id, username=u.username), role=m.role)  # type: ignore[arg-type]
+                    MemberRef(user=UserRef(id=u.id, username=u.username), role=m.role)
                     for m, u in rows
                 ],
                 last_message=LastMessage(

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from parley_common.schemas import FriendRead, FriendRequestRead, Int64, StatusOk
 
 from ..deps import CtxDep
+from ..runtime import chat_runtime
 from . import service
 
 router = APIRouter(tags=["friends"])
@@ -37,7 +38,9 @@ class BlockRead(BaseModel):
 @router.get("/friends", response_model=list[FriendRead])
 async def list_friends(ctx: CtxDep, request: Request) -> list[FriendRead]:
     """Accepted friends, with whether each is online."""
-    return await service.list_friends(ctx, presence=request.app.state.notify)
+    return await service.list_friends(
+        ctx, presence=chat_runtime(request.app.state).client("notify")
+    )
 
 
 @router.get("/friends/requests", response_model=list[FriendRequestRead])

@@ -14,6 +14,7 @@ from parley_common.outbox import Outbox
 
 from ..config import Settings
 from ..deps import SessionDep
+from ..runtime import chat_runtime
 from . import keys
 
 _bearer = HTTPBearer(auto_error=False)
@@ -46,7 +47,8 @@ async def integration_ctx(
     key = await keys.authenticate(session, token)
     if key is None:
         raise Unauthorized("Invalid or revoked integration key", code="invalid_integration_key")
-    return IntegrationCtx(session, request.app.state.settings, request.app.state.outbox, key.name)
+    rt = chat_runtime(request.app.state)
+    return IntegrationCtx(session, rt.settings, rt.outbox, key.name)
 
 
 IntegrationCtxDep = Annotated[IntegrationCtx, Depends(integration_ctx)]

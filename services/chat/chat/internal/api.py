@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import State
 
 from parley_common.errors import ServiceError
 from parley_common.frames import Id
@@ -18,8 +19,9 @@ from ..conversations import repository as conv_repo
 from ..deps import SessionDep
 from ..friends import repository as friend_repo
 from ..messages import service as message_service
-from ..messages.sending import SendBatcher, SendRequest
+from ..messages.sending import SendRequest
 from ..messages.service import checked_content
+from ..runtime import ChatRuntime, chat_runtime
 
 router = APIRouter(prefix="/internal", dependencies=[ServiceCaller], tags=["internal"])
 
@@ -62,12 +64,12 @@ class InternalSends(BaseModel):
 async def send_messages(request: Request, body: InternalSends) -> Response:
     """Sends of several users at once (the gateway's WebSocket sends). One result per send, in
     order: `{"message": {...}}` or `{"error": {"status", "detail", "code"}}`."""
-    answer = await sends_of(request.app.state, body)
+    answer = await sends_of(chat_runtime(request.app.state), body)
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
-async def sends_of(state: Any, body: InternalSends) -> dict[str, Any]:
-    max_length: int = state.settings.max_message_length
+async def sends_of(rt: ChatRuntime, body: InternalSends) -> dict[str, Any]:
+    max_length = rt.settings.max_message_length
     results: list[dict[str, Any] | None] = [None] * len(body.sends)
     checked: list[tuple[int, SendRequest]] = []
     for i, send in enumerate(body.sends):
@@ -88,8 +90,7 @@ async def sends_of(state: Any, body: InternalSends) -> dict[str, Any]:
                 ),
             )
         )
-    sender: SendBatcher = state.sender
-    outcomes = await sender.send_many([r for _, r in checked])
+    outcomes = await rt.parts.sender.send_many([r for _, r in checked])
     for (i, _), outcome in zip(checked, outcomes, strict=True):
         results[i] = (
             _error(outcome)
@@ -119,12 +120,12 @@ class SocketSetups(BaseModel):
 @router.post("/users/lookup", response_model=SocketSetups)
 async def socket_setups(request: Request, body: UserIds) -> SocketSetups:
     """For new sockets of these users: each one's friends and current conversations."""
-    return await setups_of(request.app.state, body)
+    return await setups_of(chat_runtime(request.app.state), body)
 
 
-async def setups_of(state: Any, body: UserIds) -> SocketSetups:
+async def setups_of(rt: ChatRuntime, body: UserIds) -> SocketSetups:
     ids = sorted(set(body.user_ids))
-    async with state.sessionmaker() as session:
+    async with rt.sessionmaker() as session:
         friends = await friend_repo.friend_ids_of_many(session, ids)
         conversations = await conv_repo.conversation_ids_of_many(session, ids)
     return SocketSetups(
@@ -134,14 +135,15 @@ async def setups_of(state: Any, body: UserIds) -> SocketSetups:
     )
 
 
-def handlers(state: Any) -> dict[str, InternalHandler]:
+def handlers(state: State) -> dict[str, InternalHandler]:
     """The live path's internal routes as plain functions (parley_common.internal_calls)."""
 
     async def sends(body: Any) -> Any:
-        return await sends_of(state, InternalSends.model_validate(body))
+        return await sends_of(chat_runtime(state), InternalSends.model_validate(body))
 
     async def setups(body: Any) -> Any:
-        return (await setups_of(state, UserIds.model_validate(body))).model_dump(mode="json")
+        answer = await setups_of(chat_runtime(state), UserIds.model_validate(body))
+        return answer.model_dump(mode="json")
 
     return {"/internal/messages": sends, "/internal/users/lookup": setups}
 

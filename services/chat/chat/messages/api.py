@@ -10,6 +10,7 @@ from parley_common.schemas import INT64_MAX, Int64, MessageRead, StatusOk
 
 from ..deps import CtxDep
 from ..errors import ValidationFailed
+from ..runtime import chat_runtime
 from . import service
 
 router = APIRouter(prefix="/messages", tags=["messages"])
@@ -33,10 +34,11 @@ async def send_message(request: Request, claims: CurrentClaims, body: MessageCre
     # other dependency than the caller.
     if body.client_msg_id is not None and len(body.client_msg_id) > 128:
         raise ValidationFailed("client_msg_id", "client_msg_id must be at most 128 characters")
+    rt = chat_runtime(request.app.state)
     return await service.send(
-        request.app.state.sender,
+        rt.parts.sender,
         sender_id=claims.user_id,
-        max_length=request.app.state.settings.max_message_length,
+        max_length=rt.settings.max_message_length,
         conversation_id=body.conversation_id,
         content=body.content,
         client_msg_id=body.client_msg_id,

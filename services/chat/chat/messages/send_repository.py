@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parley_common.events import Envelope
@@ -30,8 +30,8 @@ from parley_common.outbox import Outbox
 
 from ..models import Block, Conversation, Member, Message, User
 
-MESSAGES = Message.__table__
-CONVERSATIONS = Conversation.__table__
+MESSAGES = cast(Table, Message.__table__)
+CONVERSATIONS = cast(Table, Conversation.__table__)
 
 #: (sender id, conversation id, client_msg_id, reply_to) of one send.
 SendKey = tuple[int, int, str | None, int | None]
@@ -51,7 +51,9 @@ class SendReads:
     #: conversation → current members (user id, username, casefolded username)
     rosters: dict[int, list[tuple[int, str, str]]] = field(default_factory=dict)
     #: (conversation, sender, client_msg_id) → the message a retried send created before
-    sent_before: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    #: (conversation, sender, client_msg_id) of earlier sends: the columns are nullable
+    #: (system messages), the keys looked up never are.
+    sent_before: dict[tuple[int, int | None, str | None], int] = field(default_factory=dict)
     #: (sender, conversation) of sends into a direct chat with a block either way
     blocked: set[tuple[int, int]] = field(default_factory=set)
     #: message id → its conversation, for the sends' reply targets
@@ -153,14 +155,14 @@ async def _read_for_send_sqlite(conn: AsyncConnection, sends: Sequence[SendKey])
         reads.rosters[cid].append((uid, username, key))
     keys = [(cid, sender, cmid) for sender, cid, cmid, _ in sends if cmid]
     if keys:
-        found = await conn.execute(
+        sent = await conn.execute(
             select(
                 Message.conversation_id, Message.sender_id, Message.client_msg_id, Message.id
             ).where(
                 tuple_(Message.conversation_id, Message.sender_id, Message.client_msg_id).in_(keys)
             )
         )
-        reads.sent_before = {(c, s, m): i for c, s, m, i in found}
+        reads.sent_before = {(c, s, m): i for c, s, m, i in sent}
     pairs = {
         (sender, uid, cid)
         for sender, cid, _, _ in sends

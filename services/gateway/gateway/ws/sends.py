@@ -57,10 +57,10 @@ class ChatSends:
                     retry_after=decision.retry_after,
                 )
         if allowed:
-            for i, frame in zip(
+            for i, answer in zip(
                 allowed, await self._call([sends[i] for i in allowed]), strict=True
             ):
-                results[i] = frame
+                results[i] = answer
         return [r for r in results if r is not None]
 
     async def _call(self, sends: list[Send]) -> list[fr.Frame]:

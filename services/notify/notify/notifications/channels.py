@@ -44,8 +44,8 @@ def effective(prefs: Preferences, type_: str) -> dict[Channel, bool]:
     chosen = prefs.channels or {}
     result = defaults_for(type_)
     if is_host_type(type_):
-        result.update(chosen.get(HOST) or {})  # type: ignore[typeddict-item, arg-type]
-    result.update(chosen.get(type_) or {})  # type: ignore[typeddict-item, arg-type]
+        result.update(chosen.get(HOST) or {})  # type: ignore[arg-type]
+    result.update(chosen.get(type_) or {})  # type: ignore[arg-type]
     return result
 
 

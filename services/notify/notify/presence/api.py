@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from starlette.datastructures import State
 
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
@@ -15,6 +16,7 @@ from parley_common.schemas import PresenceState, in_int64
 
 from .. import projections
 from ..deps import PresenceStoreDep, SessionDep
+from ..runtime import notify_runtime
 
 router = APIRouter()
 MAX_IDS = 1000
@@ -80,12 +82,12 @@ async def lookup_presence_internal(
     return {str(uid): state for uid, state in states.items()}
 
 
-def handlers(state: Any) -> dict[str, InternalHandler]:
+def handlers(state: State) -> dict[str, InternalHandler]:
     """The live path's internal routes as plain functions (parley_common.internal_calls)."""
 
     async def lookup(body: Any) -> Any:
         ids = UserIds.model_validate(body).user_ids
-        states = await state.presence.store.states(ids)
+        states = await notify_runtime(state).parts.presence.store.states(ids)
         return {str(uid): s.model_dump(mode="json") for uid, s in states.items()}
 
     return {"/internal/presence/lookup": lookup}

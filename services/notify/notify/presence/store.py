@@ -141,20 +141,20 @@ class PresenceStore:
         ids = list(dict.fromkeys(user_ids))
         if not ids:
             return set()
-        flags = await self._r.smismember(f"{self._p}online", [str(u) for u in ids])  # type: ignore[arg-type]
+        flags = await self._r.smismember(f"{self._p}online", [str(u) for u in ids])
         return {u for u, flag in zip(ids, flags, strict=True) if flag}
 
     async def connect(self, *, gateway_id: str, connection_id: str, user_id: int) -> bool:
         """Record a connection; True when it made the user go online."""
         t = Transition(gateway_id, connection_id, user_id, None)
-        return bool(await self._connect(**self._connect_call(t)))
+        return bool(await self._connect(**self._connect_call(t)))  # type: ignore[arg-type]
 
     async def disconnect(
         self, *, gateway_id: str, connection_id: str, user_id: int, at: datetime
     ) -> bool:
         """Forget a connection; True when it was the user's last one (they went offline)."""
         t = Transition(gateway_id, connection_id, user_id, at)
-        return bool(await self._disconnect(**self._disconnect_call(t)))
+        return bool(await self._disconnect(**self._disconnect_call(t)))  # type: ignore[arg-type]
 
     async def heartbeat(self, gateway_id: str) -> None:
         async with self._r.pipeline(transaction=True) as pipe:

@@ -1,0 +1,65 @@
+"""What auth runs on beyond the shared runtime (keys, password hashing, login throttling), and
+typed access to it."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import httpx
+from starlette.datastructures import State
+
+from parley_common.jwt_verify import JWTVerifier
+from parley_common.logging import configure_logging
+from parley_common.runtime import Runtime, runtime_of
+
+from . import keys
+from .config import Settings
+from .keys import KeyRing
+from .passwords import PasswordHasher
+from .service import AuthContext
+from .throttle import LoginThrottle
+
+AuthRuntime = Runtime[Settings, AuthContext]
+
+
+async def build(rt: AuthRuntime) -> AuthContext:
+    settings = rt.settings
+    configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+    keyring = KeyRing()
+    await keyring.load(rt.sessionmaker)
+    sessionmaker = rt.sessionmaker
+
+    async def serve_jwks(_: httpx.Request) -> httpx.Response:
+        async with sessionmaker() as session:
+            return httpx.Response(200, json=await keys.jwks(session))
+
+    # Auth verifies its own tokens exactly as every other service does, reading the JWKS
+    # straight from its database instead of over the network.
+    jwks_http = httpx.AsyncClient(transport=httpx.MockTransport(serve_jwks))
+    rt.verifier = JWTVerifier(
+        "http://auth.local/.well-known/jwks.json",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        http=jwks_http,
+    )
+    rt.add_step("jwks_http", stop=jwks_http.aclose)
+    return AuthContext(
+        settings=settings,
+        hasher=PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        keyring=keyring,
+        throttle=LoginThrottle(
+            rt.store,
+            max_per_user=settings.login_max_failures_per_user,
+            max_per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_failure_window_seconds,
+        ),
+        outbox=rt.outbox,
+    )
+
+
+def auth_runtime(state: State) -> AuthRuntime:
+    return cast(AuthRuntime, runtime_of(state))
