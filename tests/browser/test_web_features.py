@@ -94,6 +94,7 @@ class TestFriendRequests:
             await result.get_by_test_id("send-friend-request").click()
             # The result now says so, the sent list has it, and a new search agrees.
             await expect(result.get_by_test_id("request-sent")).to_have_text("Requested")
+            await expect(result.get_by_test_id("cancel-request")).to_be_focused()  # focus kept
             sent = tid(pa, "sent-request-item").filter(has_text=b)
             await expect(sent).to_be_visible()
             await tid(pa, "friend-search-input").fill("")

@@ -24,7 +24,12 @@ export function relationActions(store, controller, user, run) {
   }
   return [el('button', {
     type: 'button', class: 'primary', testid: 'send-friend-request', 'aria-label': `Send friend request to ${name}`,
-    onclick: (e) => { e.currentTarget.disabled = true; run(() => controller.sendFriendRequest(name)); },
+    onclick: (e) => {
+      const b = e.currentTarget; // aria-disabled, not disabled: a disabled button would drop the focus
+      if (b.getAttribute('aria-disabled') === 'true') return;
+      b.setAttribute('aria-disabled', 'true');
+      run(() => controller.sendFriendRequest(name));
+    },
   }, 'Add friend')];
 }
 
@@ -150,10 +155,13 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
       searchResults.replaceChildren(el('li', { class: 'empty muted' }, 'Nobody found.'));
       return;
     }
+    // The row's buttons change with the relation (Add friend → Requested + Cancel): keep focus in that row.
+    const focusedRow = document.activeElement?.closest?.('[data-testid="friend-search-result"]')?.dataset.userId;
     searchResults.replaceChildren(...lastResults.map((u) => el('li', { class: 'person', testid: 'friend-search-result', 'data-user-id': u.id },
       avatar(u.username),
       el('span', { class: 'name' }, u.username),
       el('span', { class: 'actions' }, relationActions(store, controller, u, run)))));
+    if (focusedRow) searchResults.querySelector(`[data-user-id="${Number(focusedRow)}"] button`)?.focus();
   }
 
   function renderRequests() {
