@@ -171,7 +171,19 @@ async def notifications_settled(ui: Any, base: str, tokens: dict[str, Any]) -> i
     raise AssertionError("no mention notification for ana within 10 s")
 
 
-async def app_screens(page: Page, looker: Looker, phone: bool, unread: int, total: int) -> None:
+async def mention_read(ui: Any, base: str, tokens: dict[str, Any]) -> None:
+    """Waits until notify has marked the mention read (Ana opened the chat it is in)."""
+    for _ in range(100):
+        items = await ui.call(base, tokens, "GET", "/notifications")
+        if all(n["is_read"] for n in items if n["type"] == "mention"):
+            return
+        await asyncio.sleep(0.1)  # polling a condition with a deadline, not a fixed wait
+    raise AssertionError("ana's mention notification not marked read within 10 s")
+
+
+async def app_screens(
+    page: Page, looker: Looker, phone: bool, unread: int, total: int, settle: Any
+) -> None:
     await expect(tid(page, "notification-count")).to_have_text(str(unread), timeout=LIVE)
     ben = tid(page, "conversation-item").filter(has_text="ben")
     await expect(ben.get_by_test_id("online-dot")).to_have_attribute("data-online", "true")
@@ -218,6 +230,7 @@ async def app_screens(page: Page, looker: Looker, phone: bool, unread: int, tota
     if phone:
         await tid(page, "back-button").click()
 
+    await settle()  # the panel loads the list when it opens: let it be the final one
     await tid(page, "notification-bell").click()
     await expect(tid(page, "notification-item")).to_have_count(total, timeout=LIVE)
     await looker.look(page, "notifications")
@@ -257,7 +270,14 @@ async def test_every_screen_accessible_and_as_referenced(
                 browser, parley_server, tokens["ana"], width=size[0], height=size[1]
             )
             try:
-                await app_screens(page, looker, width == "phone", unread, total)
+                await app_screens(
+                    page,
+                    looker,
+                    width == "phone",
+                    unread,
+                    total,
+                    lambda: mention_read(ui, parley_server, tokens["ana"]),
+                )
             finally:
                 await ctx.close()
             problems += looker.problems
