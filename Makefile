@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PARLEY_ENVIRONMENT ?= development
 
-.PHONY: run services test test-unit lint fmt migrate docs bench bench-chat up down setup secrets
+.PHONY: run services test test-unit lint fmt migrate docs bench bench-chat up down setup secrets screenshots
 
 # Installs uv with pip when missing, creates .venv and syncs it with uv.lock.
 setup: .venv/.synced
@@ -19,6 +19,9 @@ services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis
 
 test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+screenshots: setup ## re-take the web client's reference screenshots (tests/browser/screens/) after an intended change
+	@PARLEY_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_web_screens.py $(PYTEST_ARGS)
 
 # mypy --strict (pyproject) over every production package of libs/, services/ and parley/;
 # tests are not type-checked (docs/decisions.md).

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,10 +27,11 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from parley.stack import ROOT, free_port, spawn_embedded
 from parley_common.testing.proxy import TcpProxy
@@ -119,3 +121,103 @@ async def browser() -> AsyncIterator[Browser]:
             yield chromium
         finally:
             await chromium.close()
+
+
+# ---- helpers shared by the web-client tests (a fixture, since test modules here are not a package) ----
+
+LIVE_MS = 10_000  # a live frame through the embedded platform
+PASSWORD = "correct horse battery"
+
+
+class UI:
+    """Small steps a test takes as a user, or sets up through the REST API to save time."""
+
+    PASSWORD = PASSWORD
+
+    @staticmethod
+    async def api_user(base: str, username: str) -> dict[str, Any]:
+        """Registers and signs in over REST; returns the tokens the page keeps in localStorage."""
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=20) as http:
+            r = await http.post(
+                "/auth/register",
+                json={
+                    "username": username,
+                    "email": f"{username}@example.com",
+                    "password": PASSWORD,
+                },
+            )
+            r.raise_for_status()
+            r = await http.post("/auth/login", json={"username": username, "password": PASSWORD})
+            r.raise_for_status()
+            body = r.json()
+        return {
+            "access_token": body["access_token"],
+            "refresh_token": body["refresh_token"],
+            "expires_at": None,
+        }
+
+    @staticmethod
+    async def call(base: str, tokens: dict[str, Any], method: str, path: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=20) as http:
+            r = await http.request(method, path, headers=headers, **kw)
+            r.raise_for_status()
+            return r.json()
+
+    @staticmethod
+    async def befriend(base: str, a: dict[str, Any], b: dict[str, Any], b_name: str) -> None:
+        await UI.call(base, a, "POST", "/friends/request", json={"username": b_name})
+        (req,) = await UI.call(base, b, "GET", "/friends/requests")
+        await UI.call(base, b, "PUT", f"/friends/requests/{req['id']}/accept")
+
+    @staticmethod
+    async def open_app(
+        browser: Browser,
+        base: str,
+        tokens: dict[str, Any],
+        *,
+        width: int = 1280,
+        height: int = 800,
+        dark: bool = False,
+    ) -> tuple[BrowserContext, Page]:
+        """A new browser context signed in with `tokens`, showing the app once it is online."""
+        context = await browser.new_context(
+            viewport={"width": width, "height": height},
+            color_scheme="dark" if dark else "light",
+            locale="en-GB",
+            timezone_id="UTC",
+        )
+        context.set_default_timeout(LIVE_MS)
+        page = await context.new_page()
+        page.on("dialog", lambda d: d.accept())
+        await page.goto(base + "/")
+        stored = {k: tokens[k] for k in ("access_token", "refresh_token", "expires_at")}
+        await page.evaluate("t => localStorage.setItem('parley.tokens', JSON.stringify(t))", stored)
+        await page.reload()
+        await expect(page.get_by_test_id("connection-status")).to_have_attribute(
+            "data-state", "online", timeout=LIVE_MS
+        )
+        return context, page
+
+    @staticmethod
+    async def send(page: Page, text: str) -> None:
+        """Types and presses Enter; waits for the server's ack (the bubble gets a seq)."""
+        box = page.get_by_test_id("message-input")
+        await box.fill(text)
+        await box.press("Enter")
+        await expect(
+            page.get_by_test_id("message-bubble").filter(has_text=text).last
+        ).to_have_attribute("data-seq", re.compile(r"^\d+$"), timeout=LIVE_MS)
+
+    @staticmethod
+    async def open_chat(page: Page, name: str) -> None:
+        await page.get_by_test_id("tab-chats").click()
+        item = page.get_by_test_id("conversation-item").filter(has_text=name)
+        await expect(item).to_be_visible(timeout=LIVE_MS)
+        await item.click()
+        await expect(page.get_by_test_id("chat-title")).to_have_text(name)
+
+
+@pytest.fixture
+def ui() -> type[UI]:
+    return UI

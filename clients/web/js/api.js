@@ -126,11 +126,15 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
       if (rt) { try { await raw('POST', '/auth/logout', { refresh_token: rt }); } catch { /* already gone */ } }
     },
     me: () => get('/auth/me'),
+    updateMe: (fields) => put('/users/me', fields),
+    changePassword: (current_password, new_password) => put('/users/me/password', { current_password, new_password }),
 
     // users and friends
     searchUsers: (q) => get(`/users${qs({ q })}`),
     friends: () => get('/friends'),
     friendRequests: () => get('/friends/requests'),
+    sentRequests: () => get('/friends/requests/sent'),
+    cancelRequest: (rid) => del(`/friends/requests/${id(rid)}`),
     sendFriendRequest: (username) => post('/friends/request', { username }),
     acceptRequest: (rid) => put(`/friends/requests/${id(rid)}/accept`),
     rejectRequest: (rid) => put(`/friends/requests/${id(rid)}/reject`),
@@ -166,5 +170,8 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     notificationCount: () => get('/notifications/unread-count'),
     readNotification: (nid) => post(`/notifications/${id(nid)}/read`),
     readAllNotifications: () => post('/notifications/read-all'),
+    preferences: () => get('/notifications/preferences'),
+    savePreferences: (prefs) => put('/notifications/preferences', prefs),
+    presence: (userIds) => get(`/presence${qs({ user_ids: userIds.join(',') })}`),
   };
 }

@@ -14,8 +14,12 @@ import { mountAuth } from './views/auth.js';
 import { mountSidebar } from './views/sidebar.js';
 import { mountChat } from './views/chat.js';
 import { mountDialogs } from './views/dialogs.js';
+import { mountAccount } from './views/account.js';
+import { mountSwitcher } from './views/switcher.js';
+import { mountEmojiPicker } from './views/emoji.js';
+import { mountRouter } from './router.js';
 import { toast } from './views/toast.js';
-import { $, errorText } from './util.js';
+import { $, errorText, tickTimes } from './util.js';
 
 function apiBase() {
   // Older versions kept a ?api= origin here; forget it.
@@ -38,15 +42,18 @@ let controller = createController({
   apiBase: base,
   toast,
   isPageVisible: () => document.visibilityState === 'visible',
-  onSignedOut: ({ expired }) => showAuth(expired ? 'Your session ended. Please sign in again.' : ''),
+  onSignedOut: ({ expired }) => { router.clear(); showAuth(expired ? 'Your session ended. Please sign in again.' : ''); },
 });
 
 const auth = mountAuth({ api, onSignedIn: start });
 const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: openConversation });
-const dialogs = mountDialogs({ store, controller, toast, onSignOut: () => controller.signOut() });
+const dialogs = mountDialogs({ store, controller, toast });
+mountAccount({ store, controller, onSignOut: () => controller.signOut() });
+const emojiPicker = mountEmojiPicker();
 const chat = mountChat({
   store,
   controller,
+  emojiPicker,
   onBack: () => {
     controller.closeConversation();
     const item = document.querySelector('[data-testid="conversation-item"][aria-current="true"]') || $('conversation-list');
@@ -54,6 +61,9 @@ const chat = mountChat({
   },
   openMembers: () => dialogs.openMembers(),
 });
+
+mountSwitcher({ store, controller, onOpen: openConversation });
+const router = mountRouter({ store, controller, onOpen: openConversation });
 
 function openConversation(cid) {
   controller.openConversation(cid).catch((e) => toast(errorText(e), { error: true }));
@@ -86,6 +96,7 @@ async function start() {
   sidebar.render();
   try {
     await controller.boot();
+    router.restore();
   } catch (e) {
     if (e?.status === 401) return; // onAuthLost already showed the sign-in screen
     toast(`Could not load your chats: ${errorText(e)}`, { error: true });
@@ -96,9 +107,10 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && store.state.activeId != null) controller.markRead(store.state.activeId);
 });
 window.addEventListener('online', () => controller.reconnectNow());
+setInterval(() => tickTimes(), 30000); // "5 min ago" stays true
 document.addEventListener('keydown', (e) => {
-  // Escape leaves the open conversation on phones (dialogs handle their own Escape).
-  if (e.key === 'Escape' && narrow.matches && store.state.activeId != null && !document.querySelector('dialog[open]')
+  // Escape leaves the open conversation on phones, unless it already closed a dialog or a popup.
+  if (e.key === 'Escape' && !e.defaultPrevented && narrow.matches && store.state.activeId != null && !document.querySelector('dialog[open]')
       && $('reply-preview').hidden) {
     controller.closeConversation();
   }

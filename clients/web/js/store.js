@@ -144,6 +144,10 @@ export function createStore() {
     friends: new Map(),
     online: new Set(),
     requests: [],
+    sentRequests: [], // friend requests I sent that are still pending
+    lastSeen: new Map(), // user id -> ISO time the user was last online (from user_offline / presence)
+    viewers: new Map(), // cid -> user ids looking at it now (from `viewers` frames)
+    dividers: new Map(), // cid -> seq of the first message that was unread when I opened it
     typing: new Map(), // cid -> Map(user_id -> {username, expires})
     receipts: new Map(), // cid -> Map(user_id -> {read, delivered})
     notifications: [],
@@ -291,8 +295,9 @@ export function createStore() {
     },
     addFriend(f) { state.friends.set(f.id, f); emit('friends'); },
     removeFriend(id) { state.friends.delete(id); emit('friends'); },
-    setOnline(uid, online) {
+    setOnline(uid, online, lastSeen) {
       if (online) state.online.add(uid); else state.online.delete(uid);
+      if (!online && lastSeen) state.lastSeen.set(uid, lastSeen);
       emit('friends');
       emit('conversations');
       emit('presence', uid);
@@ -303,6 +308,27 @@ export function createStore() {
       emit('requests');
     },
     removeRequest(id) { state.requests = state.requests.filter((r) => r.id !== id); emit('requests'); },
+    setSentRequests(list) { state.sentRequests = list; emit('requests'); },
+    removeSentRequestTo(uid) {
+      state.sentRequests = state.sentRequests.filter((r) => r.receiver?.id !== uid);
+      emit('requests');
+    },
+    /** How I relate to a user: 'me', 'friend', 'sent' (my request pending), 'received' (theirs pending) or 'none'. */
+    relationTo(uid) {
+      if (uid === state.me?.id) return { kind: 'me' };
+      if (state.friends.has(uid)) return { kind: 'friend' };
+      const sent = state.sentRequests.find((r) => r.receiver?.id === uid);
+      if (sent) return { kind: 'sent', request: sent };
+      const received = state.requests.find((r) => r.requester?.id === uid);
+      if (received) return { kind: 'received', request: received };
+      return { kind: 'none' };
+    },
+
+    // who is looking at a conversation, and where its unread part began
+    setViewers(cid, ids) { state.viewers.set(cid, ids); emit('viewers', cid); },
+    setDivider(cid, seq) {
+      if (seq && seq > 0) state.dividers.set(cid, seq); else state.dividers.delete(cid);
+    },
 
     // typing
     setTyping(cid, uid, username, isTyping, now = Date.now()) {
@@ -387,6 +413,10 @@ export function createStore() {
       state.friends.clear();
       state.online.clear();
       state.requests = [];
+      state.sentRequests = [];
+      state.lastSeen.clear();
+      state.viewers.clear();
+      state.dividers.clear();
       state.typing.clear();
       state.receipts.clear();
       state.notifications = [];

@@ -121,3 +121,32 @@ export function errorText(err) {
   }
   return typeof detail === 'string' ? detail : 'Something went wrong';
 }
+
+/** "just now", "5 min ago", "3 h ago", "yesterday", else the date: for lists, last seen and notifications. */
+export function relativeTime(iso, now = Date.now()) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 45) return 'just now';
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min ago`;
+  const h = Math.round(min / 60);
+  if (h < 24 && new Date(t).toDateString() === new Date(now).toDateString()) return `${h} h ago`;
+  if (new Date(t).toDateString() === new Date(now - 86400000).toDateString()) return 'yesterday';
+  return dayFmt.format(new Date(t));
+}
+
+/** A <time> whose text is relative and whose hover (title) is the full date; refreshed by tickTimes(). */
+export function timeAgo(iso, { prefix = '', testid = null, cls = null } = {}) {
+  return el('time', {
+    datetime: iso, title: formatFull(iso), 'data-relative': prefix || 'true', class: cls, testid,
+  }, `${prefix}${relativeTime(iso)}`);
+}
+
+/** Re-renders every relative time on the page (called once a minute). */
+export function tickTimes(root = document) {
+  for (const node of root.querySelectorAll('time[data-relative]')) {
+    const prefix = node.dataset.relative === 'true' ? '' : node.dataset.relative;
+    node.textContent = `${prefix}${relativeTime(node.getAttribute('datetime'))}`;
+  }
+}

@@ -39,6 +39,7 @@ function fakeApi() {
     async conversations() { return [{ id: 1, type: 'group', name: 'g', members: [], last_seq: 5, unread_count: 0, created_at: '2024-01-01T00:00:00Z', last_message: null }]; },
     async friends() { return []; },
     async friendRequests() { return []; },
+    async sentRequests() { return []; },
     async notifications() { return []; },
     async notificationCount() { return { count: 0 }; },
     async receipts() { return []; },

@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PUT", f"/messages/{BIG}/reactions/x", None),
     ("PUT", f"/friends/requests/{BIG}/accept", None),
     ("PUT", f"/friends/requests/{BIG}/reject", None),
+    ("DELETE", f"/friends/requests/{BIG}", None),
     ("DELETE", f"/friends/{BIG}", None),
     ("POST", "/blocks", {"user_id": int(BIG)}),
     ("DELETE", f"/blocks/{BIG}", None),

@@ -71,6 +71,27 @@ class TestFriendRequests:
         assert r.status_code == 200
         assert len(await chat.ok("GET", "/friends/requests", b)) == 1
 
+    async def test_sent_list_and_cancel(self, chat: Chat) -> None:
+        a, b = await chat.register(1, "alice"), await chat.register(2, "bob")
+        await chat.ok("POST", "/friends/request", a, json={"username": "bob"})
+        sent = await chat.ok("GET", "/friends/requests/sent", a)
+        assert [(r["receiver"], r["status"]) for r in sent] == [
+            ({"id": 2, "username": "bob", "email": None}, "pending")
+        ]
+        assert await chat.ok("GET", "/friends/requests/sent", b) == []
+        rid = sent[0]["id"]
+        # Only the sender may withdraw it.
+        r = await chat.call("DELETE", f"/friends/requests/{rid}", b)
+        assert (r.status_code, r.json()["detail"]) == (404, "Friend request not found")
+        assert await chat.ok("DELETE", f"/friends/requests/{rid}", a) == {"status": "ok"}
+        assert await chat.ok("GET", "/friends/requests/sent", a) == []
+        assert await chat.ok("GET", "/friends/requests", b) == []
+        r = await chat.call("PUT", f"/friends/requests/{rid}/accept", b)
+        assert r.status_code == 404
+        # Withdrawn, it may be sent again.
+        await chat.ok("POST", "/friends/request", a, json={"username": "bob"})
+        assert len(await chat.ok("GET", "/friends/requests/sent", a)) == 1
+
     async def test_unauthenticated(self, chat: Chat) -> None:
         r = await chat.call("GET", "/friends")
         assert (r.status_code, r.json()["detail"]) == (401, "Not authenticated")

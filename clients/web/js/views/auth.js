@@ -1,4 +1,6 @@
-// Sign-in and registration forms. Registration signs in right away.
+// Sign-in and registration forms. Registration checks every field at once and
+// shows each problem under its field (and the server's 422 list the same way),
+// then signs in right away.
 
 import { $, errorText } from '../util.js';
 
@@ -18,6 +20,7 @@ export function mountAuth({ api, onSignedIn }) {
     loginForm.hidden = register;
     registerForm.hidden = !register;
     error.textContent = '';
+    showFieldErrors({});
     (register ? registerForm : loginForm).querySelector('input').focus();
   }
   tabLogin.addEventListener('click', () => select(false));
@@ -56,17 +59,64 @@ export function mountAuth({ api, onSignedIn }) {
     });
   });
 
+  const FIELDS = ['username', 'email', 'password'];
+
+  /** Shows one message per field (or clears it); returns how many fields have a problem. */
+  function showFieldErrors(problems) {
+    let n = 0;
+    for (const name of FIELDS) {
+      const text = problems[name] || '';
+      $(`register-${name}-error`).textContent = text;
+      const input = registerForm.elements[name];
+      if (text) { input.setAttribute('aria-invalid', 'true'); n += 1; } else input.removeAttribute('aria-invalid');
+    }
+    return n;
+  }
+
+  function checkRegistration(username, email, password) {
+    const problems = {};
+    const chars = [...username].length;
+    if (chars < 3 || chars > 32) problems.username = 'Usernames have 3 to 32 characters.';
+    else if (!/^[\p{L}\p{N}_.-]+$/u.test(username)) problems.username = 'Use letters, digits, _ . or - only.';
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) problems.email = 'Enter a valid email address.';
+    if (password.length < 8 || password.length > 128) problems.password = 'Passwords have 8 to 128 characters.';
+    return problems;
+  }
+
+  /** FastAPI's 422 list → one message per field. */
+  function serverProblems(e) {
+    const problems = {};
+    if (e?.status === 422 && Array.isArray(e.detail)) {
+      for (const d of e.detail) {
+        const field = Array.isArray(d.loc) ? d.loc[d.loc.length - 1] : null;
+        if (FIELDS.includes(field)) problems[field] = problems[field] ? `${problems[field]} ${d.msg}` : d.msg;
+      }
+    } else if (typeof e?.detail === 'string') {
+      if (/username/i.test(e.detail)) problems.username = e.detail;
+      else if (/email/i.test(e.detail)) problems.email = e.detail;
+    }
+    return problems;
+  }
+
   registerForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const f = registerForm.elements;
     const username = f.username.value.trim();
     const email = f.email.value.trim();
     const password = f.password.value;
-    if (username.length < 3) { error.textContent = 'Usernames have at least 3 characters.'; return; }
-    if (!email.includes('@')) { error.textContent = 'Enter a valid email address.'; return; }
-    if (password.length < 8) { error.textContent = 'Passwords have at least 8 characters.'; return; }
+    const n = showFieldErrors(checkRegistration(username, email, password));
+    if (n) {
+      error.textContent = n === 1 ? 'Please fix the field marked below.' : `Please fix the ${n} fields marked below.`;
+      registerForm.querySelector('[aria-invalid="true"]')?.focus();
+      return;
+    }
     busy(registerForm, async () => {
-      await api.register(username, email, password);
+      try {
+        await api.register(username, email, password);
+      } catch (err) {
+        if (showFieldErrors(serverProblems(err))) registerForm.querySelector('[aria-invalid="true"]')?.focus();
+        throw err;
+      }
       await api.login(username, password);
       registerForm.reset();
       await onSignedIn();

@@ -1,44 +1,53 @@
-// The open conversation: header, message history (keyed rows, seq order,
-// infinite scroll upward that keeps the reading position), typing line and
-// composer (Enter sends, Shift+Enter newline, Escape cancels reply/edit).
+// The open conversation: header (title, presence or last seen, who is viewing),
+// message history (keyed rows in seq order, a "New messages" divider, infinite
+// scroll upward that keeps the reading position, also across resizes) and a
+// polite announcement of new messages for screen readers. The composer is
+// composer.js.
 
-import { $, el, dayKey, formatDay } from '../util.js';
+import { $, el, avatar, dayKey, formatDay, timeAgo } from '../util.js';
 import { renderMessage, messageKey, messageSignature } from './message.js';
+import { mountComposer } from './composer.js';
 
-export function mountChat({ store, controller, onBack, openMembers }) {
+export function mountChat({ store, controller, emojiPicker, onBack, openMembers }) {
   const { state } = store;
   const view = $('chat-view');
   const empty = $('chat-empty');
   const title = $('chat-title');
   const subtitle = $('chat-subtitle');
+  const viewers = $('viewers');
   const scroller = $('message-scroller');
   const list = $('message-list');
   const historyStatus = $('history-status');
   const typingLine = $('typing-indicator');
-  const form = $('composer');
-  const input = $('message-input');
-  const replyBar = $('reply-preview');
-  const replyText = $('reply-preview-text');
+  const announcer = $('announcer');
   const rows = new Map(); // key -> {sig, node}
-  let mode = null; // {type: 'reply'|'edit', message}
   let renderedFor = null;
   let forceBottom = false;
-  const drafts = new Map();
+  let anchor = { bottom: true }; // where the reader is, kept across layout changes
+  let seekDivider = false; // just opened: start at "New messages" rather than the bottom
 
   scroller.style.overflowAnchor = 'none';
 
+  const composer = mountComposer({ store, controller, emojiPicker, onSent: () => { forceBottom = true; renderMessages(); } });
+
   const ctx = {
     get meId() { return state.me?.id; },
+    get me() { return state.me; },
     get isGroup() { return state.conversations.get(state.activeId)?.type === 'group'; },
+    get members() {
+      const c = state.conversations.get(state.activeId);
+      return new Map((c?.members || []).map((m) => m.user).filter(Boolean).map((u) => [u.username.toLowerCase(), u]));
+    },
     receiptFor: (m) => store.receiptFor(m.conversation_id, m.seq),
     findMessage: (id) => state.threads.get(state.activeId)?.byId.get(id) || null,
     showSender: (m) => ctx.isGroup && m.sender_id !== state.me?.id,
-    onReply: (m) => setMode({ type: 'reply', message: m }),
-    onEdit: (m) => setMode({ type: 'edit', message: m }),
+    onReply: (m) => composer.setMode({ type: 'reply', message: m }),
+    onEdit: (m) => composer.setMode({ type: 'edit', message: m }),
     onDelete: (m) => {
       if (globalThis.confirm('Delete this message for everyone?')) controller.remove(m);
     },
     onReact: (m, emoji) => controller.toggleReaction(m, emoji),
+    onMoreReactions: (m, button) => emojiPicker.open(button, (emoji) => controller.toggleReaction(m, emoji)),
     onRetry: (m) => controller.retryPending(m.client_msg_id),
     onDiscard: (m) => controller.discardPending(m.client_msg_id),
   };
@@ -55,12 +64,56 @@ export function mountChat({ store, controller, onBack, openMembers }) {
     } else {
       const other = controller.otherMember(c);
       const online = other && state.online.has(other.id);
-      subtitle.append(el('span', { class: 'presence', testid: 'chat-presence', 'data-online': online ? 'true' : 'false' }, online ? 'online' : 'offline'));
+      const seen = other && state.lastSeen.get(other.id);
+      subtitle.append(el('span', { class: 'presence', testid: 'chat-presence', 'data-online': online ? 'true' : 'false' },
+        online ? 'online' : seen ? timeAgo(seen, { prefix: 'last seen ', testid: 'last-seen' }) : 'offline'));
     }
+    renderViewers();
+  }
+
+  function renderViewers() {
+    const c = state.conversations.get(state.activeId);
+    const ids = (state.viewers.get(state.activeId) || []).filter((id) => id !== state.me?.id);
+    const names = ids.map((id) => c?.members?.find((m) => m.user?.id === id)?.user?.username).filter(Boolean);
+    viewers.hidden = !names.length;
+    viewers.setAttribute('aria-label', names.length ? `Viewing now: ${names.join(', ')}` : 'Viewing now');
+    viewers.replaceChildren(...names.map((name) => {
+      const a = avatar(name);
+      a.classList.add('small');
+      a.removeAttribute('aria-hidden');
+      a.setAttribute('role', 'img');
+      a.setAttribute('aria-label', name);
+      a.title = `${name} is viewing`;
+      a.dataset.testid = 'viewer';
+      return a;
+    }));
   }
 
   function isAtBottom() {
     return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  /** Remembers the first visible row (or "at the bottom") so a relayout can put the reader back. */
+  function rememberPosition() {
+    if (!scroller.clientHeight) return; // hidden (phone layout, other pane): nothing to remember
+    if (isAtBottom()) { anchor = { bottom: true }; return; }
+    for (const node of list.children) {
+      if (node.offsetTop + node.offsetHeight > scroller.scrollTop) {
+        anchor = { node, offset: node.offsetTop - scroller.scrollTop };
+        return;
+      }
+    }
+  }
+
+  function restorePosition() {
+    if (anchor.bottom) scroller.scrollTop = scroller.scrollHeight;
+    else if (anchor.node?.isConnected) scroller.scrollTop = anchor.node.offsetTop - anchor.offset;
+  }
+
+  function rowFor(key, make) {
+    let row = rows.get(key);
+    if (!row) rows.set(key, (row = { sig: '', node: make() }));
+    return row.node;
   }
 
   function renderMessages() {
@@ -72,34 +125,33 @@ export function mountChat({ store, controller, onBack, openMembers }) {
       list.replaceChildren();
       renderedFor = cid;
       forceBottom = true;
+      seekDivider = true;
     }
-    const atBottom = forceBottom || isAtBottom();
-    // Remember the first visible row so prepending older pages keeps the reader in place.
-    let anchor = null;
-    let anchorTop = 0;
-    if (!atBottom) {
-      for (const node of list.children) {
-        if (node.offsetTop + node.offsetHeight > scroller.scrollTop) { anchor = node; anchorTop = node.offsetTop; break; }
-      }
-    }
+    if (forceBottom) anchor = { bottom: true };
+    else rememberPosition();
 
     const items = [
       ...t.sorted(),
       ...store.pendingFor(cid).sort((a, b) => a.created_at.localeCompare(b.created_at))
         .map((p) => ({ ...p, pending: true, sender_id: state.me?.id, sender_username: state.me?.username, reactions: {} })),
     ];
+    const divider = state.dividers.get(cid);
     const nodes = [];
     const keep = new Set();
     let lastDay = null;
+    let dividerPlaced = false;
     for (const m of items) {
       const day = dayKey(m.created_at);
       if (day !== lastDay) {
-        const key = `d:${day}`;
-        keep.add(key);
-        let row = rows.get(key);
-        if (!row) rows.set(key, (row = { sig: '', node: el('li', { class: 'day-sep', role: 'separator' }, formatDay(m.created_at)) }));
-        nodes.push(row.node);
+        keep.add(`d:${day}`);
+        nodes.push(rowFor(`d:${day}`, () => el('li', { class: 'day-sep' }, formatDay(m.created_at))));
         lastDay = day;
+      }
+      if (divider && !dividerPlaced && !m.pending && m.seq >= divider && m.sender_id !== state.me?.id) {
+        dividerPlaced = true;
+        keep.add('unread');
+        nodes.push(rowFor('unread', () => el('li', { class: 'unread-divider', testid: 'unread-divider' }, el('span', {}, 'New messages'))));
+        if (seekDivider) { anchor = { node: nodes[nodes.length - 1], offset: 24 }; seekDivider = false; }
       }
       const key = messageKey(m);
       keep.add(key);
@@ -114,7 +166,7 @@ export function mountChat({ store, controller, onBack, openMembers }) {
       nodes.push(row.node);
     }
     for (const key of [...rows.keys()]) if (!keep.has(key)) rows.delete(key);
-    // Only touch the DOM where the order differs, so screen readers announce just the additions.
+    // Only touch the DOM where the order differs.
     let i = 0;
     for (const node of nodes) {
       const current = list.children[i];
@@ -123,18 +175,20 @@ export function mountChat({ store, controller, onBack, openMembers }) {
     }
     while (list.children.length > nodes.length) list.lastElementChild.remove();
 
-    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
-    else if (anchor && anchor.isConnected) scroller.scrollTop += anchor.offsetTop - anchorTop;
+    restorePosition();
     forceBottom = false;
+    renderHistoryStatus();
     fillViewport();
   }
 
   function renderHistoryStatus() {
     const t = state.threads.get(state.activeId);
     if (!t) { historyStatus.textContent = ''; return; }
-    if (t.loading) historyStatus.textContent = 'Loading messages…';
-    else if (t.loaded && !t.hasMore) historyStatus.textContent = t.bySeq.size ? 'Beginning of the conversation' : 'No messages yet. Say hello!';
-    else historyStatus.textContent = '';
+    const hasAny = t.bySeq.size > 0 || store.pendingFor(state.activeId).length > 0;
+    let text = '';
+    if (t.loading) text = 'Loading messages…';
+    else if (t.loaded && !t.hasMore) text = hasAny ? 'Beginning of the conversation' : 'No messages yet. Say hello!';
+    if (historyStatus.textContent !== text) historyStatus.textContent = text;
     historyStatus.dataset.state = t.loading ? 'loading' : t.hasMore ? 'more' : 'start';
   }
 
@@ -142,15 +196,18 @@ export function mountChat({ store, controller, onBack, openMembers }) {
   function fillViewport() {
     const cid = state.activeId;
     const t = state.threads.get(cid);
-    if (t && t.loaded && t.hasMore && !t.loading && scroller.scrollHeight <= scroller.clientHeight + 40) {
+    if (t && t.loaded && t.hasMore && !t.loading && scroller.clientHeight && scroller.scrollHeight <= scroller.clientHeight + 40) {
       controller.loadOlder(cid);
     }
   }
 
   scroller.addEventListener('scroll', () => {
+    rememberPosition();
     if (scroller.scrollTop < 200 && state.activeId != null) controller.loadOlder(state.activeId);
     if (isAtBottom()) controller.markRead(state.activeId);
   }, { passive: true });
+  // A narrower window (phone width) rewraps every bubble: put the reader back where they were.
+  new ResizeObserver(() => { if (scroller.clientHeight) restorePosition(); }).observe(scroller);
 
   function renderTyping() {
     const names = store.typingNames(state.activeId);
@@ -162,86 +219,15 @@ export function mountChat({ store, controller, onBack, openMembers }) {
     typingLine.dataset.active = names.length ? 'true' : 'false';
   }
 
-  function setMode(next) {
-    const wasEdit = mode?.type === 'edit';
-    mode = next;
-    if (!mode) {
-      replyBar.hidden = true;
-      if (wasEdit) input.value = drafts.get(state.activeId) || '';
-    } else if (mode.type === 'reply') {
-      replyBar.hidden = false;
-      replyText.textContent = `Replying to ${mode.message.sender_username}: ${mode.message.content}`;
-    } else {
-      drafts.set(state.activeId, input.value);
-      replyBar.hidden = false;
-      replyText.textContent = 'Editing message';
-      input.value = mode.message.content;
-    }
-    replyBar.dataset.mode = mode?.type || '';
-    autoresize();
-    input.focus();
+  function announce(m) {
+    const c = state.conversations.get(m.conversation_id);
+    const who = m.sender_username || 'Someone';
+    const text = m.conversation_id === state.activeId
+      ? `${who}: ${m.deleted ? 'message deleted' : m.content}`
+      : `New message from ${who}${c?.type === 'group' ? ` in ${controller.conversationTitle(c)}` : ''}`;
+    announcer.append(el('p', {}, text));
+    while (announcer.children.length > 5) announcer.firstElementChild.remove();
   }
-
-  function autoresize() {
-    input.style.height = 'auto';
-    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
-  }
-
-  function submit() {
-    const cid = state.activeId;
-    if (cid == null) return;
-    const text = input.value;
-    if (!text.trim()) return;
-    if (mode?.type === 'edit') {
-      controller.edit(mode.message, text);
-      drafts.delete(cid);
-      mode = null;
-      replyBar.hidden = true;
-      input.value = '';
-    } else {
-      controller.send(cid, text, mode?.type === 'reply' ? mode.message.id : null);
-      setModeSilently(null);
-      input.value = '';
-      forceBottom = true;
-    }
-    drafts.delete(cid);
-    autoresize();
-    renderMessages();
-    input.focus();
-  }
-
-  function setModeSilently(next) {
-    mode = next;
-    replyBar.hidden = !next;
-  }
-
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    submit();
-  });
-  input.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      submit();
-    } else if (e.key === 'Escape' && mode) {
-      e.preventDefault();
-      setMode(null);
-    } else if (e.key === 'ArrowUp' && !input.value && !mode) {
-      const mine = store.thread(state.activeId).sorted().reverse().find((m) => m.sender_id === state.me?.id && !m.deleted && m.type !== 'system');
-      if (mine) { e.preventDefault(); setMode({ type: 'edit', message: mine }); }
-    }
-  });
-  input.addEventListener('input', () => {
-    autoresize();
-    if (state.activeId != null && mode?.type !== 'edit') {
-      drafts.set(state.activeId, input.value);
-      if (input.value.trim()) controller.typing(state.activeId);
-      else controller.stopTyping();
-    }
-  });
-  $('cancel-reply').addEventListener('click', () => setMode(null));
-  $('back-button').addEventListener('click', onBack);
-  $('members-button').addEventListener('click', openMembers);
 
   function show() {
     const cid = state.activeId;
@@ -249,36 +235,35 @@ export function mountChat({ store, controller, onBack, openMembers }) {
     view.hidden = !active;
     empty.hidden = active;
     if (!active) { renderedFor = null; return; }
-    if (renderedFor !== cid) {
-      mode = null;
-      replyBar.hidden = true;
-      input.value = drafts.get(cid) || '';
-      autoresize();
-    }
+    if (renderedFor !== cid) composer.switchTo(cid);
     const c = state.conversations.get(cid);
     $('members-button').setAttribute('aria-label', c.type === 'group' ? 'Group details and members' : 'Conversation details');
     renderHeader();
     renderMessages();
-    renderHistoryStatus();
     renderTyping();
   }
 
+  $('back-button').addEventListener('click', onBack);
+  $('members-button').addEventListener('click', openMembers);
   store.on('active', show);
   store.on('conversations', () => { if (state.activeId != null) renderHeader(); });
   store.on('presence', () => { if (state.activeId != null) renderHeader(); });
+  store.on('viewers', (cid) => { if (cid === state.activeId) renderViewers(); });
   store.on('messages', (cid) => { if (cid === state.activeId) renderMessages(); });
   store.on('receipts', (cid) => { if (cid === state.activeId) renderMessages(); });
   store.on('history', (cid) => { if (cid === state.activeId) renderHistoryStatus(); });
   store.on('typing', (cid) => { if (cid === state.activeId) renderTyping(); });
+  store.on('incoming', announce);
   store.on('highlight', ({ conversationId, seq }) => {
     if (conversationId !== state.activeId) return;
     const node = list.querySelector(`[data-seq="${Number(seq)}"]`);
     if (!node) return;
     node.scrollIntoView({ block: 'center' });
+    rememberPosition();
     node.classList.add('highlight');
     node.querySelector('.bubble')?.focus({ preventScroll: true });
     setTimeout(() => node.classList.remove('highlight'), 2500);
   });
 
-  return { show, focusInput: () => input.focus() };
+  return { show, focusInput: () => composer.focus(), get composerMode() { return composer.mode; } };
 }

@@ -1,10 +1,18 @@
-// Modal panels (native <dialog>: Escape closes them and focus stays inside):
+// Modal panels (native <dialog>: focus stays inside; one Escape closes them,
+// even from a search field, which would otherwise eat the first one):
 // new group, conversation details and members, message search,
-// notifications, account.
+// notifications. The account page is account.js, the Ctrl+K switcher switcher.js.
 
-import { $, el, avatar, formatFull, debounce, errorText } from '../util.js';
+import { $, el, avatar, formatFull, timeAgo, debounce, errorText } from '../util.js';
+import { relationActions } from './sidebar.js';
 
 function wireClose(dialog) {
+  dialog.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || e.defaultPrevented) return;
+    e.preventDefault();
+    e.stopPropagation();
+    dialog.close();
+  });
   dialog.addEventListener('click', (e) => {
     if (e.target.closest('[data-close]')) dialog.close();
     // A click on the backdrop lands on the dialog element itself.
@@ -15,7 +23,7 @@ function wireClose(dialog) {
   });
 }
 
-export function mountDialogs({ store, controller, toast, onSignOut }) {
+export function mountDialogs({ store, controller, toast }) {
   const { state } = store;
   for (const d of document.querySelectorAll('dialog')) wireClose(d);
 
@@ -89,6 +97,7 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
       const self = m.id === state.me?.id;
       const online = self || state.online.has(m.id);
       const actions = el('span', { class: 'actions' });
+      if (!self && !state.friends.has(m.id)) actions.append(...relationActions(store, controller, m, (fn) => act(fn)));
       if (isGroup && iAmAdmin && !self) {
         actions.append(
           el('button', { type: 'button', testid: 'make-admin-button', 'aria-label': `Make ${m.username} the admin`, onclick: () => act(() => controller.transferAdmin(cid, m.id), `Make ${m.username} the admin? You will become a member.`) }, 'Make admin'),
@@ -147,6 +156,7 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
     }
   });
   store.on('members', (cid) => { if (membersDialog.open && cid === membersFor) renderMembers(); });
+  store.on('requests', () => { if (membersDialog.open && membersFor != null) renderMembers(); });
   membersDialog.addEventListener('close', () => { membersFor = null; });
 
   // ---- search ----
@@ -203,7 +213,7 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
       },
       el('span', { class: 'title' }, item.title),
       el('span', { class: 'body' }, item.body),
-      el('span', { class: 'body' }, formatFull(item.created_at)))))
+      el('span', { class: 'body' }, timeAgo(item.created_at)))))
       : [el('li', { class: 'empty muted' }, 'Nothing new.')]));
   }
   function openNotification(item) {
@@ -226,14 +236,6 @@ export function mountDialogs({ store, controller, toast, onSignOut }) {
   });
   $('notifications-read-all').addEventListener('click', () => controller.readAllNotifications().catch((e) => toast(errorText(e), { error: true })));
   store.on('notifications', renderNotifications);
-
-  // ---- account ----
-  const userDialog = $('user-dialog');
-  $('user-menu-button').addEventListener('click', () => {
-    $('user-dialog-name').textContent = state.me?.username || '';
-    userDialog.showModal();
-  });
-  $('logout-button').addEventListener('click', () => { userDialog.close(); onSignOut(); });
 
   store.on('reset', () => {
     for (const d of document.querySelectorAll('dialog[open]')) d.close();

@@ -3,6 +3,7 @@
 // text goes through text nodes.
 
 import { el, formatTime, formatFull } from '../util.js';
+import { renderRich, mentionsUser } from '../format.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🎉'];
 
@@ -20,27 +21,30 @@ export function messageSignature(m, ctx) {
   return JSON.stringify([
     m.id, m.content, m.edited_at, m.deleted, m.reactions, m.status, m.error,
     m.sender_id === ctx.meId ? r : null, quoted ? [quoted.content, quoted.deleted] : null, ctx.showSender(m),
+    [...ctx.members.keys()].join(','),
   ]);
 }
 
 export function renderMessage(m, ctx) {
   if (m.type === 'system') return m.kind ? renderSystemCard(m) : renderSystemLine(m);
   const mine = m.sender_id === ctx.meId || m.pending;
+  const forMe = !mine && !m.deleted && mentionsUser(m, ctx.me);
   const li = el('li', {
-    class: `msg${mine ? ' mine' : ''}`,
+    class: `msg${mine ? ' mine' : ''}${forMe ? ' mentions-me' : ''}`,
     testid: 'message-bubble',
     'data-seq': m.pending ? null : m.seq,
     'data-message-id': m.pending ? null : m.id,
     'data-client-msg-id': m.client_msg_id || null,
     'data-status': m.pending ? m.status : 'sent',
     'data-mine': mine ? 'true' : 'false',
+    'data-mentions-me': forMe ? 'true' : null,
   });
   if (!mine && ctx.showSender(m)) li.append(el('div', { class: 'sender' }, m.sender_username || 'Unknown'));
 
   const bubble = el('div', {
     class: 'bubble',
     tabindex: '0',
-    'aria-label': `${mine ? 'You' : m.sender_username || 'Unknown'}, ${formatFull(m.created_at)}: ${m.deleted ? 'message deleted' : m.content}`,
+    'aria-label': `${mine ? 'You' : m.sender_username || 'Unknown'}, ${formatFull(m.created_at)}${forMe ? ', mentions you' : ''}: ${m.deleted ? 'message deleted' : m.content}`,
   });
   if (m.reply_to && !m.deleted) {
     const q = ctx.findMessage(m.reply_to);
@@ -49,7 +53,7 @@ export function renderMessage(m, ctx) {
     bubble.append(el('span', { class: 'quote', testid: 'reply-quote' }, text));
   }
   if (m.deleted) bubble.append(el('span', { class: 'deleted', testid: 'message-deleted' }, 'This message was deleted'));
-  else bubble.append(el('span', { class: 'content', testid: 'message-content' }, m.content));
+  else bubble.append(el('span', { class: 'content', testid: 'message-content' }, renderRich(m.content, { members: ctx.members, meId: ctx.meId })));
 
   const meta = el('div', { class: 'meta' });
   if (m.edited_at && !m.deleted) meta.append(el('span', { class: 'edited' }, 'edited'));
@@ -134,6 +138,10 @@ function renderActions(m, mine, ctx) {
       if (!picker.hidden) picker.querySelector('button')?.focus();
     },
   }, 'React'), picker);
+  picker.append(el('button', {
+    type: 'button', testid: 'react-more', 'aria-label': 'More reactions', 'aria-haspopup': 'dialog',
+    onclick: (e) => { picker.hidden = true; ctx.onMoreReactions(m, e.currentTarget.closest('.msg-actions').querySelector('[data-testid="react-button"]')); },
+  }, '…'));
   if (mine) {
     bar.append(
       el('button', { type: 'button', testid: 'edit-button', 'aria-label': 'Edit message', onclick: () => ctx.onEdit(m) }, 'Edit'),

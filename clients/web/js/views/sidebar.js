@@ -1,8 +1,37 @@
 // Sidebar: conversation list (most recent first, unread badges, live
-// reordering) and the friends tab (search people, incoming requests, friends
-// with online dots).
+// reordering) and the friends tab (search people, incoming and sent requests,
+// friends with online dots and "last seen"). Wherever a person appears, the
+// button shows how we relate (relationActions), so it is never stale.
 
-import { $, el, avatar, formatListTime, debounce, errorText } from '../util.js';
+import { $, el, avatar, timeAgo, debounce, errorText } from '../util.js';
+
+/** The button(s) for a person: Message (friend), Requested + Cancel (sent), Accept (received), or Add friend. */
+export function relationActions(store, controller, user, run) {
+  const r = store.relationTo(user.id);
+  const name = user.username;
+  if (r.kind === 'me') return [];
+  if (r.kind === 'friend') {
+    return [el('button', { type: 'button', testid: 'start-dm', 'aria-label': `Message ${name}`, onclick: () => run(() => controller.startDirect(user.id)) }, 'Message')];
+  }
+  if (r.kind === 'sent') {
+    return [
+      el('span', { class: 'state-tag', testid: 'request-sent' }, 'Requested'),
+      el('button', { type: 'button', testid: 'cancel-request', 'aria-label': `Cancel friend request to ${name}`, onclick: () => run(() => controller.cancelRequest(r.request.id)) }, 'Cancel'),
+    ];
+  }
+  if (r.kind === 'received') {
+    return [el('button', { type: 'button', class: 'primary', testid: 'request-accept', 'aria-label': `Accept friend request from ${name}`, onclick: () => run(() => controller.acceptRequest(r.request.id)) }, 'Accept')];
+  }
+  return [el('button', {
+    type: 'button', class: 'primary', testid: 'send-friend-request', 'aria-label': `Send friend request to ${name}`,
+    onclick: (e) => {
+      const b = e.currentTarget; // aria-disabled, not disabled: a disabled button would drop the focus
+      if (b.getAttribute('aria-disabled') === 'true') return;
+      b.setAttribute('aria-disabled', 'true');
+      run(() => controller.sendFriendRequest(name));
+    },
+  }, 'Add friend')];
+}
 
 export function mountSidebar({ store, controller, toast, onOpenConversation }) {
   const { state } = store;
@@ -14,6 +43,8 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
   const requestList = $('friend-requests');
   const searchInput = $('friend-search-input');
   const searchResults = $('friend-search-results');
+  const sentList = $('sent-requests');
+  let lastResults = null; // the people of the last search, re-rendered whenever a relation changes
 
   // ---- tabs ----
   const tabs = [[$('tab-chats'), $('panel-chats')], [$('tab-friends'), $('panel-friends')]];
@@ -68,9 +99,9 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
       },
       avatar(c.type === 'group' ? `# ${name}` : name, other ? { online: state.online.has(other.id) } : {}),
       el('span', { class: 'conv-name', testid: 'conversation-name' }, name),
-      el('span', { class: 'conv-time' }, formatListTime(c.last_message?.created_at || c.created_at)),
+      timeAgo(c.last_message?.created_at || c.created_at, { cls: 'conv-time' }),
       el('span', { class: 'conv-preview', testid: 'conversation-preview' }, previewText(c)),
-      unread ? el('span', { class: 'badge', testid: 'unread-badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : el('span'));
+      unread ? el('span', { class: 'badge unread-badge', testid: 'unread-badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : el('span'));
       return el('li', {}, button);
     });
     const focusedId = document.activeElement?.closest?.('[data-testid="conversation-item"]')?.dataset.conversationId;
@@ -92,12 +123,45 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
     }
     friendList.replaceChildren(...friends.map((f) => {
       const online = state.online.has(f.id);
+      const seen = state.lastSeen.get(f.id);
       return el('li', { class: 'person', testid: 'friend-item', 'data-user-id': f.id, 'data-online': online ? 'true' : 'false' },
         avatar(f.username, { online }),
-        el('span', { class: 'name' }, f.username, el('span', { class: 'sub' }, online ? 'Online' : 'Offline')),
+        el('span', { class: 'name' }, f.username, el('span', { class: 'sub' },
+          online ? 'Online' : seen ? timeAgo(seen, { prefix: 'Last seen ', testid: 'last-seen' }) : 'Offline')),
         el('span', { class: 'actions' },
           el('button', { type: 'button', testid: 'start-dm', 'aria-label': `Message ${f.username}`, onclick: () => run(() => controller.startDirect(f.id)) }, 'Message')));
     }));
+  }
+
+  function renderSent() {
+    const sent = state.sentRequests;
+    if (!sent.length) {
+      sentList.replaceChildren(el('li', { class: 'empty muted' }, 'No requests waiting for an answer.'));
+      return;
+    }
+    sentList.replaceChildren(...sent.map((r) => {
+      const name = r.receiver?.username || 'Someone';
+      return el('li', { class: 'person', testid: 'sent-request-item', 'data-request-id': r.id, 'data-user-id': r.receiver?.id },
+        avatar(name),
+        el('span', { class: 'name' }, name, el('span', { class: 'sub' }, timeAgo(r.created_at, { prefix: 'Sent ' }))),
+        el('span', { class: 'actions' },
+          el('button', { type: 'button', testid: 'cancel-request', 'aria-label': `Cancel friend request to ${name}`, onclick: () => run(() => controller.cancelRequest(r.id)) }, 'Cancel')));
+    }));
+  }
+
+  function renderResults() {
+    if (!lastResults) return;
+    if (!lastResults.length) {
+      searchResults.replaceChildren(el('li', { class: 'empty muted' }, 'Nobody found.'));
+      return;
+    }
+    // The row's buttons change with the relation (Add friend → Requested + Cancel): keep focus in that row.
+    const focusedRow = document.activeElement?.closest?.('[data-testid="friend-search-result"]')?.dataset.userId;
+    searchResults.replaceChildren(...lastResults.map((u) => el('li', { class: 'person', testid: 'friend-search-result', 'data-user-id': u.id },
+      avatar(u.username),
+      el('span', { class: 'name' }, u.username),
+      el('span', { class: 'actions' }, relationActions(store, controller, u, run)))));
+    if (focusedRow) searchResults.querySelector(`[data-user-id="${Number(focusedRow)}"] button`)?.focus();
   }
 
   function renderRequests() {
@@ -120,29 +184,12 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
   }
 
   const search = debounce(async (q) => {
-    if (!q) { searchResults.replaceChildren(); return; }
+    if (!q) { lastResults = null; searchResults.replaceChildren(); return; }
     try {
       const users = (await controller.searchUsers(q)).filter((u) => u.id !== state.me?.id);
       if (searchInput.value.trim() !== q) return;
-      if (!users.length) {
-        searchResults.replaceChildren(el('li', { class: 'empty muted' }, 'Nobody found.'));
-        return;
-      }
-      searchResults.replaceChildren(...users.map((u) => {
-        const isFriend = state.friends.has(u.id);
-        return el('li', { class: 'person', testid: 'friend-search-result', 'data-user-id': u.id },
-          avatar(u.username),
-          el('span', { class: 'name' }, u.username),
-          el('span', { class: 'actions' }, isFriend
-            ? el('button', { type: 'button', testid: 'start-dm', onclick: () => run(() => controller.startDirect(u.id)) }, 'Message')
-            : el('button', {
-              type: 'button', class: 'primary', testid: 'send-friend-request', 'aria-label': `Send friend request to ${u.username}`,
-              onclick: (e) => {
-                const b = e.currentTarget;
-                run(async () => { await controller.sendFriendRequest(u.username); b.textContent = 'Requested'; b.disabled = true; });
-              },
-            }, 'Add friend')));
-      }));
+      lastResults = users;
+      renderResults();
     } catch (e) {
       searchResults.replaceChildren(el('li', { class: 'error' }, errorText(e)));
     }
@@ -151,22 +198,24 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
   $('friend-search-form').addEventListener('submit', (e) => { e.preventDefault(); search(searchInput.value.trim()); });
 
   async function run(fn) {
-    try { await fn(); } catch (e) { toast(errorText(e), { error: true }); }
+    try { await fn(); } catch (e) { toast(errorText(e), { error: true }); renderResults(); }
   }
 
   store.on('conversations', renderConversations);
-  store.on('friends', () => { renderFriends(); });
-  store.on('requests', renderRequests);
+  store.on('friends', () => { renderFriends(); renderResults(); });
+  store.on('requests', () => { renderRequests(); renderSent(); renderResults(); });
   store.on('me', renderConversations);
   store.on('reset', () => {
     searchInput.value = '';
     searchResults.replaceChildren();
+    lastResults = null;
     selectTab('tab-chats');
     renderConversations();
     renderFriends();
     renderRequests();
+    renderSent();
   });
 
   selectTab('tab-chats');
-  return { selectTab, render: () => { renderConversations(); renderFriends(); renderRequests(); } };
+  return { selectTab, render: () => { renderConversations(); renderFriends(); renderRequests(); renderSent(); } };
 }

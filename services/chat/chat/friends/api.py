@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from parley_common.schemas import FriendRead, FriendRequestRead, Int64, StatusOk
+from parley_common.schemas import FriendRead, FriendRequestRead, Int64, StatusOk, UserPublic
 
 from ..deps import CtxDep
 from ..runtime import chat_runtime
@@ -35,6 +35,13 @@ class BlockRead(BaseModel):
     blocked_at: datetime
 
 
+class SentRequestRead(BaseModel):
+    id: int
+    receiver: UserPublic
+    created_at: datetime
+    status: str
+
+
 @router.get("/friends", response_model=list[FriendRead])
 async def list_friends(ctx: CtxDep, request: Request) -> list[FriendRead]:
     """Accepted friends, with whether each is online."""
@@ -47,6 +54,19 @@ async def list_friends(ctx: CtxDep, request: Request) -> list[FriendRead]:
 async def list_requests(ctx: CtxDep) -> list[FriendRequestRead]:
     """Incoming pending friend requests."""
     return await service.list_requests(ctx)
+
+
+@router.get("/friends/requests/sent", response_model=list[SentRequestRead])
+async def list_sent_requests(ctx: CtxDep) -> list[SentRequestRead]:
+    """Friend requests you sent that are still pending."""
+    return [SentRequestRead.model_validate(r) for r in await service.list_sent_requests(ctx)]
+
+
+@router.delete("/friends/requests/{request_id}", response_model=StatusOk)
+async def cancel_request(ctx: CtxDep, request_id: Int64) -> StatusOk:
+    """Withdraw a friend request you sent."""
+    await service.cancel(ctx, request_id=request_id)
+    return StatusOk()
 
 
 @router.post("/friends/request", response_model=MessageOut)

@@ -90,6 +90,16 @@ async def incoming_pending(session: AsyncSession, user_id: int) -> list[tuple[Fr
     return [(r, u) for r, u in rows]
 
 
+async def outgoing_pending(session: AsyncSession, user_id: int) -> list[tuple[FriendRequest, User]]:
+    rows = await session.execute(
+        select(FriendRequest, User)
+        .join(User, User.id == FriendRequest.receiver_id)
+        .where(FriendRequest.requester_id == user_id, FriendRequest.status == "pending")
+        .order_by(FriendRequest.id)
+    )
+    return [(r, u) for r, u in rows]
+
+
 async def is_blocked_either_way(session: AsyncSession, a: int, b: int) -> bool:
     return bool(
         await session.scalar(

@@ -75,6 +75,21 @@ async def list_requests(ctx: Ctx) -> list[FriendRequestRead]:
     ]
 
 
+async def list_sent_requests(ctx: Ctx) -> list[dict[str, object]]:
+    return [
+        {"id": r.id, "receiver": _stranger(u), "created_at": r.created_at, "status": "pending"}
+        for r, u in await repo.outgoing_pending(ctx.session, ctx.user_id)
+    ]
+
+
+async def cancel(ctx: Ctx, *, request_id: int) -> None:
+    """Withdraw a request I sent that is still pending (the receiver's list drops it on reload)."""
+    request = await ctx.session.get(FriendRequest, request_id, with_for_update=True)
+    if request is None or request.requester_id != ctx.user_id or request.status != "pending":
+        raise NotFound("Friend request not found", code="friend_request_not_found")
+    request.status, request.responded_at = "cancelled", utcnow()
+
+
 async def send_request(ctx: Ctx, *, username: str | None) -> None:
     if not username or not username.strip():
         raise BadRequest("Username is required")

@@ -1,0 +1,151 @@
+// What the user does outside sending: edit, delete and react to messages;
+// friends and requests (incoming and sent); groups; notifications; account.
+
+import { ApiError } from '../api.js';
+import { errorText } from '../util.js';
+
+export function createActions(core) {
+  const { api, store, state, toast } = core;
+  const conv = () => core.conversations;
+
+  // ---- messages ----
+  async function edit(msg, content) {
+    const text = content.trim();
+    if (!text || text === msg.content) return;
+    try {
+      core.frames.messageChanged(await api.editMessage(msg.id, text));
+    } catch (e) { toast(`Could not edit: ${errorText(e)}`, { error: true }); }
+  }
+
+  async function remove(msg) {
+    try {
+      await api.deleteMessage(msg.id);
+      core.frames.messageDeleted(msg.conversation_id, msg.id);
+    } catch (e) { toast(`Could not delete: ${errorText(e)}`, { error: true }); }
+  }
+
+  async function toggleReaction(msg, emoji) {
+    const mine = (msg.reactions?.[emoji] || []).includes(state.me?.id);
+    try {
+      core.frames.messageChanged(await (mine ? api.removeReaction(msg.id, emoji) : api.addReaction(msg.id, emoji)));
+    } catch (e) { toast(`Could not react: ${errorText(e)}`, { error: true }); }
+  }
+
+  // ---- friends ----
+  async function loadRelations() {
+    const [friends, requests, sent] = await Promise.all([api.friends(), api.friendRequests(), api.sentRequests()]);
+    store.setFriends(friends);
+    store.setRequests(requests);
+    store.setSentRequests(sent);
+  }
+
+  async function sendFriendRequest(username) {
+    try {
+      const r = await api.sendFriendRequest(username);
+      toast(r?.message || 'Friend request sent');
+    } finally {
+      // Whatever the answer (sent, "already sent", "already friends"), show the state as it is now.
+      await loadRelations().catch(() => {});
+    }
+  }
+
+  async function cancelRequest(rid) {
+    try {
+      await api.cancelRequest(rid);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e; // already answered: just refresh
+    }
+    await loadRelations();
+  }
+
+  /** Accepts or rejects; a request its sender withdrew meanwhile is dropped with a word. */
+  async function answerRequest(rid, accept) {
+    try {
+      await (accept ? api.acceptRequest(rid) : api.rejectRequest(rid));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) toast('That request was withdrawn.');
+      else throw e;
+    }
+    store.removeRequest(rid);
+    await loadRelations().catch(() => {});
+  }
+
+  async function startDirect(uid) {
+    const c = store.upsertConversation(await api.openDirect(uid));
+    await conv().open(c.id);
+    return c;
+  }
+
+  // ---- groups ----
+  async function createGroup(name, memberIds) {
+    const c = store.upsertConversation(await api.createGroup(name, memberIds));
+    await conv().open(c.id);
+    return c;
+  }
+
+  async function rename(cid, name) {
+    store.upsertConversation(await api.rename(cid, name));
+    store.emit('active');
+  }
+
+  async function addMember(cid, uid) {
+    await api.addMember(cid, uid);
+    await conv().refresh(cid);
+  }
+
+  async function kick(cid, uid) {
+    await api.kick(cid, uid);
+    await conv().refresh(cid);
+  }
+
+  async function leave(cid) {
+    core.leaving.add(cid);
+    try {
+      await api.leave(cid);
+      if (state.activeId === cid) conv().close();
+      store.removeConversation(cid);
+    } finally {
+      setTimeout(() => core.leaving.delete(cid), 5000);
+    }
+  }
+
+  async function transferAdmin(cid, uid) {
+    await api.transferAdmin(cid, uid);
+    await conv().refresh(cid);
+  }
+
+  // ---- notifications ----
+  async function loadNotifications() {
+    const [list, count] = await Promise.all([api.notifications(), api.notificationCount()]);
+    store.setNotifications(list);
+    store.setNotificationUnread(count?.count ?? list.filter((n) => !n.is_read).length);
+  }
+
+  function readNotification(n) {
+    if (n.is_read) return;
+    store.markNotificationRead(n.id);
+    api.readNotification(n.id).catch(() => {});
+  }
+
+  async function readAllNotifications() {
+    store.markAllNotificationsRead();
+    await api.readAllNotifications();
+  }
+
+  // ---- account ----
+  async function updateProfile(fields) {
+    store.setMe({ ...state.me, ...(await api.updateMe(fields)) });
+  }
+
+  return {
+    edit, remove, toggleReaction,
+    loadRelations, sendFriendRequest, cancelRequest, acceptRequest: (rid) => answerRequest(rid, true),
+    rejectRequest: (rid) => answerRequest(rid, false), startDirect,
+    createGroup, rename, addMember, kick, leave, transferAdmin,
+    loadNotifications, readNotification, readAllNotifications,
+    updateProfile,
+    changePassword: (current, next) => api.changePassword(current, next),
+    preferences: () => api.preferences(),
+    savePreferences: (prefs) => api.savePreferences(prefs),
+  };
+}

@@ -1,0 +1,88 @@
+// The account page (a dialog): username and email, password, notification
+// preferences, sessions and sign-out. It offers what the backend has: there is
+// no route that lists sessions, so it says how to end the others (a password
+// change signs out every other session) instead of showing a list it cannot fill.
+
+import { $, errorText } from '../util.js';
+
+export function mountAccount({ store, controller, onSignOut }) {
+  const { state } = store;
+  const dialog = $('user-dialog');
+  const profile = $('profile-form');
+  const password = $('password-form');
+  const prefs = $('prefs-form');
+  const status = $('account-status');
+
+  function say(text, { error = false } = {}) {
+    status.textContent = text;
+    status.classList.toggle('error', error);
+    status.classList.toggle('ok', !error);
+  }
+
+  async function busy(form, fn, done) {
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    say('');
+    try {
+      await fn();
+      say(done);
+    } catch (e) {
+      say(errorText(e), { error: true });
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function loadPrefs() {
+    try {
+      const p = await controller.preferences();
+      prefs.elements.email_missed_messages.checked = !!p.email_missed_messages;
+      prefs.elements.email_delay_minutes.value = String(p.email_delay_minutes ?? '');
+      prefs.elements.digest.value = p.digest || 'off';
+      prefs.hidden = false;
+    } catch {
+      prefs.hidden = true; // no preferences on this server
+    }
+  }
+
+  $('user-menu-button').addEventListener('click', () => {
+    $('user-dialog-name').textContent = state.me?.username || '';
+    profile.elements.username.value = state.me?.username || '';
+    profile.elements.email.value = state.me?.email || '';
+    password.reset();
+    say('');
+    dialog.showModal();
+    loadPrefs();
+  });
+
+  profile.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = profile.elements;
+    busy(profile, async () => {
+      await controller.updateProfile({ username: f.username.value.trim(), email: f.email.value.trim() });
+      $('user-dialog-name').textContent = state.me?.username || '';
+    }, 'Profile saved.');
+  });
+
+  password.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = password.elements;
+    if (f.next.value.length < 8) { say('New passwords have at least 8 characters.', { error: true }); return; }
+    busy(password, async () => {
+      await controller.changePassword(f.current.value, f.next.value);
+      password.reset();
+    }, 'Password changed. Your other sessions were signed out.');
+  });
+
+  prefs.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = prefs.elements;
+    busy(prefs, () => controller.savePreferences({
+      email_missed_messages: f.email_missed_messages.checked,
+      email_delay_minutes: Number(f.email_delay_minutes.value) || 0,
+      digest: f.digest.value,
+    }), 'Notification settings saved.');
+  });
+
+  $('logout-button').addEventListener('click', () => { dialog.close(); onSignOut(); });
+}
