@@ -11,11 +11,11 @@ setup: .venv/.synced
 	@bash scripts/uv.sh sync --frozen --all-packages
 	@touch $@
 
-run: setup ## the whole platform in one process, embedded backends, on :8000
-	@$(PY) -m parley.embedded
+run: setup ## the whole platform in one process, embedded backends, on PARLEY_HOST:PARLEY_PORT (127.0.0.1:8000); ARGS="--port 9000" passes flags
+	@$(PY) -m parley.embedded $(ARGS)
 
-services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis (GATEWAYS=2 for two gateways)
-	@$(PY) -m parley.services --gateways $${GATEWAYS:-1}
+services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis (GATEWAYS=2 for two gateways; ports from PARLEY_PORT)
+	@$(PY) -m parley.services --gateways $${GATEWAYS:-1} $(ARGS)
 
 test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -33,7 +33,8 @@ fmt: setup
 migrate: setup ## apply every service's migrations to the databases in PARLEY_*_DATABASE_URL
 	@$(PY) -m parley.migrate
 
-docs: setup ## regenerate docs/asyncapi.json (WebSocket + events) and docs/configuration.md
+docs: setup ## regenerate docs/openapi.json (REST), docs/asyncapi.json (WebSocket + events) and docs/configuration.md
+	@$(PY) -m parley.openapi_doc
 	@$(PY) -m parley_common.asyncapi > docs/asyncapi.json
 	@$(PY) -m parley.settings_doc
 

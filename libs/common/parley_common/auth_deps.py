@@ -10,7 +10,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from .errors import Unauthorized
 from .jwt_verify import AccessClaims, InvalidToken, JWTVerifier
 
-_bearer = HTTPBearer(auto_error=False)
+# The scheme's name is what the public OpenAPI document calls it (integrations have their own).
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerJWT",
+    bearerFormat="JWT",
+    description="An access token from POST /auth/login or /auth/refresh.",
+)
 
 
 async def current_claims(

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley_common import frames as fr
 from parley_common.bus import create_bus
-from parley_common.errors import NotFound, install_error_handlers
+from parley_common.errors import install_error_handlers
 from parley_common.http import Transports
 from parley_common.observability import install_observability
 from parley_common.ratelimit import TokenBucket
@@ -21,11 +21,17 @@ from parley_common.store import create_store
 from .addresses import ClientAddresses
 from .config import Settings
 from .cors import OriginPolicy, install_cors
+from .openapi import install_public_docs
 from .proxy import RestProxy, service_for
 from .runtime import Gateway
 from .sessions import RevocationAwareVerifier, RevocationFeed, SessionDenylist
 from .upstreams import DirectHandlers, Upstreams
-from .web import SecurityHeadersMiddleware, UnhandledErrorMiddleware, static_file
+from .web import (
+    SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
+    not_found_or_not_allowed,
+    static_file,
+)
 from .ws.endpoint import serve
 from .ws.fanout import Fanout
 from .ws.presence import PresencePublisher
@@ -35,7 +41,8 @@ from .ws.sends import ChatSends
 from .ws.setup import SocketSetup
 from .ws.viewers import Viewers
 
-PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# TRACE too: the service then answers 405 with its own Allow (issue 14).
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 
 
 def create_app(
@@ -145,7 +152,10 @@ def create_app(
             await upstreams.aclose()
             await store.aclose()
 
-    app = FastAPI(title="Parley gateway", lifespan=lifespan)
+    # /openapi.json and /docs are the whole public API's (openapi.py), not this app's own.
+    app = FastAPI(
+        title="Parley gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     install_error_handlers(app)
     install_request_guard(app, max_body_bytes=settings.max_body_bytes)
@@ -159,6 +169,8 @@ def create_app(
         count = gateway.registry.count if gateway else 0
         return {"status": "ok", "message": "parley running", "websocket_connections": count}
 
+    install_public_docs(app)
+
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def edge(request: Request, path: str) -> Response:
         service = service_for(request.url.path)
@@ -169,7 +181,7 @@ def create_app(
             found = static_file(settings.web_root, request.url.path)
             if found is not None:
                 return found
-        raise NotFound("Not Found")
+        raise not_found_or_not_allowed(request)
 
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(

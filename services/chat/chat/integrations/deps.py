@@ -16,7 +16,11 @@ from ..config import Settings
 from ..deps import SessionDep
 from . import keys
 
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="IntegrationKey",
+    description="An integration key (`parley integration-key create`), never a user's token.",
+)
 
 
 @dataclass(slots=True)
