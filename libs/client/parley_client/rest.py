@@ -12,19 +12,18 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from parley_common.schemas import (
-    ConversationRead,
-    FriendRead,
-    FriendRequestRead,
-    MessageRead,
-    NotificationRead,
-    PresenceState,
-    UserPublic,
-    UserRead,
-    UserRef,
-)
-
 from .errors import ParleyError, ProtocolViolation
+from .wire import schemas
+
+ConversationRead = schemas.ConversationRead
+FriendRead = schemas.FriendRead
+FriendRequestRead = schemas.FriendRequestRead
+MessageRead = schemas.MessageRead
+NotificationRead = schemas.NotificationRead
+PresenceState = schemas.PresenceState
+UserPublic = schemas.UserPublic
+UserRead = schemas.UserRead
+UserRef = schemas.UserRef
 
 if TYPE_CHECKING:
     from .socket import Socket

@@ -36,23 +36,23 @@ from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from parley_common.frames import (
-    CLOSE_AUTH,
-    AckFrame,
-    ConnectedFrame,
-    ErrorFrame,
-    MessageDeletedFrame,
-    MessageEditedFrame,
-    NewMessageFrame,
-    ReactionUpdatedFrame,
-    ResumeRequiredFrame,
-    ResyncRequiredFrame,
-    TokenExpiringFrame,
-    parse_server_frame,
-)
-from parley_common.schemas import MessageRead
-
 from .errors import ParleyError, SocketClosed
+from .wire import frames, schemas
+
+CLOSE_AUTH = frames.CLOSE_AUTH
+AckFrame = frames.AckFrame
+ConnectedFrame = frames.ConnectedFrame
+ErrorFrame = frames.ErrorFrame
+MessageDeletedFrame = frames.MessageDeletedFrame
+MessageEditedFrame = frames.MessageEditedFrame
+NewMessageFrame = frames.NewMessageFrame
+ReactionUpdatedFrame = frames.ReactionUpdatedFrame
+ResumeRequiredFrame = frames.ResumeRequiredFrame
+ResyncRequiredFrame = frames.ResyncRequiredFrame
+TokenExpiringFrame = frames.TokenExpiringFrame
+MessageRead = schemas.MessageRead
+# A module attribute, looked up at each frame: tests wrap it (tests/e2e/conftest.py).
+parse_server_frame = frames.parse_server_frame
 
 if TYPE_CHECKING:
     from .rest import ParleyClient
