@@ -17,8 +17,19 @@ run: setup ## the whole platform in one process, embedded backends, on PARLEY_HO
 services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis (GATEWAYS=2 for two gateways; ports from PARLEY_PORT)
 	@$(PY) -m parley.services --gateways $${GATEWAYS:-1} $(ARGS)
 
-test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs
-	@$(PY) -m pytest $(PYTEST_ARGS)
+# Line + branch coverage that `make test` requires: the level measured when it was introduced
+# (86.9 %), not yet the 90 % issue 14 asks; docs/DEVELOPING.md#coverage says what is uncovered.
+COVERAGE_MIN ?= 86
+
+test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs, with coverage
+	@rm -rf test-results/coverage && mkdir -p test-results/coverage
+	@$(PY) -m coverage run -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m coverage combine -q; \
+	$(PY) -m coverage html -q; \
+	total=$$($(PY) -m coverage report --format=total); \
+	echo "coverage: $$total% of lines and branches of services/, libs/, parley/ (minimum $(COVERAGE_MIN)%; test-results/coverage/html/index.html)"; \
+	[ $$status -eq 0 ] || exit $$status; \
+	$(PY) -m coverage report --fail-under=$(COVERAGE_MIN) >/dev/null || { echo "coverage under $(COVERAGE_MIN)%"; exit 3; }
 
 lint: setup
 	@$(PY) -m ruff check .

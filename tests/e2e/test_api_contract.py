@@ -8,9 +8,14 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from parley.stack import ROOT
 from parley_common.testing.asyncapi_frames import FrameChecker
+
+# The first e2e module in name order: its first test waits for the stack and the embedded
+# process to start (five interpreters at once, measured by coverage).
+pytestmark = pytest.mark.timeout(400)
 
 COMMITTED = json.loads((ROOT / "docs" / "openapi.json").read_text())
 

@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 EXAMPLES = 10
 
 
-def run_schemathesis(gateway: str, token: str, report: Path) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(gateway: str, token: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """In `cwd`: schemathesis keeps a cache (.schemathesis/) in its working directory."""
     command = [
         sys.executable,
         "-m",
@@ -45,10 +46,6 @@ def run_schemathesis(gateway: str, token: str, report: Path) -> subprocess.Compl
         "--request-timeout",
         "30",
         "--no-color",
-        "--report",
-        "junit",
-        "--report-junit-path",
-        str(report),
     ]
     env = {
         **os.environ,
@@ -56,7 +53,7 @@ def run_schemathesis(gateway: str, token: str, report: Path) -> subprocess.Compl
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=840, check=False, cwd=HERE
+        command, capture_output=True, text=True, env=env, timeout=840, check=False, cwd=cwd
     )
 
 
@@ -65,9 +62,9 @@ async def test_public_api_passes_every_schemathesis_check(stack: Any, tmp_path: 
     await stack.friends(2, "fuzzf")  # some data around, so ids the fuzzer picks may exist
     assert user.access_token is not None
     result = await asyncio.to_thread(
-        run_schemathesis, stack.gateway_urls[0], user.access_token, tmp_path / "junit.xml"
+        run_schemathesis, stack.gateway_urls[0], user.access_token, tmp_path
     )
     output = result.stdout + result.stderr
     summary = output[output.find("SUMMARY") :] if "SUMMARY" in output else output[-3000:]
-    assert "Tested: 57" in summary or "Tested:" in summary, output[-4000:]
+    assert "Tested: 57" in summary, output[-4000:]  # every operation of the document
     assert result.returncode == 0, output[-20000:]
