@@ -11,14 +11,25 @@ setup: .venv/.synced
 	@bash scripts/uv.sh sync --frozen --all-packages
 	@touch $@
 
-run: setup ## the whole platform in one process, embedded backends, on :8000
-	@$(PY) -m parley.embedded
+run: setup ## the whole platform in one process, embedded backends, on PARLEY_HOST:PARLEY_PORT (127.0.0.1:8000); ARGS="--port 9000" passes flags
+	@$(PY) -m parley.embedded $(ARGS)
 
-services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis (GATEWAYS=2 for two gateways)
-	@$(PY) -m parley.services --gateways $${GATEWAYS:-1}
+services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis (GATEWAYS=2 for two gateways; ports from PARLEY_PORT)
+	@$(PY) -m parley.services --gateways $${GATEWAYS:-1} $(ARGS)
 
-test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs
-	@$(PY) -m pytest $(PYTEST_ARGS)
+# Line + branch coverage that `make test` requires: the level measured when it was introduced
+# (86.9 %), not yet the 90 % issue 14 asks; docs/DEVELOPING.md#coverage says what is uncovered.
+COVERAGE_MIN ?= 86
+
+test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs, with coverage
+	@rm -rf test-results/coverage && mkdir -p test-results/coverage
+	@$(PY) -m coverage run -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m coverage combine -q; \
+	$(PY) -m coverage html -q; \
+	total=$$($(PY) -m coverage report --format=total); \
+	echo "coverage: $$total% of lines and branches of services/, libs/, parley/ (minimum $(COVERAGE_MIN)%; test-results/coverage/html/index.html)"; \
+	[ $$status -eq 0 ] || exit $$status; \
+	$(PY) -m coverage report --fail-under=$(COVERAGE_MIN) >/dev/null || { echo "coverage under $(COVERAGE_MIN)%"; exit 3; }
 
 screenshots: setup ## re-take the web client's reference screenshots (tests/browser/screens/) after an intended change
 	@PARLEY_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_web_screens.py $(PYTEST_ARGS)
@@ -41,7 +52,8 @@ fmt: setup
 migrate: setup ## apply every service's migrations to the databases in PARLEY_*_DATABASE_URL
 	@$(PY) -m parley.migrate
 
-docs: setup ## regenerate docs/asyncapi.json (WebSocket + events) and docs/configuration.md
+docs: setup ## regenerate docs/openapi.json (REST), docs/asyncapi.json (WebSocket + events) and docs/configuration.md
+	@$(PY) -m parley.openapi_doc
 	@$(PY) -m parley_common.asyncapi > docs/asyncapi.json
 	@$(PY) -m parley.settings_doc
 

@@ -1,5 +1,5 @@
 """The servers under test: Parley (process stack with one gateway, or embedded) and the peers
-of /work/shared/peers (Django Channels variants A and B under daphne, and limit_ws).
+of ../shared/peers beside the repository (Django Channels variants A and B under daphne, and limit_ws).
 
 Each target starts its processes, tells the load generator how to open a connection to a
 room and which frames to send, and stops what it started (only that)."""
@@ -130,7 +130,7 @@ class Target:
 
 
 class PeerTarget(Target):
-    """A peer of /work/shared/peers speaking `/ws/chat/<room>/?token=`."""
+    """A peer of ../shared/peers speaking `/ws/chat/<room>/?token=`."""
 
     def __init__(self, name: str, argv: list[str], cwd: Path, env: dict[str, str], note: str):
         super().__init__(name, note)

@@ -1,23 +1,55 @@
 """The `parley` command: `parley run`, `parley services`, `parley migrate`,
-`parley integration-key create|revoke|list`."""
+`parley integration-key create|revoke|list`; `parley COMMAND --help` for each one's options."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import sys
+from importlib.metadata import PackageNotFoundError, version
+
+# command → (module with main(argv), one line of help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("parley.embedded", "the whole platform in one process, embedded backends (make run)"),
+    "services": (
+        "parley.services",
+        "the four services as processes on PostgreSQL, RabbitMQ, Redis (make services)",
+    ),
+    "migrate": ("parley.migrate", "apply the services' database migrations (make migrate)"),
+    "integration-key": (
+        "parley.integration_keys",
+        "create, revoke or list the keys of the integration API",
+    ),
+}
+
+
+def _version() -> str:
+    try:
+        return version("parley")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout without install
+        return "unknown"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="parley",
+        description="Run and operate Parley, a real-time chat platform.",
+        epilog="`parley COMMAND --help` shows the options of a command.",
+    )
+    p.add_argument("--version", action="version", version=f"parley {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        # Each command parses its own options (its module's main), --help included.
+        sub.add_parser(name, help=help_text, add_help=False)
+    return p
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    commands = {
-        "run": "parley.embedded",
-        "services": "parley.services",
-        "migrate": "parley.migrate",
-        "integration-key": "parley.integration_keys",
-    }
-    if not args or args[0] not in commands:
-        print("usage: parley {run|services|migrate|integration-key} [options]", file=sys.stderr)
-        raise SystemExit(2)
-    module = __import__(commands[args[0]], fromlist=["main"])
+    if not args or args[0] not in COMMANDS:
+        parser().parse_args(args)  # --help and --version exit 0; anything else exits 2
+        return
+    module = importlib.import_module(COMMANDS[args[0]][0])
     module.main(args[1:])
 
 

@@ -20,6 +20,8 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from . import run_settings
+
 # Started in this order: each service's clients may need the ones before it.
 ORDER = ("auth", "notify", "chat", "gateway")
 
@@ -99,19 +101,26 @@ class EmbeddedPlatform:
         await send({"type": "lifespan.shutdown.complete"})
 
 
+def public_web_url(served_url: str) -> str:
+    """Where email links point: PARLEY_WEB_URL when set, else the public URL the deployment
+    declares (PARLEY_PUBLIC_URL), else the URL actually served."""
+    return (
+        os.environ.get("PARLEY_WEB_URL") or os.environ.get("PARLEY_PUBLIC_URL") or served_url
+    ).rstrip("/")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="Run Parley in one process with embedded backends."
+        prog="parley run",
+        description="Run Parley in one process with embedded backends (what `make run` does).",
     )
-    parser.add_argument("--host", default=os.environ.get("PARLEY_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PARLEY_PORT", "8000")))
-    parser.add_argument("--data-dir", default=os.environ.get("PARLEY_DATA_DIR", "var"))
-    args = parser.parse_args(argv)
+    run_settings.add_arguments(parser)
+    run = run_settings.from_arguments(parser.parse_args(argv))
 
-    data_dir = Path(args.data_dir).resolve()
+    data_dir = run.data_dir.resolve()
     (data_dir / "mail").mkdir(parents=True, exist_ok=True)
-    platform = EmbeddedPlatform(data_dir)
-    print(f"Parley is running at http://{args.host}:{args.port}/", flush=True)
+    platform = EmbeddedPlatform(data_dir, notify={"web_url": public_web_url(run.url)})
+    print(f"Parley is running at {run.url}/", flush=True)
     print(
         f"  data: {data_dir} (SQLite: auth.db, chat.db, notify.db; emails: {data_dir / 'mail'})",
         flush=True,
@@ -121,8 +130,8 @@ def main(argv: list[str] | None = None) -> None:
 
     uvicorn.run(
         platform,
-        host=args.host,
-        port=args.port,
+        host=run.host,
+        port=run.port,
         log_level=os.environ.get("PARLEY_LOG_LEVEL", "warning").lower(),
         loop="uvloop",
         http="httptools",

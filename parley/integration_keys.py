@@ -19,6 +19,7 @@ from parley_common.db import create_engine, make_sessionmaker, migrate
 from parley_common.errors import ServiceError
 
 from .migrate import database_url_for, ensure_database
+from .run_settings import RunSettings
 
 
 def embedded_url(data_dir: str | Path) -> str:
@@ -80,7 +81,11 @@ def parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--database-url", help="chat's database (default: PARLEY_CHAT_DATABASE_URL)")
     where.add_argument("--embedded", action="store_true", help="the SQLite file of `make run`")
-    p.add_argument("--data-dir", default="var", help="data directory of --embedded (default: var)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="data directory of --embedded (default: PARLEY_DATA_DIR or var)",
+    )
     sub = p.add_subparsers(dest="action", required=True)
     sub.add_parser("create", help="create a key and print it (once)").add_argument("name")
     sub.add_parser("revoke", help="revoke a key: it stops working at once").add_argument("name")
@@ -91,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.embedded:
-        url = embedded_url(args.data_dir)
+        url = embedded_url(args.data_dir or RunSettings().data_dir)
     else:
         url = args.database_url or database_url_for("chat")
     status, text = asyncio.run(_run(url, args.action, getattr(args, "name", None)))

@@ -58,7 +58,11 @@ async def migrate_service(service: str, url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="parley migrate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("services", nargs="*", help="auth, chat, notify (default: all three)")
     args = parser.parse_args(argv)
     services = args.services or list(DATABASE_SERVICES)

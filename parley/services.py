@@ -1,5 +1,6 @@
 """`make services`: the four services as separate processes against PostgreSQL, RabbitMQ and
-Redis from the PARLEY_* URLs (default: the local servers), migrations applied first."""
+Redis from the PARLEY_* URLs (default: the local servers), migrations applied first; host,
+ports and data dir from parley.run_settings."""
 
 from __future__ import annotations
 
@@ -8,43 +9,53 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
-from . import DEFAULT_PORTS
+from . import run_settings
+from .embedded import public_web_url
 from .migrate import database_url_for, ensure_database, migrate_service
 from .stack import Stack, StackConfig
 from .stack_settings import StackSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--gateways", type=int, default=int(os.environ.get("GATEWAYS", "1")))
+    parser = argparse.ArgumentParser(
+        prog="parley services",
+        description="The four services as processes on PostgreSQL, RabbitMQ and Redis from the "
+        "PARLEY_* URLs (default: the local servers), migrations applied first (what `make "
+        "services` does). Ports: the gateway on --port, auth, chat and notify on the next "
+        "three, replica i on port + 10·i, /metrics 1000 above each.",
+    )
+    parser.add_argument(
+        "--gateways",
+        type=int,
+        default=int(os.environ.get("GATEWAYS", "1")),
+        help="gateway replicas (default: GATEWAYS or 1)",
+    )
+    run_settings.add_arguments(parser)
     args = parser.parse_args(argv)
+    run = run_settings.from_arguments(args)
 
     urls = {name: database_url_for(name) for name in ("auth", "chat", "notify")}
     for name, url in urls.items():
         asyncio.run(ensure_database(url))
         asyncio.run(migrate_service(name, url))
     settings = StackSettings()
+    ports = run.service_ports(args.gateways)
+    gateway_url = run.url
     config = StackConfig(
         database_urls=urls,
         amqp_url=settings.amqp_url,
         redis_url=settings.redis_url,
-        smtp_url=settings.smtp_url,
+        smtp_url=settings.smtp_url or f"file://{run.data_dir / 'mail'}",
         internal_token=settings.internal_token,
         gateways=args.gateways,
-        # Replicas on predictable ports: 8000, 8010, 8020, ...
-        ports={
-            **DEFAULT_PORTS,
-            **{f"gateway-{i + 1}": 8000 + 10 * i for i in range(1, args.gateways)},
-        },
-        # /metrics and /readyz: 1000 above each service's port (9000, 9001, ..., 9010, ...).
-        metrics_ports={
-            **{name: port + 1000 for name, port in DEFAULT_PORTS.items() if name != "gateway"},
-            **{f"gateway-{i + 1}": 9000 + 10 * i for i in range(args.gateways)},
-        },
+        host=run.host,
+        ports=ports,
+        metrics_ports={name: port + 1000 for name, port in ports.items()},
+        # Email links follow the URL the gateway is served at (embedded.public_web_url).
+        extra_env={"PARLEY_WEB_URL": public_web_url(gateway_url)},
     )
-    stack = Stack(config, log_dir=Path("var/log"))
+    stack = Stack(config, log_dir=run.data_dir / "log")
     stack.start()
     for process in stack.processes.values():
         print(

@@ -11,6 +11,9 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from . import SERVICES
+from .run_settings import RunSettings
+
+RUNNERS = "`make run`, `make services`"
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -30,8 +33,10 @@ def _default(field: FieldInfo) -> str:
 
 def render() -> str:
     rows: dict[str, dict[str, Any]] = {}
-    for service in SERVICES:
-        settings_cls = importlib.import_module(f"{service}.config").Settings
+    sources = [(s, importlib.import_module(f"{s}.config").Settings) for s in SERVICES]
+    # Where the runners listen and keep files (parley/run_settings.py).
+    sources.append((RUNNERS, RunSettings))
+    for service, settings_cls in sources:
         for name, field in settings_cls.model_fields.items():
             row = rows.setdefault(name, {"services": [], "field": field, "defaults": {}})
             row["services"].append(service)

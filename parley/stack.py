@@ -43,6 +43,8 @@ class Process:
     name: str
     port: int
     env: dict[str, str]
+    #: The address uvicorn binds; the URLs below reach it on loopback.
+    host: str = "127.0.0.1"
     popen: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     # /metrics and /readyz are served on this internal port (PARLEY_METRICS_PORT), never on
@@ -51,7 +53,8 @@ class Process:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # nosec B104
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def metrics_url(self) -> str:
@@ -66,7 +69,7 @@ class Process:
             f"{package}.main:create_app",
             "--factory",
             "--host",
-            "127.0.0.1",
+            self.host,
             "--port",
             str(self.port),
             "--loop",
@@ -132,6 +135,7 @@ class StackConfig:
     bus_queue_prefix: str = ""
     internal_token: str = "dev-internal-token"
     gateways: int = 1
+    host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     # Internal /metrics and /readyz port per process name; a free one when missing.
     metrics_ports: dict[str, int] = field(default_factory=dict)
@@ -177,8 +181,8 @@ class Stack:
     def _process(self, name: str, port: int, env: dict[str, str]) -> Process:
         metrics_port = self.config.metrics_ports.get(name)
         if metrics_port is None:
-            return Process(name, port, env)
-        return Process(name, port, env, metrics_port=metrics_port)
+            return Process(name, port, env, host=self.config.host)
+        return Process(name, port, env, host=self.config.host, metrics_port=metrics_port)
 
     @property
     def gateways(self) -> list[Process]:

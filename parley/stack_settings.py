@@ -12,7 +12,8 @@ class StackSettings(BaseSettings):
 
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    smtp_url: str = "file://var/mail"
+    #: Unset: emails are written as files under the data directory's mail/.
+    smtp_url: str | None = None
     internal_token: str = Field(default="dev-internal-token", repr=False)
     #: `make migrate SERVICE`: one service's database (the per-service URLs otherwise).
     database_url: str | None = None

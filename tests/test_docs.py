@@ -19,3 +19,10 @@ def test_configuration_doc_lists_every_setting() -> None:
 def test_readme_settings_table_is_current() -> None:
     readme = (ROOT / "README.md").read_text()
     assert readme == render_readme(readme), "run `make docs` and commit README.md"
+
+
+def test_openapi_doc_is_current() -> None:
+    from parley import openapi_doc
+
+    committed = (ROOT / "docs" / "openapi.json").read_text()
+    assert committed == openapi_doc.render(), "run `make docs` and commit docs/openapi.json"

@@ -28,7 +28,9 @@ import pytest
 
 from parley.stack import ROOT, Process, Stack, StackConfig, free_port, spawn_embedded
 from parley_client import ParleyClient
+from parley_client import socket as client_socket
 from parley_client.testing import befriend, new_user
+from parley_common.testing.asyncapi_frames import FrameChecker
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL
 
@@ -244,6 +246,30 @@ async def connect(sockets: list[Any]) -> AsyncIterator[Callable[..., Awaitable[A
         assert not socket.invalid_frames, (
             f"frames not matching PROTOCOL.md: {socket.invalid_frames}"
         )
+
+
+@pytest.fixture(scope="session")
+def frame_checker() -> Iterator[FrameChecker]:
+    """Every server frame a parley_client socket receives in these tests is checked against
+    docs/asyncapi.json as well as the models (issue 14)."""
+    checker = FrameChecker.from_file(ROOT / "docs" / "asyncapi.json")
+    original = client_socket.parse_server_frame
+
+    def checked_parse(data: Any) -> Any:
+        checker.check(data)
+        return original(data)
+
+    client_socket.parse_server_frame = checked_parse  # type: ignore[assignment]
+    yield checker
+    client_socket.parse_server_frame = original
+
+
+@pytest.fixture(autouse=True)
+def frames_match_asyncapi(frame_checker: FrameChecker) -> Iterator[None]:
+    before = len(frame_checker.failures)
+    yield
+    new = frame_checker.failures[before:]
+    assert not new, "frames not described by docs/asyncapi.json:\n" + "\n".join(new)
 
 
 def pytest_configure(config: pytest.Config) -> None:

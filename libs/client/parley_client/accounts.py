@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from parley_common.schemas import UserPublic, UserRead, UserRef
-
 from .base import RestBase
 from .models import TokenPair, parse
+from .wire import schemas
+
+UserPublic = schemas.UserPublic
+UserRead = schemas.UserRead
+UserRef = schemas.UserRef
 
 
 class AccountsApi(RestBase):

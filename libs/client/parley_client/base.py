@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from parley_common.schemas import UserRead
-
 from .errors import ParleyError
 from .models import TokenPair, parse
 from .socket import Socket
+from .wire import schemas
+
+UserRead = schemas.UserRead
 
 T = TypeVar("T")
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from parley_common.schemas import ConversationRead, FriendRead, FriendRequestRead
-
 from .base import RestBase
 from .models import MemberRead, ReceiptRead, UnreadCount, parse
+from .wire import schemas
+
+ConversationRead = schemas.ConversationRead
+FriendRead = schemas.FriendRead
+FriendRequestRead = schemas.FriendRequestRead
 
 
 class ChatApi(RestBase):

@@ -15,10 +15,11 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from parley_common.frames import CLOSE_AUTH
-from parley_common.schemas import MessageRead
-
 from .errors import ParleyError, SocketClosed
+from .wire import frames, schemas
+
+CLOSE_AUTH = frames.CLOSE_AUTH
+MessageRead = schemas.MessageRead
 
 log = logging.getLogger("parley_client.socket")
 

@@ -3,7 +3,9 @@ every message was seen (what a `resume` asks after). No I/O: the socket feeds it
 
 from __future__ import annotations
 
-from parley_common.schemas import MessageRead
+from .wire import schemas
+
+MessageRead = schemas.MessageRead
 
 
 class MessageLedger:

@@ -7,10 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from parley_common.schemas import ConversationRead, MessageRead, NotificationRead, PresenceState
-
 from .base import RestBase
 from .models import parse
+from .wire import schemas
+
+ConversationRead = schemas.ConversationRead
+MessageRead = schemas.MessageRead
+NotificationRead = schemas.NotificationRead
+PresenceState = schemas.PresenceState
 
 
 class MessagesApi(RestBase):

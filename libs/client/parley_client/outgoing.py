@@ -14,11 +14,12 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from parley_common.frames import AckFrame
-from parley_common.schemas import MessageRead
-
 from .inbox import DEFAULT as _DEFAULT
 from .ledger import MessageLedger
+from .wire import frames, schemas
+
+AckFrame = frames.AckFrame
+MessageRead = schemas.MessageRead
 
 
 @dataclass

@@ -33,27 +33,26 @@ from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from parley_common.frames import (
-    AckFrame,
-    ConnectedFrame,
-    ErrorFrame,
-    MessageDeletedFrame,
-    MessageEditedFrame,
-    NewMessageFrame,
-    ReactionUpdatedFrame,
-    ResumeRequiredFrame,
-    ResyncRequiredFrame,
-    TokenExpiringFrame,
-    parse_server_frame,
-)
-from parley_common.schemas import MessageRead
-
 from .connection import AUTH_MODES, Connection, SocketOwner
 from .errors import ParleyError, SocketClosed
 from .inbox import DEFAULT as _DEFAULT
 from .inbox import FrameInbox
 from .ledger import MessageLedger
 from .outgoing import FrameSender, Pending
+from .wire import frames, schemas
+
+AckFrame = frames.AckFrame
+ConnectedFrame = frames.ConnectedFrame
+ErrorFrame = frames.ErrorFrame
+MessageDeletedFrame = frames.MessageDeletedFrame
+MessageEditedFrame = frames.MessageEditedFrame
+NewMessageFrame = frames.NewMessageFrame
+ReactionUpdatedFrame = frames.ReactionUpdatedFrame
+ResumeRequiredFrame = frames.ResumeRequiredFrame
+ResyncRequiredFrame = frames.ResyncRequiredFrame
+TokenExpiringFrame = frames.TokenExpiringFrame
+parse_server_frame = frames.parse_server_frame
+MessageRead = schemas.MessageRead
 
 __all__ = ["AUTH_MODES", "Socket", "UnknownFrame"]
 

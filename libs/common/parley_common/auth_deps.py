@@ -11,7 +11,13 @@ from .errors import Unauthorized
 from .jwt_verify import AccessClaims, InvalidToken
 from .runtime import runtime_of
 
-_bearer = HTTPBearer(auto_error=False)
+# The scheme's name is what the public OpenAPI document calls it (integrations have their own).
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerJWT",
+    bearerFormat="JWT",
+    description="An access token from POST /auth/login or /auth/refresh.",
+)
 
 
 async def current_claims(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -10,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 log = structlog.get_logger(__name__)
 
@@ -137,8 +139,28 @@ def error_body(detail: Any, code: str) -> dict[str, Any]:
     return {"detail": detail, "code": code}
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def allowed_methods(routes: Iterable[BaseRoute], path: str) -> list[str]:
+    """Every method some route serves at `path` (a 405's `Allow`: Starlette names only those
+    of the first route that matched the path, and a path often has one route per method).
+    Asked through the routes' own matching, which also sees into included routers."""
+    routes = list(routes)
+    allowed = []
+    for method in HTTP_METHODS:
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
+        if any(route.matches(scope)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as JSON `{"detail", "code"}`; 422 keeps FastAPI's list shape."""
+    """Every error leaves as JSON `{"detail", "code"}`; 422 keeps FastAPI's list shape. The
+    app's OpenAPI document says so for every status a route can answer (openapi.py)."""
+    from .openapi import install_openapi
+
+    install_openapi(app)
 
     async def on_service_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ServiceError)
@@ -147,12 +169,16 @@ def install_error_handlers(app: FastAPI) -> None:
             body["retry_after"] = exc.retry_after
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            allow = allowed_methods(request.app.router.routes, request.url.path)
+            headers = {**(headers or {}), "Allow": ", ".join(allow)}
         return JSONResponse(
             error_body(exc.detail, code_for_status(exc.status_code)),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -176,6 +176,9 @@ class Service(Generic[S, P]):
     bus_name: Callable[[S], str] | None = None
     #: Routes, middleware and the like beyond `routers`, added after them.
     configure: Callable[[FastAPI, S], None] | None = None
+    #: /openapi.json and /docs of this app's own routes (the gateway serves the whole public
+    #: API's instead, gateway/openapi.py).
+    own_docs: bool = True
 
 
 def runtime_of(state: State) -> Runtime[Any, Any]:
@@ -197,7 +200,10 @@ def create_service_app(
         async with _running(service, settings, transports, app):
             yield
 
-    app = FastAPI(title=service.title, version="0.1.0", lifespan=lifespan)
+    docs: dict[str, Any] = (
+        {} if service.own_docs else dict(openapi_url=None, docs_url=None, redoc_url=None)
+    )
+    app = FastAPI(title=service.title, version="0.1.0", lifespan=lifespan, **docs)
     app.state.settings = settings
     if service.internal_handlers is not None:
         app.state.internal_handlers = service.internal_handlers(app.state)

@@ -6,14 +6,35 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import annotated_types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: The integers every JSON parser reads exactly (RFC 7493, I-JSON; JavaScript's safe
+#: integers). REST bounds ids, cursors and offsets to these rather than to int64: beyond 2**53 a
+#: double cannot tell neighbours apart, so a client (or an OpenAPI tool) comparing a value with
+#: a documented int64 maximum may round it either side of it. No id Parley assigns comes near.
+JSON_INT_MIN, JSON_INT_MAX = -(2**53 - 1), 2**53 - 1
+
+
 #: Every integer a request carries (ids, cursors, offsets): a larger one is refused with 422 by
 #: the schema instead of overflowing a BIGINT (or SQLite's INTEGER) into a 5xx.
-Int64 = Annotated[int, annotated_types.Interval(ge=INT64_MIN, le=INT64_MAX)]
+def _not_a_bool(value: Any) -> Any:
+    """`true` is not the id 1: pydantic's lax ints take booleans, PROTOCOL.md's do not."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return value
+
+
+# The bounds before the validator: pydantic's JSON schema keeps them only in this order.
+Int64 = Annotated[
+    int,
+    annotated_types.Interval(ge=JSON_INT_MIN, le=JSON_INT_MAX),
+    BeforeValidator(_not_a_bool),
+]
 #: A cursor or offset: `Field(ge=0)` beside Int64 would be overridden by its lower bound.
-Seq64 = Annotated[int, annotated_types.Interval(ge=0, le=INT64_MAX)]
+Seq64 = Annotated[
+    int, annotated_types.Interval(ge=0, le=JSON_INT_MAX), BeforeValidator(_not_a_bool)
+]
 
 
 def in_int64(value: int) -> bool:
@@ -124,7 +145,7 @@ class NotificationRead(Model):
 
 
 class StatusOk(Model):
-    status: str = "ok"
+    status: Literal["ok"] = "ok"
 
 
 class PresenceState(Model):

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
 from parley_common.internal import ServiceCaller, client_address, is_service_call
+from parley_common.openapi import errors
 from parley_common.schemas import in_int64
 
 from . import keys, service
@@ -78,15 +79,25 @@ async def _login_body(request: Request) -> LoginRequest:
         )
 
 
-@router.post("/auth/register", response_model=UserPublic)
+@router.post("/auth/register", response_model=UserPublic, responses=errors(400))
 async def register(body: RegisterRequest, session: SessionDep, ctx: AuthCtx) -> UserPublic:
     """Create an account."""
     user = await service.register(session, ctx, body)
     return UserPublic.model_validate(user)
 
 
-@router.post("/auth/login", response_model=TokenResponse, openapi_extra=_LOGIN_BODY)
-@router.post("/auth/token", response_model=TokenResponse, openapi_extra=_LOGIN_BODY)
+@router.post(
+    "/auth/login",
+    response_model=TokenResponse,
+    openapi_extra=_LOGIN_BODY,
+    responses=errors(401, 429),
+)
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    openapi_extra=_LOGIN_BODY,
+    responses=errors(401, 429),
+)
 async def login(request: Request, session: SessionDep, ctx: AuthCtx) -> TokenResponse:
     """Log in with username or email and password."""
     body = await _login_body(request)
@@ -96,7 +107,7 @@ async def login(request: Request, session: SessionDep, ctx: AuthCtx) -> TokenRes
     )
 
 
-@router.post("/auth/refresh", response_model=TokenResponse)
+@router.post("/auth/refresh", response_model=TokenResponse, responses=errors(401))
 async def refresh(body: RefreshRequest, session: SessionDep, ctx: AuthCtx) -> TokenResponse:
     """Exchange a refresh token for new tokens (the old refresh token is spent)."""
     return await service.refresh(session, ctx, body.refresh_token)
@@ -116,7 +127,7 @@ async def get_me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)
 
 
-@router.put("/users/me", response_model=UserRead)
+@router.put("/users/me", response_model=UserRead, responses=errors(400))
 async def update_me(
     body: UserUpdate, user: CurrentUser, session: SessionDep, ctx: AuthCtx
 ) -> UserRead:
@@ -124,7 +135,7 @@ async def update_me(
     return UserRead.model_validate(await service.update_profile(session, ctx, user, body))
 
 
-@router.put("/users/me/password", response_model=PasswordChanged)
+@router.put("/users/me/password", response_model=PasswordChanged, responses=errors(400))
 async def change_password(
     body: PasswordChange,
     user: CurrentUser,

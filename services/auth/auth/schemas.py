@@ -7,24 +7,38 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
-from parley_common.schemas import UserPublic, UserRead, UserRef
+from parley_common.schemas import StatusOk, UserPublic, UserRead, UserRef
 
 from .confusables import is_invisible
 
-__all__ = ["UserPublic", "UserRead", "UserRef"]
+__all__ = ["StatusOk", "UserPublic", "UserRead", "UserRef"]
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 _USERNAME_PUNCTUATION = frozenset("_.-")
 
 
 def normalize_username(value: str) -> str:
-    """NFKC (fullwidth and other compatibility forms become the plain letters); 3–32 Unicode
-    letters, digits, `_ . -` (combining marks may follow a letter, which scripts such as
-    Devanagari need even after normalisation); no invisible characters. Lookalikes of a taken
-    name are refused by its confusable skeleton (confusables.py)."""
-    value = unicodedata.normalize("NFKC", value)
+    """3–32 Unicode letters, digits, `_ . -` as sent (combining marks may follow a letter, which
+    scripts such as Devanagari need); no invisible characters; then NFKC (fullwidth and other
+    compatibility forms become the plain letters), at most 32 characters after it too.
+    Lookalikes of a taken name are refused by its confusable skeleton (confusables.py).
+
+    The rule applies to the name as sent, which is what the OpenAPI document's pattern and
+    lengths describe (a letter such as `ŀ` may normalise to `l·`, and that is still a name
+    made of letters)."""
+    length_error = f"Username must be {USERNAME_MIN} to {USERNAME_MAX} characters long"
     if not USERNAME_MIN <= len(value) <= USERNAME_MAX:
-        raise ValueError(f"Username must be {USERNAME_MIN} to {USERNAME_MAX} characters long")
+        raise ValueError(length_error)
+    _check_characters(value)
+    value = unicodedata.normalize("NFKC", value)
+    if len(value) > USERNAME_MAX:  # a compatibility character may expand to several
+        raise ValueError(length_error)
+    if any(is_invisible(ch) for ch in value):
+        raise ValueError("Username may not contain invisible characters")
+    return value
+
+
+def _check_characters(value: str) -> None:
     if any(is_invisible(ch) for ch in value):
         raise ValueError("Username may not contain invisible characters")
     for i, ch in enumerate(value):
@@ -34,7 +48,6 @@ def normalize_username(value: str) -> str:
         if category.startswith("M") and i > 0:
             continue
         raise ValueError("Username may contain only letters, digits, '_', '.' and '-'")
-    return value
 
 
 def username_key(value: str) -> str:
@@ -42,7 +55,22 @@ def username_key(value: str) -> str:
     return unicodedata.normalize("NFC", value).casefold()
 
 
-Username = Annotated[str, AfterValidator(normalize_username)]
+# The rule of normalize_username as JSON Schema, for the OpenAPI document (ECMA-262 regex with
+# Unicode property escapes; the length and the rule apply after NFKC normalisation).
+USERNAME_PATTERN = r"^[\p{L}\p{Nd}_.\-][\p{L}\p{M}\p{Nd}_.\-]*$"
+Username = Annotated[
+    str,
+    AfterValidator(normalize_username),
+    Field(
+        json_schema_extra={
+            "minLength": USERNAME_MIN,
+            "maxLength": USERNAME_MAX,
+            "pattern": USERNAME_PATTERN,
+        },
+        description="3–32 Unicode letters, digits, `_ . -` (NFKC-normalised; unique ignoring "
+        "case and lookalikes).",
+    ),
+]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 
 
@@ -81,7 +109,3 @@ class PasswordChange(BaseModel):
 class PasswordChanged(BaseModel):
     status: Literal["success"] = "success"
     message: str = "Password updated successfully"
-
-
-class StatusOk(BaseModel):
-    status: Literal["ok"] = "ok"

@@ -6,16 +6,21 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from parley_common.errors import NotFound
-
 from .config import Settings
 from .cors import OriginPolicy, install_cors
+from .openapi import install_public_docs
 from .proxy import service_for
 from .runtime import gateway_of
-from .web import SecurityHeadersMiddleware, UnhandledErrorMiddleware, static_file
+from .web import (
+    SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
+    not_found_or_not_allowed,
+    static_file,
+)
 from .ws.endpoint import serve
 
-PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# TRACE too: the service then answers 405 with its own Allow (issue 14).
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 
 
 def install_edge(app: FastAPI, settings: Settings) -> None:
@@ -25,6 +30,9 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
         gateway = gateway_of(request.app.state)
         count = gateway.registry.count if gateway else 0
         return {"status": "ok", "message": "parley running", "websocket_connections": count}
+
+    # /openapi.json and /docs are the whole public API's (openapi.py), not this app's own.
+    install_public_docs(app)
 
     @app.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
     async def edge(request: Request, path: str) -> Response:
@@ -37,7 +45,7 @@ def install_edge(app: FastAPI, settings: Settings) -> None:
             found = static_file(settings.web_root, request.url.path)
             if found is not None:
                 return found
-        raise NotFound("Not Found")
+        raise not_found_or_not_allowed(request)
 
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(

@@ -34,5 +34,6 @@ def create_app(
         # The gateway's port is public: /readyz and /metrics only on the metrics port.
         public=True,
         configure=install_edge,
+        own_docs=False,
     )
     return create_service_app(service, settings or Settings(), transports=transports)

@@ -50,6 +50,7 @@ FORWARDED_RESPONSE_HEADERS = (
     "cache-control",
     "location",
     "etag",
+    "allow",  # a 405's list of methods
 )
 
 

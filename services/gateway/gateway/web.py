@@ -8,8 +8,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import structlog
+from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from parley_common.errors import NotFound, ServiceError, allowed_methods
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +123,21 @@ class UnhandledErrorMiddleware:
                 {"detail": "Internal server error", "code": "internal_error"}, status_code=500
             )
             await response(scope, receive, send)
+
+
+def not_found_or_not_allowed(request: Request) -> ServiceError:
+    """For a path nothing routes: 405 with `Allow` when one of the gateway's own routes serves
+    it with other methods (/health, /openapi.json), else 404."""
+    own = [r for r in request.app.router.routes if getattr(r, "path", None) != "/{path:path}"]
+    allow = allowed_methods(own, request.url.path)
+    if allow:
+        return ServiceError(
+            "Method Not Allowed",
+            code="method_not_allowed",
+            status_code=405,
+            headers={"Allow": ", ".join(allow)},
+        )
+    return NotFound("Not Found")
 
 
 def static_file(web_root: Path, path: str) -> Response | None:

@@ -12,7 +12,8 @@ class Settings(BaseServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/notify.db"
     web_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Public URL of the web client, for email links.",
+        description="Public URL of the web client, for email links (`make run` and `make "
+        "services` set it to the URL they serve, or to PARLEY_PUBLIC_URL, unless it is set).",
     )
     email_from: str = Field(
         default="Parley <no-reply@parley.local>", description="Sender of emails."

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from . import backends
 from .databases import create_database, drop_database
 
 PG_URL = os.environ.get(
@@ -28,6 +29,32 @@ REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 # through their settings (`bus_queue_type`); processes the tests start inherit the variable.
 TEST_QUEUE_TYPE = "classic"
 os.environ.setdefault("PARLEY_BUS_QUEUE_TYPE", TEST_QUEUE_TYPE)
+
+_containers: backends.Containers | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before anything is collected: the servers answer, or testcontainers starts them (and the
+    URLs above point at those), or the run stops here with one message (backends.py)."""
+    global PG_URL, AMQP_URL, REDIS_URL, _containers
+    if config.option.help or config.option.version:
+        return
+    urls = {"database": PG_URL, "amqp": AMQP_URL, "redis": REDIS_URL}
+    _containers = backends.ensure(urls, fail=lambda msg: pytest.exit(msg, returncode=4))
+    if _containers is not None:
+        PG_URL, AMQP_URL, REDIS_URL = (
+            _containers.urls["database"],
+            _containers.urls["amqp"],
+            _containers.urls["redis"],
+        )
+        os.environ["PARLEY_TEST_DATABASE_URL"] = PG_URL
+        os.environ["PARLEY_TEST_AMQP_URL"] = AMQP_URL
+        os.environ["PARLEY_TEST_REDIS_URL"] = REDIS_URL
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _containers is not None:
+        _containers.stop()
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from parley_common.openapi import errors
 from parley_common.schemas import (
-    INT64_MAX,
     ConversationRead,
     Int64,
     MessageRead,
@@ -110,7 +110,7 @@ async def list_conversations(
     return await service.list_mine(ctx, order=order, limit=limit, before=before)
 
 
-@router.post("", response_model=ConversationRead)
+@router.post("", response_model=ConversationRead, responses=errors(400, 403, 404))
 async def create_conversation(ctx: CtxDep, body: ConversationCreate) -> ConversationRead:
     """Open a direct chat (the existing one if there is one) or create a group."""
     if body.type == "direct":
@@ -118,19 +118,21 @@ async def create_conversation(ctx: CtxDep, body: ConversationCreate) -> Conversa
     return await service.create_group(ctx, name=body.name, member_user_ids=body.member_user_ids)
 
 
-@router.post("/groups", response_model=ConversationRead)
+@router.post("/groups", response_model=ConversationRead, responses=errors(400, 403, 404))
 async def create_group(ctx: CtxDep, body: GroupCreate) -> ConversationRead:
     """Create a group; you are its admin."""
     return await service.create_group(ctx, name=body.name, member_user_ids=body.member_user_ids)
 
 
-@router.get("/{conversation_id}", response_model=ConversationRead)
+@router.get("/{conversation_id:int}", response_model=ConversationRead, responses=errors(404))
 async def get_conversation(ctx: CtxDep, conversation_id: Int64) -> ConversationRead:
     """One conversation you are a member of."""
     return await service.get(ctx, conversation_id=conversation_id)
 
 
-@router.put("/{conversation_id}", response_model=ConversationRead)
+@router.put(
+    "/{conversation_id:int}", response_model=ConversationRead, responses=errors(400, 403, 404)
+)
 async def rename_conversation(
     ctx: CtxDep, conversation_id: Int64, body: ConversationRename
 ) -> ConversationRead:
@@ -138,7 +140,9 @@ async def rename_conversation(
     return await service.rename(ctx, conversation_id=conversation_id, name=body.name)
 
 
-@router.put("/{conversation_id}/settings", response_model=SettingsOut)
+@router.put(
+    "/{conversation_id:int}/settings", response_model=SettingsOut, responses=errors(403, 404)
+)
 async def update_settings(ctx: CtxDep, conversation_id: Int64, body: SettingsUpdate) -> SettingsOut:
     """Change a group's settings (admins)."""
     settings = await service.update_settings(
@@ -147,35 +151,49 @@ async def update_settings(ctx: CtxDep, conversation_id: Int64, body: SettingsUpd
     return SettingsOut(settings=settings)
 
 
-@router.get("/{conversation_id}/members", response_model=list[MemberRead])
+@router.get(
+    "/{conversation_id:int}/members", response_model=list[MemberRead], responses=errors(404)
+)
 async def list_members(ctx: CtxDep, conversation_id: Int64) -> list[MemberRead]:
     """Current members with their roles."""
     rows = await service.list_members(ctx, conversation_id=conversation_id)
     return [MemberRead.model_validate(r) for r in rows]
 
 
-@router.post("/{conversation_id}/members", response_model=MemberAddedOut)
+@router.post(
+    "/{conversation_id:int}/members",
+    response_model=MemberAddedOut,
+    responses=errors(400, 403, 404),
+)
 async def add_member(ctx: CtxDep, conversation_id: Int64, body: MemberAdd) -> MemberAddedOut:
     """Add a user to a group."""
     user = await service.add_member(ctx, conversation_id=conversation_id, user_id=body.user_id)
     return MemberAddedOut(user=UserPublic.model_validate(user))
 
 
-@router.delete("/{conversation_id}/members/{user_id}", response_model=StatusMessage)
+@router.delete(
+    "/{conversation_id:int}/members/{user_id:int}",
+    response_model=StatusMessage,
+    responses=errors(400, 403, 404),
+)
 async def kick_member(ctx: CtxDep, conversation_id: Int64, user_id: Int64) -> StatusMessage:
     """Remove a member from a group (admins)."""
     await service.kick(ctx, conversation_id=conversation_id, user_id=user_id)
     return StatusMessage(message="Member removed successfully")
 
 
-@router.delete("/{conversation_id}/leave", response_model=StatusOk)
+@router.delete("/{conversation_id:int}/leave", response_model=StatusOk, responses=errors(403, 404))
 async def leave(ctx: CtxDep, conversation_id: Int64) -> StatusOk:
     """Leave a group."""
     await service.leave(ctx, conversation_id=conversation_id)
     return StatusOk()
 
 
-@router.put("/{conversation_id}/transfer-admin", response_model=AdminTransferredOut)
+@router.put(
+    "/{conversation_id:int}/transfer-admin",
+    response_model=AdminTransferredOut,
+    responses=errors(400, 403, 404),
+)
 async def transfer_admin(
     ctx: CtxDep, conversation_id: Int64, body: AdminTransfer
 ) -> AdminTransferredOut:
@@ -186,13 +204,19 @@ async def transfer_admin(
     return AdminTransferredOut(new_admin=UserRef(id=user.id, username=user.username))
 
 
-@router.post("/{conversation_id}/read", response_model=receipts.ReceiptRead)
+@router.post(
+    "/{conversation_id:int}/read", response_model=receipts.ReceiptRead, responses=errors(404)
+)
 async def mark_read(ctx: CtxDep, conversation_id: Int64, body: CursorMove) -> receipts.ReceiptRead:
     """Move your read cursor forward (a lower seq changes nothing)."""
     return await receipts.move(ctx, conversation_id=conversation_id, seq=body.seq, kind="read")
 
 
-@router.post("/{conversation_id}/delivered", response_model=receipts.ReceiptRead)
+@router.post(
+    "/{conversation_id:int}/delivered",
+    response_model=receipts.ReceiptRead,
+    responses=errors(404),
+)
 async def mark_delivered(
     ctx: CtxDep, conversation_id: Int64, body: CursorMove
 ) -> receipts.ReceiptRead:
@@ -200,18 +224,24 @@ async def mark_delivered(
     return await receipts.move(ctx, conversation_id=conversation_id, seq=body.seq, kind="delivered")
 
 
-@router.get("/{conversation_id}/receipts", response_model=list[receipts.ReceiptRead])
+@router.get(
+    "/{conversation_id:int}/receipts",
+    response_model=list[receipts.ReceiptRead],
+    responses=errors(404),
+)
 async def list_receipts(ctx: CtxDep, conversation_id: Int64) -> list[receipts.ReceiptRead]:
     """Every member's read and delivered cursors."""
     return await receipts.list_for(ctx, conversation_id=conversation_id)
 
 
-@router.get("/{conversation_id}/messages", response_model=list[MessageRead])
+@router.get(
+    "/{conversation_id:int}/messages", response_model=list[MessageRead], responses=errors(404)
+)
 async def list_messages(
     ctx: CtxDep,
     conversation_id: Int64,
-    before_seq: Int64 | None = Query(default=None, ge=0, le=INT64_MAX),
-    after_seq: Int64 | None = Query(default=None, ge=0, le=INT64_MAX),
+    before_seq: Seq64 | None = None,
+    after_seq: Seq64 | None = None,
     limit: int = Query(default=50, ge=1, le=100),
 ) -> list[MessageRead]:
     """A page of messages by seq cursor, oldest first."""

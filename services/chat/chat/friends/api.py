@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
+from parley_common.openapi import errors
 from parley_common.schemas import FriendRead, FriendRequestRead, Int64, StatusOk, UserPublic
 
 from ..deps import CtxDep
@@ -69,28 +70,36 @@ async def cancel_request(ctx: CtxDep, request_id: Int64) -> StatusOk:
     return StatusOk()
 
 
-@router.post("/friends/request", response_model=MessageOut)
+@router.post("/friends/request", response_model=MessageOut, responses=errors(400, 403, 404))
 async def create_request(ctx: CtxDep, body: FriendRequestCreate) -> MessageOut:
     """Send a friend request by username."""
     await service.send_request(ctx, username=body.username)
     return MessageOut(message="Friend request sent successfully")
 
 
-@router.put("/friends/requests/{request_id}/accept", response_model=MessageOut)
+@router.put(
+    "/friends/requests/{request_id:int}/accept",
+    response_model=MessageOut,
+    responses=errors(403, 404),
+)
 async def accept_request(ctx: CtxDep, request_id: Int64) -> MessageOut:
     """Accept a friend request you received."""
     await service.accept(ctx, request_id=request_id)
     return MessageOut(message="Friend request accepted")
 
 
-@router.put("/friends/requests/{request_id}/reject", response_model=MessageOut)
+@router.put(
+    "/friends/requests/{request_id:int}/reject",
+    response_model=MessageOut,
+    responses=errors(404),
+)
 async def reject_request(ctx: CtxDep, request_id: Int64) -> MessageOut:
     """Reject a friend request you received."""
     await service.reject(ctx, request_id=request_id)
     return MessageOut(message="Friend request rejected")
 
 
-@router.delete("/friends/{user_id}", response_model=StatusOk)
+@router.delete("/friends/{user_id:int}", response_model=StatusOk, responses=errors(404))
 async def delete_friend(ctx: CtxDep, user_id: Int64) -> StatusOk:
     """End a friendship."""
     await service.remove_friend(ctx, friend_id=user_id)
@@ -103,14 +112,14 @@ async def list_blocks(ctx: CtxDep) -> list[BlockRead]:
     return [BlockRead.model_validate(b) for b in await service.list_blocks(ctx)]
 
 
-@router.post("/blocks", response_model=StatusOk)
+@router.post("/blocks", response_model=StatusOk, responses=errors(400, 404))
 async def create_block(ctx: CtxDep, body: BlockCreate) -> StatusOk:
     """Block a user: no friendship, no direct messages, no adding you to groups."""
     await service.block(ctx, user_id=body.user_id)
     return StatusOk()
 
 
-@router.delete("/blocks/{user_id}", response_model=StatusOk)
+@router.delete("/blocks/{user_id:int}", response_model=StatusOk, responses=errors(404))
 async def delete_block(ctx: CtxDep, user_id: Int64) -> StatusOk:
     """Unblock a user."""
     await service.unblock(ctx, user_id=user_id)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel, Field
 
+from parley_common.openapi import errors
 from parley_common.schemas import ConversationRead, Int64, MessageRead
 
 from . import notifications, service
@@ -38,12 +39,17 @@ class ContextPut(BaseModel):
 
 class ContextMessageCreate(BaseModel):
     kind: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_.\-]+$")
-    content: str
+    # Not blank after trimming (the service's rule, with its own 422 text): documented only.
+    content: str = Field(json_schema_extra={"pattern": r"\S"})
     metadata: Metadata = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-@router.put("/contexts/{context_type}/{context_id}", response_model=ConversationRead)
+@router.put(
+    "/contexts/{context_type}/{context_id}",
+    response_model=ConversationRead,
+    responses=errors(400, 404),
+)
 async def put_context(
     context_type: ContextType, context_id: ContextId, body: ContextPut, ctx: IntegrationCtxDep
 ) -> ConversationRead:
@@ -58,7 +64,11 @@ async def put_context(
     )
 
 
-@router.get("/contexts/{context_type}/{context_id}", response_model=ConversationRead)
+@router.get(
+    "/contexts/{context_type}/{context_id}",
+    response_model=ConversationRead,
+    responses=errors(404),
+)
 async def get_context(
     context_type: ContextType, context_id: ContextId, ctx: IntegrationCtxDep
 ) -> ConversationRead:
@@ -66,7 +76,11 @@ async def get_context(
     return await service.get_context(ctx, context_type=context_type, context_id=context_id)
 
 
-@router.post("/contexts/{context_type}/{context_id}/messages", response_model=MessageRead)
+@router.post(
+    "/contexts/{context_type}/{context_id}/messages",
+    response_model=MessageRead,
+    responses=errors(404),
+)
 async def post_message(
     context_type: ContextType,
     context_id: ContextId,
@@ -86,7 +100,9 @@ async def post_message(
 
 
 @router.post(
-    "/notifications", response_model=notifications.HostNotificationAccepted, status_code=202
+    "/notifications",
+    response_model=notifications.HostNotificationAccepted,
+    responses=errors(400, 404),
 )
 async def post_notification(
     body: notifications.HostNotificationCreate, ctx: IntegrationCtxDep

@@ -17,7 +17,11 @@ from ..deps import SessionDep
 from ..runtime import chat_runtime
 from . import keys
 
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="IntegrationKey",
+    description="An integration key (`parley integration-key create`), never a user's token.",
+)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from parley_common.errors import ServiceError
 from parley_common.frames import Id
 from parley_common.internal import ServiceCaller
 from parley_common.internal_calls import InternalHandler
-from parley_common.schemas import INT64_MAX, Int64, MessageRead
+from parley_common.schemas import JSON_INT_MAX, Int64, MessageRead
 
 from ..conversations import repository as conv_repo
 from ..deps import SessionDep
@@ -178,7 +178,7 @@ async def messages_after(
     session: SessionDep,
     conversation_id: Int64,
     user_id: Int64,
-    after_seq: Int64 = Query(default=0, ge=0, le=INT64_MAX),
+    after_seq: Int64 = Query(default=0, ge=0, le=JSON_INT_MAX),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> MessagePage:
     """Messages after `after_seq` that the user may see (for resume), oldest first."""

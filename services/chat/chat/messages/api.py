@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from parley_common.auth_deps import CurrentClaims
-from parley_common.schemas import INT64_MAX, Int64, MessageRead, StatusOk
+from parley_common.openapi import errors
+from parley_common.schemas import Int64, MessageRead, Seq64, StatusOk
 
 from ..deps import CtxDep
 from ..errors import ValidationFailed
@@ -16,18 +19,40 @@ from . import service
 router = APIRouter(prefix="/messages", tags=["messages"])
 
 
+# What the send and edit rules take (service.py: not blank after trimming; at most
+# PARLEY_MAX_MESSAGE_LENGTH, 4000 by default). Only documented: a missing or blank content is
+# refused by the service with PROTOCOL.md's texts, after conversation_id's 400.
+Content = Annotated[
+    str | None,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"\S",
+            "description": "1–4000 characters after trimming (PARLEY_MAX_MESSAGE_LENGTH).",
+        }
+    ),
+]
+
+
 class MessageCreate(BaseModel):
-    conversation_id: Int64 | None = None
-    content: str | None = None
-    client_msg_id: str | None = None
+    # content is required by the rules (documented so); conversation_id's 400 comes first.
+    model_config = ConfigDict(json_schema_extra={"required": ["content"]})
+
+    conversation_id: Int64 | None = Field(
+        default=None, description="Required (400 `conversation_id is required` without it)."
+    )
+    content: Content = None
+    client_msg_id: str | None = Field(default=None, json_schema_extra={"maxLength": 128})
     reply_to: Int64 | None = None
 
 
 class MessageUpdate(BaseModel):
-    content: str | None = None
+    model_config = ConfigDict(json_schema_extra={"required": ["content"]})
+
+    content: Content = None
 
 
-@router.post("", response_model=MessageRead)
+@router.post("", response_model=MessageRead, responses=errors(400, 403, 404))
 async def send_message(request: Request, claims: CurrentClaims, body: MessageCreate) -> MessageRead:
     """Send a message; the same client_msg_id again returns the first message."""
     # The hot REST route: no session of its own (the send batcher has its transactions), no
@@ -46,7 +71,7 @@ async def send_message(request: Request, claims: CurrentClaims, body: MessageCre
     )
 
 
-@router.get("/search", response_model=list[MessageRead])
+@router.get("/search", response_model=list[MessageRead], responses=errors(404))
 async def search_messages(
     ctx: CtxDep,
     q: str = Query(min_length=1, max_length=200),
@@ -57,11 +82,15 @@ async def search_messages(
     return await service.search(ctx, q=q, conversation_id=conversation_id, limit=limit)
 
 
-@router.get("/conversation/{conversation_id}", response_model=list[MessageRead])
+@router.get(
+    "/conversation/{conversation_id:int}",
+    response_model=list[MessageRead],
+    responses=errors(404),
+)
 async def list_messages(
     ctx: CtxDep,
     conversation_id: Int64,
-    skip: Int64 = Query(default=0, ge=0, le=INT64_MAX),
+    skip: Seq64 = 0,
     limit: int = Query(default=50, ge=1, le=100),
 ) -> list[MessageRead]:
     """The newest `limit` messages after skipping `skip`, oldest first."""
@@ -70,26 +99,34 @@ async def list_messages(
     )
 
 
-@router.patch("/{message_id}", response_model=MessageRead)
+@router.patch("/{message_id:int}", response_model=MessageRead, responses=errors(400, 403, 404))
 async def edit_message(ctx: CtxDep, message_id: Int64, body: MessageUpdate) -> MessageRead:
     """Edit your own message."""
     return await service.edit(ctx, message_id=message_id, content=body.content)
 
 
-@router.delete("/{message_id}", response_model=StatusOk)
+@router.delete("/{message_id:int}", response_model=StatusOk, responses=errors(403, 404))
 async def delete_message(ctx: CtxDep, message_id: Int64) -> StatusOk:
     """Delete your own message (its row and seq stay, its content goes)."""
     await service.delete(ctx, message_id=message_id)
     return StatusOk()
 
 
-@router.put("/{message_id}/reactions/{emoji}", response_model=MessageRead)
+@router.put(
+    "/{message_id:int}/reactions/{emoji}",
+    response_model=MessageRead,
+    responses=errors(400, 403, 404),
+)
 async def add_reaction(ctx: CtxDep, message_id: Int64, emoji: str) -> MessageRead:
     """React to a message."""
     return await service.react(ctx, message_id=message_id, emoji=emoji, add=True)
 
 
-@router.delete("/{message_id}/reactions/{emoji}", response_model=MessageRead)
+@router.delete(
+    "/{message_id:int}/reactions/{emoji}",
+    response_model=MessageRead,
+    responses=errors(400, 403, 404),
+)
 async def remove_reaction(ctx: CtxDep, message_id: Int64, emoji: str) -> MessageRead:
     """Take your reaction back."""
     return await service.react(ctx, message_id=message_id, emoji=emoji, add=False)

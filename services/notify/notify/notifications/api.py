@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from parley_common.auth_deps import CurrentClaims
-from parley_common.schemas import INT64_MAX, INT64_MIN, Int64, NotificationRead, StatusOk
+from parley_common.openapi import errors
+from parley_common.schemas import JSON_INT_MAX, JSON_INT_MIN, Int64, NotificationRead, StatusOk
 
 from ..deps import SessionDep, SettingsDep
 from ..emails import scheduler, unsubscribe
@@ -25,8 +26,8 @@ async def list_notifications(
     before: Int64 | None = Query(
         None,
         description="Only notifications with a smaller id (paging).",
-        ge=INT64_MIN,
-        le=INT64_MAX,
+        ge=JSON_INT_MIN,
+        le=JSON_INT_MAX,
     ),
     type: str | None = Query(
         None,
@@ -83,7 +84,7 @@ async def update_preferences(
     return preferences.to_read(prefs, settings.email_delay_seconds)
 
 
-@router.get("/unsubscribe", response_model=UnsubscribeResult)
+@router.get("/unsubscribe", response_model=UnsubscribeResult, responses=errors(400))
 async def unsubscribe_link(
     token: str, session: SessionDep, settings: SettingsDep
 ) -> UnsubscribeResult:
@@ -91,7 +92,7 @@ async def unsubscribe_link(
     return await _unsubscribe(token, session, settings)
 
 
-@router.post("/unsubscribe", response_model=UnsubscribeResult)
+@router.post("/unsubscribe", response_model=UnsubscribeResult, responses=errors(400))
 async def unsubscribe_one_click(
     token: str, session: SessionDep, settings: SettingsDep
 ) -> UnsubscribeResult:
@@ -110,14 +111,14 @@ async def _unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -
     return UnsubscribeResult()
 
 
-@router.post("/{notification_id}/read", response_model=StatusOk)
+@router.post("/{notification_id:int}/read", response_model=StatusOk, responses=errors(404))
 async def mark_read(notification_id: Int64, claims: CurrentClaims, session: SessionDep) -> StatusOk:
     """Mark one of the caller's notifications read."""
     await service.mark_read(session, claims.user_id, notification_id)
     return StatusOk()
 
 
-@router.delete("/{notification_id}", response_model=StatusOk)
+@router.delete("/{notification_id:int}", response_model=StatusOk, responses=errors(404))
 async def delete_notification(
     notification_id: Int64, claims: CurrentClaims, session: SessionDep
 ) -> StatusOk:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 from parley_common.schemas import Int64
 
@@ -57,10 +57,11 @@ class PreferencesRead(BaseModel):
 
 
 class PreferencesUpdate(BaseModel):
-    """Fields left out keep their value."""
+    """Fields left out keep their value. Strict types: the document says boolean and number,
+    and `"yes"` or `false` for the others is a client's mistake to report, not to guess at."""
 
-    email_missed_messages: bool | None = None
-    email_delay_minutes: float | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    email_missed_messages: StrictBool | None = None
+    email_delay_minutes: StrictFloat | None = Field(default=None, ge=0, le=7 * 24 * 60)
     digest: Literal["off", "daily"] | None = None
     muted_conversation_ids: list[Int64] | None = Field(default=None, max_length=10_000)
     channels: dict[ChannelType, ChannelChange] | None = Field(default=None, max_length=100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +13,7 @@ from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
 from parley_common.internal import ServiceCaller
 from parley_common.internal_calls import InternalHandler
+from parley_common.openapi import errors
 from parley_common.schemas import PresenceState, in_int64
 
 from .. import projections
@@ -22,11 +24,22 @@ router = APIRouter()
 MAX_IDS = 1000
 
 
+# Digits and commas (empty parts are skipped): what the OpenAPI document says, nothing more
+# (int() alone would also take "+1", " 1" and "1_000").
+USER_IDS_PATTERN = r"^[0-9]*(,[0-9]*)*$"
+_USER_IDS = re.compile(USER_IDS_PATTERN)
+# Documented, and checked in parse_user_ids: a mismatch is a 400 (as it always was), not a 422.
+UserIdsQuery = Query(
+    "",
+    description="Comma-separated user ids, at most 1000.",
+    json_schema_extra={"pattern": USER_IDS_PATTERN},
+)
+
+
 def parse_user_ids(raw: str) -> list[int]:
-    try:
-        ids = [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
+    if not _USER_IDS.match(raw):
         raise BadRequest("user_ids must be comma-separated integers", code="invalid_user_ids")
+    ids = [int(part) for part in raw.split(",") if part]
     if not all(in_int64(i) for i in ids):
         raise BadRequest("user_ids must be 64-bit integers", code="invalid_user_ids")
     if len(ids) > MAX_IDS:
@@ -34,9 +47,17 @@ def parse_user_ids(raw: str) -> list[int]:
     return ids
 
 
-@router.get("/presence", response_model=dict[str, PresenceState], tags=["presence"])
+@router.get(
+    "/presence",
+    response_model=dict[str, PresenceState],
+    tags=["presence"],
+    responses=errors(400),
+)
 async def list_presence(
-    claims: CurrentClaims, session: SessionDep, store: PresenceStoreDep, user_ids: str = Query("")
+    claims: CurrentClaims,
+    session: SessionDep,
+    store: PresenceStoreDep,
+    user_ids: str = UserIdsQuery,
 ) -> dict[str, PresenceState]:
     """Online state of the given users that are the caller's friends or co-members."""
     ids = parse_user_ids(user_ids)
