@@ -16,6 +16,8 @@ from playwright.async_api import Browser, Page, expect
 pytestmark = pytest.mark.timeout(150)
 
 LIVE = 10_000
+# Resolves after two animation frames: scroll events queued before it have been handled.
+FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
 def tid(page: Page, name: str):
@@ -409,6 +411,7 @@ class TestPhoneWidth:
             await expect(target).to_have_count(1)
             await target.evaluate("n => n.scrollIntoView({block: 'start'})")
             await expect(target).to_be_in_viewport()
+            await pa.evaluate(FRAMES)
             await pa.set_viewport_size({"width": 390, "height": 844})
             await expect(tid(pa, "back-button")).to_be_visible()
             await expect(target).to_be_in_viewport()
@@ -417,6 +420,7 @@ class TestPhoneWidth:
             # At the bottom it stays at the bottom.
             last = tid(pa, "message-bubble").filter(has_text="message number 39")
             await last.scroll_into_view_if_needed()
+            await pa.evaluate(FRAMES)  # the page has handled that scroll before the resize
             await pa.set_viewport_size({"width": 390, "height": 844})
             await expect(last).to_be_in_viewport()
         finally:
