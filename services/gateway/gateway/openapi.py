@@ -29,6 +29,7 @@ from parley_common.errors import NotFound, Unavailable
 from parley_common.openapi import add_error_components, document_errors, error_response, operations
 
 from .proxy import service_for
+from .runtime import gateway_of
 
 SERVICES = ("auth", "chat", "notify")
 SCHEMA_REF = "#/components/schemas/"
@@ -166,7 +167,7 @@ async def fetch_public_document(app: FastAPI) -> dict[str, Any]:
     cached: dict[str, Any] | None = getattr(app.state, "public_openapi", None)
     if cached is not None:
         return cached
-    gateway = getattr(app.state, "gateway", None)
+    gateway = gateway_of(app.state)
     if gateway is None:
         raise Unavailable("The gateway is starting")
     clients = [gateway.upstreams.by_name(name) for name in SERVICES]

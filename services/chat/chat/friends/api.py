@@ -63,7 +63,7 @@ async def list_sent_requests(ctx: CtxDep) -> list[SentRequestRead]:
     return [SentRequestRead.model_validate(r) for r in await service.list_sent_requests(ctx)]
 
 
-@router.delete("/friends/requests/{request_id}", response_model=StatusOk)
+@router.delete("/friends/requests/{request_id:int}", response_model=StatusOk, responses=errors(404))
 async def cancel_request(ctx: CtxDep, request_id: Int64) -> StatusOk:
     """Withdraw a friend request you sent."""
     await service.cancel(ctx, request_id=request_id)

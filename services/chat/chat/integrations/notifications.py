@@ -38,19 +38,19 @@ def _bounded(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class HostNotificationCreate(BaseModel):
-    user_ids: list[int] = Field(min_length=1, max_length=1000)
+    user_ids: list[Annotated[int, Field(ge=1, le=2**53 - 1)]] = Field(min_length=1, max_length=1000)
     type: str = Field(min_length=3, max_length=64, pattern=HOST_TYPE)
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(default="", max_length=2000)
-    link: Annotated[str | None, AfterValidator(_link)] = Field(default=None, max_length=500)
+    link: Annotated[str | None, AfterValidator(_link)] = Field(
+        default=None, max_length=500, pattern=r"^(https?://|/)"
+    )
     data: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(default_factory=dict)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
     @field_validator("user_ids")
     @classmethod
     def _ids(cls, value: list[int]) -> list[int]:
-        if any(not 1 <= u <= 2**63 - 1 for u in value):
-            raise ValueError("user ids must be positive 64-bit integers")
         return sorted(set(value))
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 from parley_common.schemas import Int64
 
-from .channels import choosable
+from .channels import BUILT_IN
 
-
-def _choosable(type_: str) -> str:
-    if not choosable(type_):
-        raise ValueError("not a notification type: one of chat's types, 'host' or a dotted name")
-    return type_
-
-
-ChannelType = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_choosable)]
+# Chat's own types, `host` (the default of every host type), or a host's dotted name; as a
+# pattern, so the API document says exactly what is accepted.
+CHANNEL_TYPE_PATTERN = (
+    r"^(" + "|".join(re.escape(t) for t in BUILT_IN) + r"|[a-z0-9_]+(\.[a-z0-9_]+)+)$"
+)
+ChannelType = Annotated[str, Field(min_length=1, max_length=64, pattern=CHANNEL_TYPE_PATTERN)]
 
 
 class UnreadCount(BaseModel):
@@ -39,9 +38,9 @@ class ChannelChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    in_app: bool | None = None
-    email: bool | None = None
-    push: bool | None = None
+    in_app: StrictBool | None = None
+    email: StrictBool | None = None
+    push: StrictBool | None = None
 
 
 class PreferencesRead(BaseModel):
@@ -56,9 +55,19 @@ class PreferencesRead(BaseModel):
     )
 
 
+def _only_pattern_keys(schema: dict[str, Any]) -> None:
+    # pydantic documents the key pattern as patternProperties, which alone lets other keys
+    # through; validation refuses them, so the document must say so too.
+    for option in schema["properties"]["channels"]["anyOf"]:
+        if option.get("type") == "object":
+            option["additionalProperties"] = False
+
+
 class PreferencesUpdate(BaseModel):
     """Fields left out keep their value. Strict types: the document says boolean and number,
     and `"yes"` or `false` for the others is a client's mistake to report, not to guess at."""
+
+    model_config = ConfigDict(json_schema_extra=_only_pattern_keys)
 
     email_missed_messages: StrictBool | None = None
     email_delay_minutes: StrictFloat | None = Field(default=None, ge=0, le=7 * 24 * 60)
