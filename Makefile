@@ -20,8 +20,14 @@ services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis
 # Line + branch coverage that `make test` requires: the level measured when it was introduced
 # (86.9 %), not yet the 90 % issue 14 asks; docs/DEVELOPING.md#coverage says what is uncovered.
 COVERAGE_MIN ?= 86
+# COVERAGE=0: the same tests without measuring (CI: tracing every service process of the e2e
+# tests made the whole run ~17 min on 2 CPUs, over CI's 15-minute budget).
+COVERAGE ?= 1
 
 test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLEY_TEST_* URLs, with coverage
+ifeq ($(COVERAGE),0)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+else
 	@rm -rf test-results/coverage && mkdir -p test-results/coverage
 	@$(PY) -m coverage run -m pytest $(PYTEST_ARGS); status=$$?; \
 	$(PY) -m coverage combine -q; \
@@ -30,6 +36,7 @@ test: setup ## every test, on the real PostgreSQL, RabbitMQ and Redis from PARLE
 	echo "coverage: $$total% of lines and branches of services/, libs/, parley/ (minimum $(COVERAGE_MIN)%; test-results/coverage/html/index.html)"; \
 	[ $$status -eq 0 ] || exit $$status; \
 	$(PY) -m coverage report --fail-under=$(COVERAGE_MIN) >/dev/null || { echo "coverage under $(COVERAGE_MIN)%"; exit 3; }
+endif
 
 screenshots: setup ## re-take the web client's reference screenshots (tests/browser/screens/) after an intended change
 	@PARLEY_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_web_screens.py $(PYTEST_ARGS)
