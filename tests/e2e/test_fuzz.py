@@ -24,7 +24,8 @@ import pytest
 pytestmark = [pytest.mark.stack_only, pytest.mark.timeout(900)]
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES = 10
+# Per operation, deterministic; 5 keeps the run near a minute within CI's 15-minute budget.
+EXAMPLES = 5
 
 
 def run_schemathesis(gateway: str, token: str, cwd: Path) -> subprocess.CompletedProcess[str]:
