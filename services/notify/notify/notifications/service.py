@@ -14,7 +14,7 @@ from parley_common.schemas import NotificationRead
 
 from ..errors import NotificationNotFound
 from ..metrics import NOTIFICATIONS_CREATED
-from ..models import Notification
+from ..models import Notification, Preferences
 from . import channels, preferences, repository
 
 TYPES = (
@@ -40,11 +40,13 @@ async def create_txn(
     conversation_id: int | None = None,
     seq: int | None = None,
     dedupe_key: str | None = None,
+    prefs: Preferences | None = None,
 ) -> Notification | None:
     """Store a notification and, in the same transaction, its `user.<id>.notification.created`;
     nothing when the user turned in-app notifications of this type off."""
     assert type_ in TYPES or channels.is_host_type(type_), type_
-    prefs = await preferences.get(session, user_id)
+    if prefs is None:
+        prefs = await preferences.get(session, user_id)
     if not channels.wants(prefs, type_, "in_app"):
         return None
     notification = Notification(
@@ -112,6 +114,7 @@ async def create_host_txn(
     users = set(await repository.known_users(session, event.user_ids))
     if dedupe_key is not None:
         users -= set(await repository.users_with_dedupe_key(session, users, dedupe_key))
+    prefs = await preferences.get_many(session, users)  # one query for all recipients
     created = 0
     for user_id in sorted(users):
         notification = await create_txn(
@@ -124,6 +127,7 @@ async def create_host_txn(
             link=event.link,
             data=event.data,
             dedupe_key=dedupe_key,
+            prefs=prefs[user_id],
         )
         created += notification is not None
     return created
