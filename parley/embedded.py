@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,9 @@ from . import run_settings
 ORDER = ("auth", "notify", "chat", "gateway")
 
 
-def embedded_settings(name: str, data_dir: Path, **overrides: Any) -> Any:
+def embedded_settings(
+    name: str, data_dir: Path, *, log_json: bool = False, **overrides: Any
+) -> Any:
     config = importlib.import_module(f"{name}.config")
     values: dict[str, Any] = {
         "environment": "development",
@@ -35,8 +36,8 @@ def embedded_settings(name: str, data_dir: Path, **overrides: Any) -> Any:
         "redis_url": "memory://",
         "smtp_url": f"file://{data_dir / 'mail'}",
         "auto_migrate": True,
-        # One terminal shows every service: readable lines rather than JSON.
-        "log_json": os.environ.get("PARLEY_LOG_JSON", "false").lower() == "true",
+        # One terminal shows every service: readable lines unless JSON is asked for.
+        "log_json": log_json,
     }
     if name != "gateway":
         # One process, one metrics registry: only the gateway may open the metrics port, and
@@ -50,7 +51,7 @@ def embedded_settings(name: str, data_dir: Path, **overrides: Any) -> Any:
 class EmbeddedPlatform:
     """One ASGI app: runs every service's lifespan and serves the gateway."""
 
-    def __init__(self, data_dir: Path, **overrides: Any) -> None:
+    def __init__(self, data_dir: Path, *, log_json: bool = False, **overrides: Any) -> None:
         self.data_dir = data_dir
         self.transports: dict[str, httpx.AsyncBaseTransport] = {}
         self.apps: dict[str, FastAPI] = {}
@@ -64,7 +65,7 @@ class EmbeddedPlatform:
                     for service in ("chat", "notify")
                 }
             app: FastAPI = main.create_app(
-                embedded_settings(name, data_dir, **overrides.get(name, {})),
+                embedded_settings(name, data_dir, log_json=log_json, **overrides.get(name, {})),
                 transports=self.transports,
                 **extra,
             )
@@ -101,14 +102,6 @@ class EmbeddedPlatform:
         await send({"type": "lifespan.shutdown.complete"})
 
 
-def public_web_url(served_url: str) -> str:
-    """Where email links point: PARLEY_WEB_URL when set, else the public URL the deployment
-    declares (PARLEY_PUBLIC_URL), else the URL actually served."""
-    return (
-        os.environ.get("PARLEY_WEB_URL") or os.environ.get("PARLEY_PUBLIC_URL") or served_url
-    ).rstrip("/")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="parley run",
@@ -119,7 +112,9 @@ def main(argv: list[str] | None = None) -> None:
 
     data_dir = run.data_dir.resolve()
     (data_dir / "mail").mkdir(parents=True, exist_ok=True)
-    platform = EmbeddedPlatform(data_dir, notify={"web_url": public_web_url(run.url)})
+    platform = EmbeddedPlatform(
+        data_dir, log_json=run.log_json, notify={"web_url": run.email_link_url}
+    )
     print(f"Parley is running at {run.url}/", flush=True)
     print(
         f"  data: {data_dir} (SQLite: auth.db, chat.db, notify.db; emails: {data_dir / 'mail'})",
@@ -132,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         platform,
         host=run.host,
         port=run.port,
-        log_level=os.environ.get("PARLEY_LOG_LEVEL", "warning").lower(),
+        log_level=run.log_level.lower(),
         loop="uvloop",
         http="httptools",
         # The client address is the TCP peer: uvicorn must not take it from X-Forwarded-For

@@ -1,5 +1,6 @@
 """Where `make run` and `make services` listen and keep their files: `PARLEY_HOST`,
-`PARLEY_PORT`, `PARLEY_DATA_DIR` (or `.env`), overridden by `--host`, `--port`, `--data-dir`.
+`PARLEY_PORT`, `PARLEY_DATA_DIR` (or `.env`), overridden by `--host`, `--port`, `--data-dir`;
+and how they log and which URL their emails link to.
 
 In `make services` the port is the gateway's and the base of the others: auth, chat and notify
 take the next three, gateway replica i (from 0) listens on port + 10·i, and each process's
@@ -18,7 +19,9 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # nosec B104 - names, not a bind
 
 
 class RunSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     host: str = Field(
         default="127.0.0.1",
@@ -38,6 +41,29 @@ class RunSettings(BaseSettings):
         "(log/) and emails; also `--data-dir`.",
     )
 
+    gateways: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        validation_alias="GATEWAYS",
+        description="Gateway replicas `make services` starts (`GATEWAYS=2 make services`); "
+        "also `--gateways`.",
+    )
+    log_level: str = Field(
+        default="warning",
+        description="uvicorn's log level in `make run` (the services log at their own level).",
+    )
+    log_json: bool = Field(
+        default=False,
+        description="JSON log lines in `make run` (default: readable lines in one terminal).",
+    )
+    web_url: str | None = Field(
+        default=None, description="Where email links point; default: PUBLIC_URL, else `url`."
+    )
+    public_url: str | None = Field(
+        default=None, description="The URL the deployment is reached at, when it is not `url`."
+    )
+
     @property
     def url(self) -> str:
         """The URL this machine's browser opens (a wildcard host is reached on loopback)."""
@@ -45,6 +71,11 @@ class RunSettings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def email_link_url(self) -> str:
+        """Where email links point: web_url, else the public URL, else the URL served."""
+        return (self.web_url or self.public_url or self.url).rstrip("/")
 
     def service_ports(self, gateways: int = 1) -> dict[str, int]:
         ports = {

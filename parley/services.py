@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import time
 
 from . import run_settings
-from .embedded import public_web_url
 from .migrate import database_url_for, ensure_database, migrate_service
 from .stack import Stack, StackConfig
 from .stack_settings import StackSettings
@@ -28,32 +26,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gateways",
         type=int,
-        default=int(os.environ.get("GATEWAYS", "1")),
         help="gateway replicas (default: GATEWAYS or 1)",
     )
     run_settings.add_arguments(parser)
     args = parser.parse_args(argv)
     run = run_settings.from_arguments(args)
+    gateways = args.gateways or run.gateways
 
     urls = {name: database_url_for(name) for name in ("auth", "chat", "notify")}
     for name, url in urls.items():
         asyncio.run(ensure_database(url))
         asyncio.run(migrate_service(name, url))
     settings = StackSettings()
-    ports = run.service_ports(args.gateways)
-    gateway_url = run.url
+    ports = run.service_ports(gateways)
     config = StackConfig(
         database_urls=urls,
         amqp_url=settings.amqp_url,
         redis_url=settings.redis_url,
         smtp_url=settings.smtp_url or f"file://{run.data_dir / 'mail'}",
         internal_token=settings.internal_token,
-        gateways=args.gateways,
+        gateways=gateways,
         host=run.host,
         ports=ports,
         metrics_ports={name: port + 1000 for name, port in ports.items()},
-        # Email links follow the URL the gateway is served at (embedded.public_web_url).
-        extra_env={"PARLEY_WEB_URL": public_web_url(gateway_url)},
+        # Email links follow the URL the gateway is served at (RunSettings.email_link_url).
+        extra_env={"PARLEY_WEB_URL": run.email_link_url},
     )
     stack = Stack(config, log_dir=run.data_dir / "log")
     stack.start()

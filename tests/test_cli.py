@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from parley.cli import COMMANDS, main
-from parley.embedded import public_web_url
 from parley.run_settings import RunSettings
 from parley.stack import free_port
 from parley_common.logging import wants_colour
@@ -88,11 +87,24 @@ class TestWhereTheRunnersListen:
     def test_email_links_follow_the_served_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("PARLEY_WEB_URL", raising=False)
         monkeypatch.delenv("PARLEY_PUBLIC_URL", raising=False)
-        assert public_web_url("http://127.0.0.1:9100") == "http://127.0.0.1:9100"
+        served = {"host": "127.0.0.1", "port": 9100}
+        assert RunSettings(**served).email_link_url == "http://127.0.0.1:9100"
         monkeypatch.setenv("PARLEY_PUBLIC_URL", "https://chat.example.com/")
-        assert public_web_url("http://127.0.0.1:9100") == "https://chat.example.com"
+        assert RunSettings(**served).email_link_url == "https://chat.example.com"
         monkeypatch.setenv("PARLEY_WEB_URL", "https://web.example.com")
-        assert public_web_url("http://127.0.0.1:9100") == "https://web.example.com"
+        assert RunSettings(**served).email_link_url == "https://web.example.com"
+
+    def test_replicas_log_level_and_json_come_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("GATEWAYS", "2")
+        monkeypatch.setenv("PARLEY_LOG_LEVEL", "debug")
+        monkeypatch.setenv("PARLEY_LOG_JSON", "true")
+        run = RunSettings()
+        assert (run.gateways, run.log_level, run.log_json) == (2, "debug", True)
+        monkeypatch.setenv("GATEWAYS", "0")
+        with pytest.raises(ValueError, match="greater than or equal to 1"):
+            RunSettings()
 
 
 class TestLogColours:
