@@ -15,7 +15,7 @@ run: setup ## the whole platform in one process, embedded backends, on PARLEY_HO
 	@$(PY) -m parley.embedded $(ARGS)
 
 services: setup ## the four services as processes on PostgreSQL, RabbitMQ, Redis (GATEWAYS=2 for two gateways; ports from PARLEY_PORT)
-	@$(PY) -m parley.services --gateways $${GATEWAYS:-1} $(ARGS)
+	@$(PY) -m parley.services $${GATEWAYS:+--gateways $$GATEWAYS} $(ARGS)
 
 # Line + branch coverage that `make test` requires: the level measured when it was introduced
 # (86.9 %), not yet the 90 % issue 14 asks; docs/DEVELOPING.md#coverage says what is uncovered.

@@ -19,9 +19,7 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # nosec B104 - names, not a bind
 
 
 class RunSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PARLEY_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
 
     host: str = Field(
         default="127.0.0.1",
@@ -45,9 +43,8 @@ class RunSettings(BaseSettings):
         default=1,
         ge=1,
         le=9,
-        validation_alias="GATEWAYS",
-        description="Gateway replicas `make services` starts (`GATEWAYS=2 make services`); "
-        "also `--gateways`.",
+        description="Gateway replicas `make services` starts; also `--gateways`, or "
+        "`GATEWAYS=2 make services`.",
     )
     log_level: str = Field(
         default="warning",

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gateways",
         type=int,
-        help="gateway replicas (default: GATEWAYS or 1)",
+        help="gateway replicas (default: PARLEY_GATEWAYS or 1)",
     )
     run_settings.add_arguments(parser)
     args = parser.parse_args(argv)

@@ -97,12 +97,12 @@ class TestWhereTheRunnersListen:
     def test_replicas_log_level_and_json_come_from_the_environment(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setenv("GATEWAYS", "2")
+        monkeypatch.setenv("PARLEY_GATEWAYS", "2")
         monkeypatch.setenv("PARLEY_LOG_LEVEL", "debug")
         monkeypatch.setenv("PARLEY_LOG_JSON", "true")
         run = RunSettings()
         assert (run.gateways, run.log_level, run.log_json) == (2, "debug", True)
-        monkeypatch.setenv("GATEWAYS", "0")
+        monkeypatch.setenv("PARLEY_GATEWAYS", "0")
         with pytest.raises(ValueError, match="greater than or equal to 1"):
             RunSettings()
 
