@@ -3,6 +3,8 @@ runners listen, and what they write into a log file."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import os
 import subprocess
@@ -13,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from notify.emails.render import TEMPLATES
 from parley.cli import COMMANDS, main
 from parley.run_settings import RunSettings
 from parley.stack import free_port
@@ -158,3 +161,28 @@ def _healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+class TestEmailPreview:
+    @pytest.mark.parametrize("template", TEMPLATES)
+    def test_every_email_renders_with_the_shared_layout(
+        self, template: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = tmp_path / f"{template}.eml"
+        main(["email-preview", template, "--out", str(out)])
+        message = email.message_from_bytes(out.read_bytes(), policy=email.policy.default)
+        assert f"{message['Subject']} → {out}" in capsys.readouterr().out
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+        html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+        assert text.startswith("Hi bob,") and "\nUnsubscribe: http://" in text
+        assert "<p>Hi bob,</p>" in html and ">Unsubscribe</a>" in html
+
+    def test_one_part_to_a_file_and_an_unknown_type_refused(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        main(["email-preview", "host", "--out", str(tmp_path / "host.html")])
+        assert "[task.assigned] Task assigned to you" in capsys.readouterr().out
+        assert "https://tasks.example.com/t/1234" in (tmp_path / "host.html").read_text()
+        code, _, err = parley(capsys, "email-preview", "newsletter")
+        assert code == 2 and "invalid choice: 'newsletter'" in err

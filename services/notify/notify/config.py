@@ -25,6 +25,12 @@ class Settings(BaseServiceSettings):
         default=300.0,
         description="Default wait before a missed-message email (users override it in minutes).",
     )
+    notification_email_delay_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Wait before a notification's email (per-type choice) goes out; read "
+        "in-app meanwhile, it is not sent.",
+    )
     email_tick_seconds: float = Field(
         default=2.0, description="How often the sender looks for due emails."
     )

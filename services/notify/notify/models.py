@@ -155,3 +155,28 @@ class EmailItem(Base):
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     email_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("pending_emails.id"))
+
+
+class NotificationEmail(Base):
+    """A notification the user wants by email (per-type channel choice), waiting to be sent.
+
+    It keeps its own copy of what the email says, so a type the user wants by email but not
+    in-app (no `notifications` row) is still sent; `notification_id` links the in-app copy,
+    whose being read before `due_at` cancels the email.
+    """
+
+    __tablename__ = "notification_emails"
+    __table_args__ = (Index("ix_notification_emails_status_due_at", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    notification_id: Mapped[int | None] = mapped_column(BigId, unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # as PendingEmail
+    due_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -46,6 +47,66 @@ def group_by_conversation(
     return list(sections.values())
 
 
+# The template of each notification type's email; host-defined types share `host`.
+NOTIFICATION_TEMPLATES = {
+    "mention": "mention",
+    "friend_request": "friend_request",
+    "friend_accepted": "friend_accepted",
+    "added_to_group": "added_to_group",
+    "integration": "host",
+}
+# What `parley email-preview` can render: every template but the layout.
+TEMPLATES = (
+    "mention",
+    "friend_request",
+    "friend_accepted",
+    "added_to_group",
+    "missed_messages",
+    "digest",
+    "host",
+)
+
+
+def template_for(type_: str) -> str:
+    return NOTIFICATION_TEMPLATES.get(type_, "host")
+
+
+def absolute_link(link: str | None, web_url: str) -> str:
+    """Notification links are paths in the web client (`/?view=friends`) or a host's URL."""
+    base = web_url.rstrip("/")
+    if not link:
+        return base + "/"
+    return base + link if link.startswith("/") else link
+
+
+def compose(
+    *,
+    template: str,
+    subject: str,
+    context: dict[str, Any],
+    message_id: str,
+    sender: str,
+    to: str,
+    unsubscribe_url: str,
+) -> EmailMessage:
+    """An email from a template pair (`<template>.txt`, `<template>.html`), which extend the
+    shared layout (greeting, why this email came, the unsubscribe link)."""
+    context = context | {"unsubscribe_url": unsubscribe_url}
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = to
+    message["Date"] = formatdate(localtime=False)
+    # Stable per queued email: a copy re-sent after a crash (see sender.py) can be recognised.
+    message["Message-ID"] = make_msgid(idstring=message_id, domain="parley.local")
+    # RFC 8058 one-click unsubscribe: mail clients POST to this URL.
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(_text.get_template(f"{template}.txt").render(context))
+    message.add_alternative(_html.get_template(f"{template}.html").render(context), subtype="html")
+    return message
+
+
 def build_message(
     *,
     kind: str,
@@ -57,30 +118,53 @@ def build_message(
     web_url: str,
     unsubscribe_url: str,
 ) -> EmailMessage:
+    """The missed-message email (`kind` missed) or the daily digest (`kind` digest)."""
     count = sum(len(s.messages) for s in sections)
+    plural = "s" if count != 1 else ""
     if kind == "digest":
-        subject = f"Your daily Parley summary: {count} unread message{'s' if count != 1 else ''}"
+        subject = f"Your daily Parley summary: {count} unread message{plural}"
     else:
-        subject = f"You have {count} unread message{'s' if count != 1 else ''} on Parley"
-    context = {
-        "kind": kind,
-        "username": username,
-        "sections": sections,
-        "count": count,
-        "web_url": web_url,
-        "unsubscribe_url": unsubscribe_url,
-    }
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender
-    message["To"] = to
-    message["Date"] = formatdate(localtime=False)
-    # Stable per pending email: a copy re-sent after a crash (see sender.py) can be recognised.
-    message["Message-ID"] = make_msgid(idstring=f"parley-email-{email_id}", domain="parley.local")
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(_text.get_template("missed_messages.txt").render(context))
-    message.add_alternative(
-        _html.get_template("missed_messages.html").render(context), subtype="html"
+        subject = f"You have {count} unread message{plural} on Parley"
+    return compose(
+        template="digest" if kind == "digest" else "missed_messages",
+        subject=subject,
+        context={"username": username, "sections": sections, "count": count, "web_url": web_url},
+        message_id=f"parley-email-{email_id}",
+        sender=sender,
+        to=to,
+        unsubscribe_url=unsubscribe_url,
     )
-    return message
+
+
+def notification_message(
+    *,
+    email_id: int,
+    type_: str,
+    title: str,
+    body: str,
+    link: str | None,
+    sender: str,
+    to: str,
+    username: str,
+    web_url: str,
+    unsubscribe_url: str,
+) -> EmailMessage:
+    """One notification's email; a host type is named in the subject (`[task.assigned] ...`)."""
+    template = template_for(type_)
+    subject = f"[{type_}] {title}" if template == "host" and type_ != "integration" else title
+    return compose(
+        template=template,
+        subject=subject,
+        context={
+            "username": username,
+            "type": type_,
+            "title": title,
+            "body": body,
+            "link": absolute_link(link, web_url),
+            "web_url": web_url,
+        },
+        message_id=f"parley-notification-email-{email_id}",
+        sender=sender,
+        to=to,
+        unsubscribe_url=unsubscribe_url,
+    )

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy import func, select, update
@@ -32,9 +34,9 @@ from .. import projections
 from ..config import Settings
 from ..loops import Loop
 from ..metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
-from ..models import EmailItem, PendingEmail, ReadCursor
+from ..models import EmailItem, NotificationEmail, PendingEmail, ReadCursor
 from ..notifications import preferences
-from . import render, unsubscribe
+from . import notification_emails, render, unsubscribe
 from .transport import EmailTransport
 
 log = structlog.get_logger(__name__)
@@ -62,18 +64,21 @@ class EmailSender:
         await self._loop.stop(timeout=self._settings.smtp_timeout_seconds)
 
     async def send_due(self) -> None:
-        while await self.send_one():
+        while await self.send_one() or await self.send_one_notification():
             pass
         await self._update_gauge()
 
     async def _update_gauge(self) -> None:
         async with self._sessionmaker() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(PendingEmail)
-                .where(PendingEmail.status == "pending")
-            )
-        EMAILS_PENDING.set(count or 0)
+            count = 0
+            for table in (PendingEmail, NotificationEmail):
+                count += (
+                    await session.scalar(
+                        select(func.count()).select_from(table).where(table.status == "pending")
+                    )
+                    or 0
+                )
+        EMAILS_PENDING.set(count)
 
     async def send_one(self) -> bool:
         """Send the most overdue email, if any; False when nothing is due."""
@@ -91,6 +96,61 @@ class EmailSender:
             await self._send_txn(session, email)
         return True
 
+    async def send_one_notification(self) -> bool:
+        """Send the most overdue notification email, if any; False when nothing is due."""
+        async with self._sessionmaker() as session, session.begin():
+            email = await notification_emails.claim_due(
+                session, self.clock(), delay_seconds=self._settings.notification_email_delay_seconds
+            )
+            if email is None:
+                return False
+            await self._send_notification_txn(session, email)
+        return True
+
+    async def _send_notification_txn(self, session: AsyncSession, email: NotificationEmail) -> None:
+        prefs = await preferences.get(session, email.user_id)
+        if not await notification_emails.still_wanted(session, email, prefs):
+            email.status = "cancelled"
+            return
+        user = await projections.get_user(session, email.user_id)
+        if user is None:
+            self._failed(email, "recipient unknown (no user.registered seen yet)")
+            return
+        settings = self._settings
+        message = render.notification_message(
+            email_id=email.id,
+            type_=email.type,
+            title=email.title,
+            body=email.body,
+            link=email.link,
+            sender=settings.email_from,
+            to=user.email,
+            username=user.username,
+            web_url=settings.web_url,
+            unsubscribe_url=self._unsubscribe_url(user.id, email.type),
+        )
+        await self._deliver(email, message)
+        if email.status == "sent":
+            log.info("email.sent", email_id=email.id, user_id=user.id, type=email.type)
+
+    def _unsubscribe_url(self, user_id: int, type_: str | None = None) -> str:
+        settings = self._settings
+        token = unsubscribe.make_token(settings.unsubscribe_secret, user_id, type_)
+        query = urlencode({"token": token} | ({"type": type_} if type_ else {}))
+        return f"{settings.web_url.rstrip('/')}/notifications/unsubscribe?{query}"
+
+    async def _deliver(
+        self, email: PendingEmail | NotificationEmail, message: EmailMessage
+    ) -> None:
+        """Hand the email to SMTP: `sent`, or a retry later (`_failed`)."""
+        try:
+            await self._transport.send(message)
+        except Exception as exc:
+            self._failed(email, f"{type(exc).__name__}: {exc}")
+            return
+        email.status, email.sent_at, email.attempts = "sent", utcnow(), email.attempts + 1
+        EMAILS_SENT.inc()
+
     async def _send_txn(self, session: AsyncSession, email: PendingEmail) -> None:
         items = await self._unread_items(session, email.user_id)
         prefs = await preferences.get(session, email.user_id)
@@ -103,7 +163,6 @@ class EmailSender:
             return
         settings = self._settings
         names = await projections.conversation_names(session, {i.conversation_id for i in items})
-        token = unsubscribe.make_token(settings.unsubscribe_secret, user.id)
         message = render.build_message(
             kind=email.kind,
             email_id=email.id,
@@ -112,20 +171,16 @@ class EmailSender:
             username=user.username,
             sections=render.group_by_conversation(items, names=names, web_url=settings.web_url),
             web_url=settings.web_url,
-            unsubscribe_url=f"{settings.web_url.rstrip('/')}/notifications/unsubscribe?token={token}",
+            unsubscribe_url=self._unsubscribe_url(user.id),
         )
-        try:
-            await self._transport.send(message)
-        except Exception as exc:
-            self._failed(email, f"{type(exc).__name__}: {exc}")
+        await self._deliver(email, message)
+        if email.status != "sent":
             return
-        email.status, email.sent_at, email.attempts = "sent", utcnow(), email.attempts + 1
         await session.execute(
             update(EmailItem)
             .where(EmailItem.id.in_([i.id for i in items]))
             .values(email_id=email.id)
         )
-        EMAILS_SENT.inc()
         log.info("email.sent", email_id=email.id, user_id=user.id, messages=len(items))
 
     async def _unread_items(self, session: AsyncSession, user_id: int) -> list[EmailItem]:
@@ -141,7 +196,7 @@ class EmailSender:
         )
         return [item for item, read_seq in rows.all() if item.seq > (read_seq or 0)]
 
-    def _failed(self, email: PendingEmail, error: str) -> None:
+    def _failed(self, email: PendingEmail | NotificationEmail, error: str) -> None:
         settings = self._settings
         email.attempts += 1
         email.last_error = error[:2000]

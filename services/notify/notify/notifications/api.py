@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 
 from parley_common.auth_deps import CurrentClaims
@@ -9,10 +11,21 @@ from parley_common.openapi import errors
 from parley_common.schemas import JSON_INT_MAX, JSON_INT_MIN, Int64, NotificationRead, StatusOk
 
 from ..deps import SessionDep, SettingsDep
-from ..emails import scheduler, unsubscribe
+from ..emails import notification_emails, scheduler, unsubscribe
 from ..errors import InvalidUnsubscribeToken
-from . import preferences, repository, service
-from .schemas import PreferencesRead, PreferencesUpdate, UnreadCount, UnsubscribeResult
+from . import channels, preferences, repository, service
+from .schemas import (
+    ChannelChange,
+    ChannelType,
+    PreferencesRead,
+    PreferencesUpdate,
+    UnreadCount,
+    UnsubscribeResult,
+)
+
+UnsubscribeType = Annotated[
+    ChannelType | None, Query(description="The type a notification's email is about.")
+]
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -86,28 +99,41 @@ async def update_preferences(
 
 @router.get("/unsubscribe", response_model=UnsubscribeResult, responses=errors(400))
 async def unsubscribe_link(
-    token: str, session: SessionDep, settings: SettingsDep
+    token: str, session: SessionDep, settings: SettingsDep, type: UnsubscribeType = None
 ) -> UnsubscribeResult:
-    """Turn email off from the link in an email (no login: the token is signed)."""
-    return await _unsubscribe(token, session, settings)
+    """Turn email off from the link in an email (no login: the token is signed): every email,
+    or with `type` (a notification's email) that type's."""
+    return await _unsubscribe(token, type, session, settings)
 
 
 @router.post("/unsubscribe", response_model=UnsubscribeResult, responses=errors(400))
 async def unsubscribe_one_click(
-    token: str, session: SessionDep, settings: SettingsDep
+    token: str, session: SessionDep, settings: SettingsDep, type: UnsubscribeType = None
 ) -> UnsubscribeResult:
     """RFC 8058 one-click unsubscribe (what mail clients POST for List-Unsubscribe-Post)."""
-    return await _unsubscribe(token, session, settings)
+    return await _unsubscribe(token, type, session, settings)
 
 
-async def _unsubscribe(token: str, session: SessionDep, settings: SettingsDep) -> UnsubscribeResult:
-    user_id = unsubscribe.read_token(settings.unsubscribe_secret, token)
+async def _unsubscribe(
+    token: str, type_: str | None, session: SessionDep, settings: SettingsDep
+) -> UnsubscribeResult:
+    user_id = unsubscribe.read_token(settings.unsubscribe_secret, token, type_)
     if user_id is None:
         raise InvalidUnsubscribeToken()
+    if type_ is not None:
+        change = {type_: ChannelChange(email=False)}
+        await preferences.update(session, user_id, PreferencesUpdate(channels=change))
+        await notification_emails.cancel_type_txn(session, user_id, type_)
+        return UnsubscribeResult(message=f"You will get no more emails about {type_}")
+    # Every email: missed messages, the digest, and each type's email (`host` for host types).
+    no_email = {t: ChannelChange(email=False) for t in channels.BUILT_IN}
     await preferences.update(
-        session, user_id, PreferencesUpdate(email_missed_messages=False, digest="off")
+        session,
+        user_id,
+        PreferencesUpdate(email_missed_messages=False, digest="off", channels=no_email),
     )
     await scheduler.cancel_all_txn(session, user_id)
+    await notification_emails.cancel_type_txn(session, user_id, None)
     return UnsubscribeResult()
 
 

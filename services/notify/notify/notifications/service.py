@@ -12,6 +12,7 @@ from parley_common.events import NotificationCreated, NotificationRequested, env
 from parley_common.outbox import Outbox
 from parley_common.schemas import NotificationRead
 
+from ..emails import notification_emails
 from ..errors import NotificationNotFound
 from ..metrics import NOTIFICATIONS_CREATED
 from ..models import Notification, Preferences
@@ -42,13 +43,52 @@ async def create_txn(
     dedupe_key: str | None = None,
     prefs: Preferences | None = None,
 ) -> Notification | None:
-    """Store a notification and, in the same transaction, its `user.<id>.notification.created`;
-    nothing when the user turned in-app notifications of this type off."""
+    """Store a notification and, in the same transaction, its `user.<id>.notification.created`
+    and its email, each as the user's choices for this type say (None: no in-app copy)."""
     assert type_ in TYPES or channels.is_host_type(type_), type_
     if prefs is None:
         prefs = await preferences.get(session, user_id)
-    if not channels.wants(prefs, type_, "in_app"):
-        return None
+    notification = None
+    if channels.wants(prefs, type_, "in_app"):
+        notification = await _store_txn(
+            session,
+            outbox,
+            user_id=user_id,
+            type_=type_,
+            title=title,
+            body=body,
+            link=link,
+            data=data,
+            conversation_id=conversation_id,
+            seq=seq,
+            dedupe_key=dedupe_key,
+        )
+    await notification_emails.queue_txn(
+        session,
+        prefs=prefs,
+        type_=type_,
+        title=title,
+        body=body,
+        link=link,
+        notification=notification,
+    )
+    return notification
+
+
+async def _store_txn(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    user_id: int,
+    type_: str,
+    title: str,
+    body: str,
+    link: str | None,
+    data: dict[str, Any] | None,
+    conversation_id: int | None,
+    seq: int | None,
+    dedupe_key: str | None,
+) -> Notification:
     notification = Notification(
         user_id=user_id,
         type=type_,
