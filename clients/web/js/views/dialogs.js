@@ -184,7 +184,7 @@ export function mountDialogs({ store, controller, toast }) {
         },
         el('span', { class: 'title' }, `${m.sender_username} in ${controller.conversationTitle(c) || 'a conversation'}`),
         el('span', { class: 'body' }, m.content),
-        el('span', { class: 'body' }, formatFull(m.created_at))));
+        el('time', { class: 'body', datetime: m.created_at }, formatFull(m.created_at))));
       }) : [el('li', { class: 'empty muted' }, 'No messages found.')]));
     } catch (e) {
       results.replaceChildren(el('li', { class: 'error' }, errorText(e)));
