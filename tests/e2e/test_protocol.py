@@ -19,6 +19,7 @@ from websockets.asyncio.client import connect as ws_connect
 from parley_client import ParleyClient, ParleyError, SocketClosed
 from parley_client.testing import befriend
 from parley_common.testing.proxy import TcpProxy
+from parley_common.testing.waiting import wait_for
 
 
 def on(platform: Any, client: ParleyClient, i: int) -> dict[str, Any]:
@@ -195,7 +196,11 @@ class TestPresenceTypingReceipts:
         assert (await sb.next_frame("user_online")).user_id == alice.user.id  # initial state
         assert (await sa.next_frame("user_online")).user_id == bob.user.id
         assert [f.is_online for f in await alice.friends()] == [True]
-        presence = await alice.presence([bob.user.id])
+        # GET /presence shows friends as notify knows them: it learns of the new friendship
+        # from chat's friend.accepted event, which may still be on its way.
+        presence = await wait_for(
+            lambda: alice.presence([bob.user.id]), message="bob in alice's GET /presence"
+        )
         assert presence[bob.user.id].online
         await sb.close()
         assert (await sa.next_frame("user_offline")).user_id == bob.user.id
