@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.migrate import DATABASE_SERVICES, migrations_dir
 from parley_common.db import create_engine, downgrade, migrate
 
 
-async def _tables(engine) -> set[str]:
+async def _tables(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
 
