@@ -41,15 +41,10 @@ endif
 screenshots: setup ## re-take the web client's reference screenshots (tests/browser/screens/) after an intended change
 	@PARLEY_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_web_screens.py $(PYTEST_ARGS)
 
-# mypy --strict (pyproject) over every production package of libs/, services/ and parley/;
-# tests are not type-checked (docs/decisions.md).
-MYPY_PACKAGES := libs/common/parley_common libs/client/parley_client services/auth/auth \
-	services/chat/chat services/notify/notify services/gateway/gateway parley
-
-lint: setup ## ruff, ruff format, mypy --strict, bandit (pre-commit runs the same)
+lint: setup ## ruff, ruff format, mypy --strict (production code and tests; scripts/mypy.sh), bandit (pre-commit runs the same)
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
-	@$(PY) -m mypy $(MYPY_PACKAGES)
+	@PY=$(PY) bash scripts/mypy.sh
 	@$(PY) -m bandit -q -c pyproject.toml -r libs services parley deploy clients/web/tools --severity-level high
 
 fmt: setup

@@ -70,14 +70,14 @@ class TestHelp:
 class TestWhereTheRunnersListen:
     def test_settings_and_defaults(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("PARLEY_PORT", raising=False)
-        assert RunSettings(_env_file=None).port == 8000  # type: ignore[call-arg]
+        assert RunSettings(_env_file=None).port == 8000
         monkeypatch.setenv("PARLEY_PORT", "9100")
         monkeypatch.setenv("PARLEY_HOST", "0.0.0.0")  # nosec B104 - a test value
-        run = RunSettings(_env_file=None)  # type: ignore[call-arg]
+        run = RunSettings(_env_file=None)
         assert run.url == "http://127.0.0.1:9100"  # a wildcard is reached on loopback
 
     def test_service_ports_follow_the_base_port(self) -> None:
-        ports = RunSettings(port=9100, _env_file=None).service_ports(gateways=3)  # type: ignore[call-arg]
+        ports = RunSettings(port=9100, _env_file=None).service_ports(gateways=3)
         assert ports == {
             "gateway": 9100,
             "auth": 9101,
@@ -90,12 +90,15 @@ class TestWhereTheRunnersListen:
     def test_email_links_follow_the_served_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("PARLEY_WEB_URL", raising=False)
         monkeypatch.delenv("PARLEY_PUBLIC_URL", raising=False)
-        served = {"host": "127.0.0.1", "port": 9100}
-        assert RunSettings(**served).email_link_url == "http://127.0.0.1:9100"
+
+        def served() -> RunSettings:
+            return RunSettings(host="127.0.0.1", port=9100)
+
+        assert served().email_link_url == "http://127.0.0.1:9100"
         monkeypatch.setenv("PARLEY_PUBLIC_URL", "https://chat.example.com/")
-        assert RunSettings(**served).email_link_url == "https://chat.example.com"
+        assert served().email_link_url == "https://chat.example.com"
         monkeypatch.setenv("PARLEY_WEB_URL", "https://web.example.com")
-        assert RunSettings(**served).email_link_url == "https://web.example.com"
+        assert served().email_link_url == "https://web.example.com"
 
     def test_replicas_log_level_and_json_come_from_the_environment(
         self, monkeypatch: pytest.MonkeyPatch

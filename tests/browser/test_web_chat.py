@@ -19,7 +19,7 @@ import re
 import uuid
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSocket, expect
 
 from parley.stack import ROOT
 from parley_common.testing.proxy import TcpProxy
@@ -34,11 +34,11 @@ RECONNECT = 30_000  # ms: backoff is capped at 30 s, the `online` event reconnec
 pytestmark = pytest.mark.timeout(150)
 
 
-def tid(page: Page, name: str):
+def tid(page: Page, name: str) -> Locator:
     return page.get_by_test_id(name)
 
 
-def bubbles(page: Page, text: str | None = None):
+def bubbles(page: Page, text: str | None = None) -> Locator:
     loc = tid(page, "message-bubble")
     return loc.filter(has_text=text) if text is not None else loc
 
@@ -87,14 +87,12 @@ class Watch:
         self.frames: collections.deque[str] = collections.deque(maxlen=40)
         page.on("pageerror", lambda e: self.errors.append(f"{who}: {e}"))
         page.on("dialog", lambda d: d.accept())
-        page.on(
-            "websocket",
-            lambda ws: (
-                ws.on("framereceived", lambda f: self.frames.append(f"<- {str(f)[:200]}")),
-                ws.on("framesent", lambda f: self.frames.append(f"-> {str(f)[:200]}")),
-                ws.on("close", lambda _ws: self.frames.append("-- closed")),
-            ),
-        )
+        page.on("websocket", self._watch_socket)
+
+    def _watch_socket(self, ws: WebSocket) -> None:
+        ws.on("framereceived", lambda f: self.frames.append(f"<- {str(f)[:200]}"))
+        ws.on("framesent", lambda f: self.frames.append(f"-> {str(f)[:200]}"))
+        ws.on("close", lambda _ws: self.frames.append("-- closed"))
 
     def dump(self) -> str:
         return f"{self.who}'s last frames:\n  " + "\n  ".join(self.frames)

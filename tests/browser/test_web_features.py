@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FloatRect, Locator, Page, expect
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -20,7 +20,7 @@ LIVE = 10_000
 FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
-def tid(page: Page, name: str):
+def tid(page: Page, name: str) -> Locator:
     return page.get_by_test_id(name)
 
 
@@ -29,7 +29,9 @@ def names(*people: str) -> list[str]:
     return [f"{p}_{suffix}" for p in people]
 
 
-async def pair(ui: Any, base: str, friends: bool = True) -> tuple[str, str, dict, dict]:
+async def pair(
+    ui: Any, base: str, friends: bool = True
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
     a, b = names("ann", "bob")
     ta, tb = await ui.api_user(base, a), await ui.api_user(base, b)
     if friends:
@@ -37,7 +39,7 @@ async def pair(ui: Any, base: str, friends: bool = True) -> tuple[str, str, dict
     return a, b, ta, tb
 
 
-async def direct(ui: Any, base: str, ta: dict, tb: dict) -> int:
+async def direct(ui: Any, base: str, ta: dict[str, Any], tb: dict[str, Any]) -> int:
     me_b = await ui.call(base, tb, "GET", "/auth/me")
     conv = await ui.call(
         base, ta, "POST", "/conversations", json={"type": "direct", "member_user_ids": [me_b["id"]]}
@@ -45,7 +47,7 @@ async def direct(ui: Any, base: str, ta: dict, tb: dict) -> int:
     return int(conv["id"])
 
 
-def boxes_overlap(a: dict, b: dict) -> bool:
+def boxes_overlap(a: FloatRect, b: FloatRect) -> bool:
     return not (
         a["x"] + a["width"] <= b["x"]
         or b["x"] + b["width"] <= a["x"]

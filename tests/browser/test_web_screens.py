@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from PIL import Image, ImageChops
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from parley.stack import ROOT
 
@@ -46,7 +46,7 @@ WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 LIVE = 10_000
 
 
-def tid(page: Page, name: str):
+def tid(page: Page, name: str) -> Locator:
     return page.get_by_test_id(name)
 
 

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pydantic_settings import BaseSettings
+
+from parley_common.settings import BaseServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -19,14 +20,14 @@ PORTS = {"gateway": 8000, "auth": 8001, "chat": 8002, "notify": 8003}
 PROBE_PATHS = {"/healthz", "/readyz"}
 
 
-def settings_class(service: str) -> type[BaseSettings]:
+def settings_class(service: str) -> type[BaseServiceSettings]:
     """The service's own Settings class (services/<service>/<service>/config.py).
 
     If a service's config module ever goes missing, map it here, explicitly, to
     parley_common.settings.BaseServiceSettings with a comment saying why; never skip.
     """
     module = importlib.import_module(f"{service}.config")
-    cls: type[BaseSettings] = module.Settings
+    cls: type[BaseServiceSettings] = module.Settings
     return cls
 
 
@@ -46,14 +47,14 @@ def unknown_parley_settings(service: str, env_names: list[str] | set[str]) -> se
 
 def load_settings(
     service: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> BaseSettings:
+) -> BaseServiceSettings:
     """Settings built from exactly `env` (no .env file, no other PARLEY_* of this process)."""
     for name in list(os.environ):
         if name.startswith("PARLEY_"):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return settings_class(service)(_env_file=None)  # type: ignore[call-arg]
+    return settings_class(service)(_env_file=None)
 
 
 def run(cmd: list[str], *, cwd: Path = REPO, stdin: str | None = None) -> str:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import DEPLOY, PORTS, REPO, load_settings, run, tool, unknown_parley_settings
 
 from parley.secrets_env import NAMES as SECRET_NAMES
 from parley.secrets_env import read_env, write_secrets
+
+from .deploy_support import DEPLOY, PORTS, REPO, load_settings, run, tool, unknown_parley_settings
 
 COMPOSE_FILE = DEPLOY / "compose.yml"
 MIGRATIONS = {"auth-migrate": "auth", "chat-migrate": "chat", "notify-migrate": "notify"}
@@ -131,9 +132,9 @@ class TestParleyServices:
         parley_env = {k: v for k, v in env.items() if k.startswith("PARLEY_")}
         settings = load_settings(PARLEY_CONTAINERS[name], parley_env, monkeypatch)
         if name not in MIGRATIONS:
-            assert settings.auto_migrate is False  # type: ignore[attr-defined]
-            assert settings.amqp_url.startswith("amqp://")  # type: ignore[attr-defined]
-            assert settings.redis_url.startswith("redis://")  # type: ignore[attr-defined]
+            assert settings.auto_migrate is False
+            assert settings.amqp_url.startswith("amqp://")
+            assert settings.redis_url.startswith("redis://")
 
     @pytest.mark.parametrize("name", sorted({**SERVICES, **GATEWAYS}))
     def test_runs_uvicorn_on_the_service_port(self, compose: dict[str, Any], name: str) -> None:

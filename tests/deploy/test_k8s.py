@@ -9,7 +9,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from deploy_support import (
+from pydantic import ValidationError
+
+from .deploy_support import (
     DEPLOY,
     PORTS,
     PROBE_PATHS,
@@ -19,7 +21,6 @@ from deploy_support import (
     tool,
     unknown_parley_settings,
 )
-from pydantic import ValidationError
 
 K8S = DEPLOY / "k8s"
 OVERLAYS = ["dev", "prod"]
@@ -273,7 +274,7 @@ class TestSettings:
                 continue
             env = {k: v for k, v in env_of(container, config, secret).items() if "PARLEY_" in k}
             settings = load_settings(service, env, monkeypatch)
-            assert settings.auto_migrate is False  # type: ignore[attr-defined]
+            assert settings.auto_migrate is False
 
     def test_every_secret_key_used_is_in_the_template(
         self, overlay: tuple[str, list[Resource]]

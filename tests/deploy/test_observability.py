@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import DEPLOY, run, tool
-from metrics_check import (
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from .deploy_support import DEPLOY, run, tool
+from .metrics_check import (
     base_metric_name,
     dashboard_exprs,
     dashboard_metric_names,
@@ -23,7 +25,6 @@ from metrics_check import (
     metric_names_in_expr,
     missing_from_exposition,
 )
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 GRAFANA = DEPLOY / "grafana"
 DATASOURCE_UID = "prometheus"

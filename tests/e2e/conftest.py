@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -217,7 +217,8 @@ async def embedded() -> AsyncIterator[Platform]:
 @pytest.fixture(scope="session", params=["stack", "embedded"])
 def platform(request: pytest.FixtureRequest) -> Platform:
     """Each protocol test runs against both modes."""
-    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+    # pytest types fixture values as Any; both params name a Platform fixture.
+    return cast(Platform, request.getfixturevalue(request.param))
 
 
 @pytest.fixture
@@ -259,7 +260,7 @@ def frame_checker() -> Iterator[FrameChecker]:
         checker.check(data)
         return original(data)
 
-    client_socket.parse_server_frame = checked_parse  # type: ignore[assignment]
+    client_socket.parse_server_frame = checked_parse
     yield checker
     client_socket.parse_server_frame = original
 

@@ -32,7 +32,7 @@ def ws(url: str) -> str:
 async def recv_type(sock: ClientConnection, frame_type: str, timeout: float = 30) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         while True:
-            frame = json.loads(await sock.recv())
+            frame: dict[str, Any] = json.loads(await sock.recv())
             if frame["type"] == frame_type:
                 return frame
 
@@ -40,7 +40,7 @@ async def recv_type(sock: ClientConnection, frame_type: str, timeout: float = 30
 async def open_socket(url: str, token: str) -> tuple[ClientConnection, list[dict[str, Any]]]:
     """A socket up to its `connected` frame, and the frames that came before it."""
     sock = await connect(f"{url}/ws/{token}", open_timeout=60, max_queue=None, ping_interval=None)
-    before = []
+    before: list[dict[str, Any]] = []
     async with asyncio.timeout(60):
         while True:
             frame = json.loads(await sock.recv())
@@ -218,7 +218,7 @@ class TestReconnectingUser:
                             }
                         )
                     )
-                got = []
+                got: list[str] = []
                 while len(got) < 3:
                     got.append((await recv_type(sock, "new_message"))["message"]["content"])
                 assert got == contents

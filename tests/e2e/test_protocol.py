@@ -16,7 +16,8 @@ import jwt
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from parley_client import ParleyClient, ParleyError, SocketClosed
+from parley_client import ParleyClient, ParleyError, Socket, SocketClosed
+from parley_client.chat_api import ConversationRead
 from parley_client.testing import befriend
 from parley_common.testing.proxy import TcpProxy
 from parley_common.testing.waiting import wait_for
@@ -27,7 +28,9 @@ def on(platform: Any, client: ParleyClient, i: int) -> dict[str, Any]:
     return {"urls": [platform.gateway(i).replace("http", "ws", 1)]}
 
 
-async def group_of(platform: Any, connect: Any, n: int, name: str = "team") -> tuple:
+async def group_of(
+    platform: Any, connect: Any, n: int, name: str = "team"
+) -> tuple[list[Any], list[Socket], ConversationRead]:
     """`n` friends of the first user, each with a socket on alternating replicas, in a group."""
     users = await platform.friends(n)
     sockets = [await connect(u, **on(platform, u, i)) for i, u in enumerate(users)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -55,7 +55,7 @@ class RestBase:
     def base_url(self) -> str:
         return self.base_urls[self._url_index]
 
-    async def __aenter__(self) -> RestBase:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,9 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 
-def message(cid: int, seq: int, content: str = "", client_msg_id: str | None = None) -> dict:
+def message(
+    cid: int, seq: int, content: str = "", client_msg_id: str | None = None
+) -> dict[str, Any]:
     return {
         "id": cid * 100_000 + seq,
         "conversation_id": cid,
@@ -34,13 +36,13 @@ class FakeGateway:
 
     def __init__(self, valid_tokens: set[str] | None = None) -> None:
         self.valid_tokens = valid_tokens if valid_tokens is not None else {"good"}
-        self.conversations: dict[int, list[dict]] = {}
+        self.conversations: dict[int, list[dict[str, Any]]] = {}
         self.connections: list[ServerConnection] = []
-        self.received: list[dict] = []
+        self.received: list[dict[str, Any]] = []
         self.accepted = 0
         self.server: Server | None = None
         self.port = 0
-        self.on_frame: Callable[[ServerConnection, dict], Any] | None = None
+        self.on_frame: Callable[[ServerConnection, dict[str, Any]], Awaitable[bool]] | None = None
 
     @property
     def url(self) -> str:
@@ -67,13 +69,13 @@ class FakeGateway:
             return Response(403, "Forbidden", Headers(), b"bad token")
         return None
 
-    def add(self, cid: int, content: str = "", client_msg_id: str | None = None) -> dict:
+    def add(self, cid: int, content: str = "", client_msg_id: str | None = None) -> dict[str, Any]:
         log = self.conversations.setdefault(cid, [])
         msg = message(cid, len(log) + 1, content, client_msg_id)
         log.append(msg)
         return msg
 
-    async def broadcast(self, frame: dict) -> None:
+    async def broadcast(self, frame: dict[str, Any]) -> None:
         data = json.dumps(frame)
         for ws in list(self.connections):
             with contextlib.suppress(Exception):
@@ -109,7 +111,7 @@ class FakeGateway:
         finally:
             self.connections.remove(ws)
 
-    async def _answer(self, ws: ServerConnection, frame: dict) -> None:
+    async def _answer(self, ws: ServerConnection, frame: dict[str, Any]) -> None:
         kind = frame["type"]
         if kind == "ping":
             await ws.send(json.dumps({"type": "pong"}))
@@ -147,10 +149,10 @@ async def gateway() -> AsyncIterator[FakeGateway]:
 
 
 @pytest.fixture
-def make_gateway() -> Callable[..., Any]:
+def make_gateway() -> type[FakeGateway]:
     return FakeGateway
 
 
 @pytest.fixture
-def fake_message() -> Callable[..., dict]:
+def fake_message() -> Callable[..., dict[str, Any]]:
     return message

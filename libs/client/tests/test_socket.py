@@ -83,7 +83,7 @@ class TestReconnect:
             assert [m.seq for m in socket.messages(5)] == list(range(1, 12))
 
     async def test_dropped_network_resends_unacked_message(self, gateway: Any) -> None:
-        async def swallow_first(ws: Any, frame: dict) -> bool:
+        async def swallow_first(ws: Any, frame: dict[str, Any]) -> bool:
             if frame["type"] == "send_message" and gateway.accepted == 1:
                 ws.transport.abort()  # the connection dies before the ack
                 return True

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 
 import pytest
 
-from parley_common.bus import Delivery, create_bus, topic_matches
-from parley_common.bus.rabbit import BusUnavailable
+from parley_common.bus import Delivery, Handler, MemoryBus, create_bus, topic_matches
+from parley_common.bus.rabbit import BusUnavailable, RabbitBus
+from parley_common.testing.plugin import BusConfig
+from parley_common.testing.proxy import TcpProxy
 from parley_common.testing.waiting import wait_for
+
+from .conftest import MakeBus
 
 
 class TestTopicMatching:
@@ -35,11 +40,11 @@ class TestTopicMatching:
 
 
 class TestRouting:
-    async def test_each_queue_gets_what_its_bindings_match(self, make_bus) -> None:
+    async def test_each_queue_gets_what_its_bindings_match(self, make_bus: MakeBus) -> None:
         consumer, producer = await make_bus(), await make_bus()
         got: dict[str, list[str]] = {"a": [], "b": []}
 
-        def collector(name: str):
+        def collector(name: str) -> Handler:
             async def handle(d: Delivery) -> None:
                 got[name].append(d.routing_key)
 
@@ -68,7 +73,7 @@ class TestRouting:
             "user.9.presence.changed",
         ]
 
-    async def test_bindings_change_while_consuming(self, make_bus) -> None:
+    async def test_bindings_change_while_consuming(self, make_bus: MakeBus) -> None:
         bus = await make_bus()
         got: list[str] = []
 
@@ -86,7 +91,7 @@ class TestRouting:
         await wait_for(lambda: "two" in got, message="delivery after rebind")
         assert got == ["one", "two"]
 
-    async def test_replicas_naming_one_queue_share_its_work(self, make_bus) -> None:
+    async def test_replicas_naming_one_queue_share_its_work(self, make_bus: MakeBus) -> None:
         first, second, producer = await make_bus(), await make_bus(), await make_bus()
         got: list[str] = []
 
@@ -102,7 +107,7 @@ class TestRouting:
 
 
 class TestAcks:
-    async def test_failed_handler_gets_the_message_again(self, make_bus) -> None:
+    async def test_failed_handler_gets_the_message_again(self, make_bus: MakeBus) -> None:
         bus = await make_bus()
         attempts: list[int] = []
 
@@ -116,7 +121,7 @@ class TestAcks:
         await wait_for(lambda: len(attempts) == 3, message="three attempts")
         assert attempts == [1, 2, 3]
 
-    async def test_poison_message_goes_to_the_dead_letter_queue(self, make_bus, bus_kind) -> None:
+    async def test_poison_message_goes_to_the_dead_letter_queue(self, make_bus: MakeBus) -> None:
         bus = await make_bus()
         attempts: list[int] = []
         dead: list[bytes] = []
@@ -130,7 +135,7 @@ class TestAcks:
 
         await bus.subscribe("acks.poison", ["poison.#"], always_fails, max_attempts=3)
         await bus.publish("poison.one", b"bad")
-        if bus_kind == "memory":
+        if isinstance(bus, MemoryBus):
             await wait_for(lambda: bus.dead_letters("acks.poison"), message="dead letter")
             dead = [d.body for d in bus.dead_letters("acks.poison")]
         else:
@@ -145,10 +150,11 @@ class TestAcks:
 class TestClassicQueues:
     """The test suite runs services on classic queues; they redeliver once, then dead-letter."""
 
-    async def test_second_failure_dead_letters(self, amqp) -> None:
+    async def test_second_failure_dead_letters(self, amqp: BusConfig) -> None:
         bus = create_bus(
             amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type="classic"
         )
+        assert isinstance(bus, RabbitBus)
         await bus.start()
         attempts: list[int] = []
         dead: list[bytes] = []
@@ -176,7 +182,7 @@ class TestRabbitReconnect:
     """Only RabbitMQ has a connection to lose."""
 
     async def test_consumers_and_bindings_survive_a_lost_connection(
-        self, amqp, rabbit_proxy
+        self, amqp: BusConfig, rabbit_proxy: tuple[TcpProxy, str]
     ) -> None:
         proxy, url = rabbit_proxy
         consumer = create_bus(
@@ -219,7 +225,7 @@ class TestRabbitReconnect:
             await producer.close()
 
     async def test_publish_fails_fast_while_the_broker_is_unreachable(
-        self, amqp, rabbit_proxy
+        self, amqp: BusConfig, rabbit_proxy: tuple[TcpProxy, str]
     ) -> None:
         proxy, url = rabbit_proxy
         bus = create_bus(
@@ -235,12 +241,12 @@ class TestRabbitReconnect:
             await bus.close()
 
 
-async def _not(awaitable) -> bool:
+async def _not(awaitable: Awaitable[bool]) -> bool:
     return not await awaitable
 
 
 class TestBatches:
-    async def test_waiting_deliveries_arrive_together_in_order(self, make_bus) -> None:
+    async def test_waiting_deliveries_arrive_together_in_order(self, make_bus: MakeBus) -> None:
         consumer, producer = await make_bus(), await make_bus()
         batches: list[list[str]] = []
         gate = asyncio.Event()
@@ -259,7 +265,7 @@ class TestBatches:
         assert max(map(len, batches)) > 1
         assert all(len(batch) <= 50 for batch in batches)
 
-    async def test_a_poison_delivery_fails_alone(self, make_bus, bus_kind) -> None:
+    async def test_a_poison_delivery_fails_alone(self, make_bus: MakeBus) -> None:
         bus = await make_bus()
         handled: list[str] = []
         attempts: list[int] = []
@@ -276,11 +282,11 @@ class TestBatches:
             await bus.publish("p.x", body)
         await wait_for(lambda: {"a", "b", "c"} <= set(handled), message="the good ones")
         await wait_for(lambda: len(attempts) >= 3, message="poison retried", timeout=20)
-        if bus_kind == "memory":
+        if isinstance(bus, MemoryBus):
             await wait_for(lambda: bus.dead_letters("batches.poison"), message="dead letter")
         assert sorted(handled) == ["a", "b", "c"]  # each good one handled once
 
-    async def test_bulk_bindings_route_once_applied(self, make_bus) -> None:
+    async def test_bulk_bindings_route_once_applied(self, make_bus: MakeBus) -> None:
         bus = await make_bus()
         got: set[str] = set()
 

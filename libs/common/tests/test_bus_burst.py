@@ -8,17 +8,19 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiormq
 import pytest
 
 from parley_common.bus import Delivery, create_bus
 from parley_common.bus.rabbit import RabbitBus
+from parley_common.testing.plugin import BusConfig
 from parley_common.testing.waiting import wait_for
 
 
 @pytest.fixture
-async def rabbit(amqp):
+async def rabbit(amqp: BusConfig) -> AsyncIterator[Callable[[], Awaitable[RabbitBus]]]:
     buses: list[RabbitBus] = []
 
     async def factory() -> RabbitBus:
@@ -39,7 +41,9 @@ async def rabbit(amqp):
         await bus.close()
 
 
-async def test_a_connection_burst_with_cancelled_callers_keeps_the_consumer(rabbit) -> None:
+async def test_a_connection_burst_with_cancelled_callers_keeps_the_consumer(
+    rabbit: Callable[[], Awaitable[RabbitBus]],
+) -> None:
     """400 'sockets', 50 in flight: bind user+conv patterns, publish a transient presence
     event, a third of them are cancelled mid-setup (client went away), half unbind. Before
     the fix a cancelled `Queue.Bind` RPC made aiormq close the channel: the consumer was gone
@@ -88,7 +92,9 @@ async def test_a_connection_burst_with_cancelled_callers_keeps_the_consumer(rabb
     assert sub.alive and sub.recoveries == 0
 
 
-async def test_cancelling_a_bind_never_cancels_the_rpc(rabbit) -> None:
+async def test_cancelling_a_bind_never_cancels_the_rpc(
+    rabbit: Callable[[], Awaitable[RabbitBus]],
+) -> None:
     gateway, producer = await rabbit(), await rabbit()
     got: list[str] = []
 
@@ -111,7 +117,9 @@ async def test_cancelling_a_bind_never_cancels_the_rpc(rabbit) -> None:
     assert sub.recoveries == 0
 
 
-async def test_a_channel_closed_by_the_broker_is_restored_and_reported(rabbit) -> None:
+async def test_a_channel_closed_by_the_broker_is_restored_and_reported(
+    rabbit: Callable[[], Awaitable[RabbitBus]],
+) -> None:
     """The broker closes the subscription's channel (here: a passive declare of a missing
     queue, 404). The subscription re-declares, re-binds, consumes again and runs the
     on_reconnect callbacks, so a gateway can tell its clients to resume."""
@@ -130,7 +138,9 @@ async def test_a_channel_closed_by_the_broker_is_restored_and_reported(rabbit) -
         f"gateway.{uuid.uuid4().hex}", ["user.a.#"], handle, exclusive=True
     )
     await sub.bind("user.b.#")
-    underlay = await sub._channel.get_underlay_channel()  # type: ignore[union-attr]
+    channel = sub._channel
+    assert channel is not None  # open: the bus was connected before subscribing
+    underlay = await channel.get_underlay_channel()
     with pytest.raises(aiormq.exceptions.ChannelNotFoundEntity):
         await underlay.queue_declare(f"missing-{uuid.uuid4().hex}", passive=True)
     await asyncio.wait_for(reported.wait(), 30)

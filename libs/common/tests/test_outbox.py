@@ -3,7 +3,7 @@ the relay publishes twice, and when the broker is unreachable for a while."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ from parley_common.consumer import EventConsumer, processed_events_table
 from parley_common.db import create_engine, make_sessionmaker
 from parley_common.events import Envelope, UserRegistered, envelope, svc_key
 from parley_common.outbox import Outbox, OutboxRelay, outbox_table
+from parley_common.testing.plugin import BusConfig
+from parley_common.testing.proxy import TcpProxy
 from parley_common.testing.waiting import wait_for
 
 metadata = MetaData()
@@ -96,7 +98,7 @@ async def pending(world: World) -> int:
 
 
 class TestOutboxOnRabbitMQ:
-    async def test_event_reaches_the_consumer_once(self, world: World, amqp) -> None:
+    async def test_event_reaches_the_consumer_once(self, world: World, amqp: BusConfig) -> None:
         bus = create_bus(
             amqp.url,
             exchange=amqp.exchange,
@@ -123,7 +125,7 @@ class TestOutboxOnRabbitMQ:
             await consumer.stop()
             await bus.close()
 
-    async def test_a_second_publish_is_processed_once(self, world: World, amqp) -> None:
+    async def test_a_second_publish_is_processed_once(self, world: World, amqp: BusConfig) -> None:
         bus = create_bus(
             amqp.url,
             exchange=amqp.exchange,
@@ -156,7 +158,11 @@ class TestOutboxOnRabbitMQ:
             await bus.close()
 
     async def test_events_wait_for_an_unreachable_broker(
-        self, world: World, amqp, rabbit_proxy, monkeypatch: pytest.MonkeyPatch
+        self,
+        world: World,
+        amqp: BusConfig,
+        rabbit_proxy: tuple[TcpProxy, str],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         proxy, url = rabbit_proxy
         relay_bus = create_bus(
@@ -239,11 +245,11 @@ class TestOutboxInMemory:
             await bus.close()
 
 
-async def _zero(awaitable) -> bool:
+async def _zero(awaitable: Awaitable[int]) -> bool:
     return await awaitable == 0
 
 
-async def _not(awaitable) -> bool:
+async def _not(awaitable: Awaitable[bool]) -> bool:
     return not await awaitable
 
 
@@ -252,6 +258,6 @@ async def _attempted(world: World) -> bool:
         return bool((await session.execute(select(func.max(outbox_t.c.attempts)))).scalar_one())
 
 
-def logged(logs: list[dict[str, Any]], level: str) -> list[str]:
+def logged(logs: list[MutableMapping[str, Any]], level: str) -> list[str]:
     """The events logged at exactly `level` (structlog's capture)."""
     return [entry["event"] for entry in logs if entry["log_level"] == level]

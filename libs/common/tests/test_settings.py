@@ -11,9 +11,9 @@ from parley_common.settings import SHIPPED_SECRETS, BaseServiceSettings
 STRONG = "s" * 32
 
 
-def refusal(**values: str) -> str:
+def refusal(internal_token: str) -> str:
     with pytest.raises(ValidationError) as error:
-        BaseServiceSettings(_env_file=None, environment="production", **values)  # type: ignore[call-arg]
+        BaseServiceSettings(_env_file=None, environment="production", internal_token=internal_token)
     return str(error.value)
 
 
@@ -27,7 +27,7 @@ class TestProductionSecrets:
         refusal(internal_token="é" * 15 + "a")  # 31 bytes in UTF-8
         settings = BaseServiceSettings(
             _env_file=None, environment="production", internal_token=STRONG
-        )  # type: ignore[call-arg]
+        )
         assert settings.internal_token == STRONG
         assert STRONG not in repr(settings)
 
@@ -36,14 +36,14 @@ class TestProductionSecrets:
         assert "PARLEY_INTERNAL_TOKEN" in refusal(internal_token=shipped)
 
     def test_development_accepts_the_shipped_defaults(self) -> None:
-        assert BaseServiceSettings(_env_file=None).internal_token == "dev-internal-token"  # type: ignore[call-arg]
+        assert BaseServiceSettings(_env_file=None).internal_token == "dev-internal-token"
 
     def test_subclass_secrets_are_checked_too(self) -> None:
         from notify.config import Settings
 
         with pytest.raises(ValidationError) as error:
             Settings(
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
                 environment="production",
                 internal_token=STRONG,
                 unsubscribe_secret="dev-unsubscribe-secret",

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
+from fastapi import FastAPI
 
-from parley_common.runtime import runtime_of
+from auth.runtime import auth_runtime
 
 from .conftest import INTERNAL_TOKEN, PASSWORD, Users, bearer
 
@@ -179,20 +179,20 @@ class TestLogin:
         assert isinstance(r.json()["detail"], list)
 
     async def test_outdated_hash_is_rehashed(
-        self, app: object, client: httpx.AsyncClient, users: Users
+        self, app: FastAPI, client: httpx.AsyncClient, users: Users
     ) -> None:
         from auth.models import User
         from auth.passwords import PasswordHasher
 
         user = await users.register("judy")
         old = await PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1).hash(PASSWORD)
-        maker = runtime_of(app.state).sessionmaker
+        maker = auth_runtime(app.state).sessionmaker
         async with maker() as session, session.begin():
-            row = await session.get(User, user["id"])
+            row = await session.get_one(User, user["id"])
             row.password_hash = old
         await users.login("judy")
         async with maker() as session:
-            stored = await session.scalar(select(User.password_hash).where(User.id == user["id"]))
+            stored = (await session.get_one(User, user["id"])).password_hash
         assert stored != old
         assert "m=1024,t=1,p=1" in stored
 

@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
+from auth.runtime import auth_runtime
 from parley_common.jwt_verify import JWTVerifier
-from parley_common.runtime import runtime_of
 
 from .conftest import INTERNAL_TOKEN, Users, bearer
 
@@ -49,7 +49,7 @@ def claims_for(user: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 def sign(app: FastAPI, claims: dict[str, Any]) -> str:
     """Signed with the service's real key: only the claims are wrong."""
-    key = runtime_of(app.state).parts.keyring.current
+    key = auth_runtime(app.state).parts.keyring.current
     return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
 
 
@@ -73,7 +73,7 @@ class TestForgedTokens:
     async def test_alg_none(
         self, app: FastAPI, client: httpx.AsyncClient, user: dict[str, Any]
     ) -> None:
-        kid = runtime_of(app.state).parts.keyring.current.kid
+        kid = auth_runtime(app.state).parts.keyring.current.kid
         token = f"{segment({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{segment(claims_for(user))}."
         await self.assert_rejected(client, token)
 
@@ -122,7 +122,7 @@ class TestForgedTokens:
         self, app: FastAPI, client: httpx.AsyncClient, user: dict[str, Any]
     ) -> None:
         stranger = Ed25519PrivateKey.generate()
-        kid = runtime_of(app.state).parts.keyring.current.kid
+        kid = auth_runtime(app.state).parts.keyring.current.kid
         token = jwt.encode(claims_for(user), stranger, algorithm="EdDSA", headers={"kid": kid})
         await self.assert_rejected(client, token)
 

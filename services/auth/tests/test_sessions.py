@@ -11,13 +11,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from auth.models import OUTBOX as outbox
-from parley_common.runtime import runtime_of
+from auth.runtime import auth_runtime
 
 from .conftest import Users, bearer
 
 
 async def revoked_events(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
-    async with runtime_of(app.state).sessionmaker() as session:
+    async with auth_runtime(app.state).sessionmaker() as session:
         rows = (
             await session.execute(
                 select(outbox.c.routing_key, outbox.c.payload)

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import func, select
@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from chat.config import Settings
 from chat.main import create_app
 from chat.models import OUTBOX
+from chat.runtime import chat_runtime
 from parley_common.bus import Delivery
 from parley_common.events import UserRegistered, envelope, svc_key
-from parley_common.runtime import runtime_of
+from parley_common.http import Transports
 from parley_common.testing.harness import EventLog, UserApi, observe, running, service_settings
 from parley_common.testing.plugin import BusConfig
 from parley_common.testing.tokens import TokenFactory
@@ -50,14 +51,14 @@ class Chat(UserApi):
             producer="auth",
         )
         delivery = Delivery(svc_key(env.type), env.model_dump_json().encode(), str(env.id))
-        await runtime_of(self.app.state).consumers[0].handle(delivery)
+        await chat_runtime(self.app.state).consumers[0].handle(delivery)
         return user_id
 
     async def settle(self) -> None:
         """Wait until the outbox is empty and the observer has seen every row it published."""
 
         async def drained() -> bool:
-            async with runtime_of(self.app.state).sessionmaker() as session:
+            async with chat_runtime(self.app.state).sessionmaker() as session:
                 pending, total = (
                     await session.execute(
                         select(func.count().filter(OUTBOX.c.sent_at.is_(None)), func.count())
@@ -68,17 +69,25 @@ class Chat(UserApi):
         await wait_for(drained, timeout=15, message="outbox drained and events observed")
 
 
+class StartChat(Protocol):
+    """The `start_chat` fixture: one more chat app, on the test's database and exchange."""
+
+    async def __call__(self, *, transports: Transports | None = None, **overrides: Any) -> Chat: ...
+
+
 @pytest.fixture
 def tokens() -> TokenFactory:
     return TokenFactory()
 
 
 @pytest.fixture
-async def start_chat(pg_url: str, amqp: BusConfig, tokens: TokenFactory) -> AsyncIterator[Any]:
+async def start_chat(
+    pg_url: str, amqp: BusConfig, tokens: TokenFactory
+) -> AsyncIterator[StartChat]:
     """Starts the chat app (once per test) with optional setting overrides."""
     async with contextlib.AsyncExitStack() as stack:
 
-        async def start(*, transports: dict[str, Any] | None = None, **overrides: Any) -> Chat:
+        async def start(*, transports: Transports | None = None, **overrides: Any) -> Chat:
             log = EventLog()
             observer = await observe(amqp, log)
             stack.push_async_callback(observer.close)
@@ -93,5 +102,5 @@ async def start_chat(pg_url: str, amqp: BusConfig, tokens: TokenFactory) -> Asyn
 
 
 @pytest.fixture
-async def chat(start_chat: Any) -> Chat:
+async def chat(start_chat: StartChat) -> Chat:
     return await start_chat()

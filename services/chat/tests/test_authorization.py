@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
 from chat.models import OUTBOX as outbox
 from chat.models import Conversation, Member, Message, Reaction
-from parley_common.runtime import runtime_of
+from chat.runtime import chat_runtime
 from parley_common.testing.factories import (
     make_direct,
     make_friends,
@@ -17,14 +17,13 @@ from parley_common.testing.factories import (
     send_message,
 )
 
-if TYPE_CHECKING:
-    from conftest import Chat
+from .conftest import Chat
 
 DENIED = "Conversation not found or access denied"
 
 
 async def snapshot(chat: Chat) -> Any:
-    async with runtime_of(chat.app.state).sessionmaker() as session:
+    async with chat_runtime(chat.app.state).sessionmaker() as session:
 
         def rows(result: Any) -> list[Any]:
             return sorted(repr(tuple(r)) for r in result)

@@ -3,12 +3,11 @@ next to someone either of them blocked; emails only for the user and their frien
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import httpx
 
 from parley_common.testing.factories import make_friends, make_group, make_user
 
-if TYPE_CHECKING:
-    from conftest import Chat
+from .conftest import Chat
 
 NOT_FRIENDS = "You can only add your friends to a group"
 
@@ -17,8 +16,11 @@ async def people(chat: Chat, n: int) -> list[int]:
     return [await make_user(chat, i, f"user{i}") for i in range(1, n + 1)]
 
 
-def denied(r: Any, detail: str) -> bool:
-    return r.status_code == 403 and r.json()["detail"] == detail
+def denied(r: httpx.Response, detail: str) -> bool:
+    if r.status_code != 403:
+        return False
+    got: str = r.json()["detail"]
+    return got == detail
 
 
 class TestOnlyFriendsJoinGroups:

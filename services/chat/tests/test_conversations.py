@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from parley_common.testing.factories import (
     make_direct,
     make_friends,
@@ -12,8 +10,7 @@ from parley_common.testing.factories import (
     send_message,
 )
 
-if TYPE_CHECKING:
-    from conftest import Chat
+from .conftest import Chat, StartChat
 
 
 async def users(chat: Chat, n: int) -> list[int]:
@@ -64,7 +61,7 @@ class TestDirect:
         )
         assert r.status_code == 422
 
-    async def test_stranger_dms_setting(self, start_chat: Any) -> None:
+    async def test_stranger_dms_setting(self, start_chat: StartChat) -> None:
         chat = await start_chat(allow_stranger_dms=True)
         a, b = await users(chat, 2)
         conv = await make_direct(chat, a, b)

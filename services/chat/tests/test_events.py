@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -21,8 +21,7 @@ from parley_common.testing.plugin import BusConfig
 from parley_common.testing.proxy import TcpProxy
 from parley_common.testing.waiting import wait_for
 
-if TYPE_CHECKING:
-    from conftest import Chat
+from .conftest import Chat
 
 
 class TestPublishedEvents:

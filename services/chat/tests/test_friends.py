@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
 from parley_common.testing.factories import make_friends, make_group, make_user
 
-if TYPE_CHECKING:
-    from conftest import Chat
+from .conftest import Chat, StartChat
 
 
 class TestFriendRequests:
@@ -100,7 +97,7 @@ class TestFriendRequests:
 
 
 class TestPresence:
-    async def test_is_online_from_notify(self, start_chat: object) -> None:
+    async def test_is_online_from_notify(self, start_chat: StartChat) -> None:
         def presence(request: httpx.Request) -> httpx.Response:
             assert request.url.path == "/internal/presence"
             ids = request.url.params["user_ids"].split(",")
@@ -108,7 +105,7 @@ class TestPresence:
                 200, json={i: {"online": i == "2", "last_seen": None} for i in ids}
             )
 
-        chat: Chat = await start_chat(transports={"notify": httpx.MockTransport(presence)})  # type: ignore[operator]
+        chat = await start_chat(transports={"notify": httpx.MockTransport(presence)})
         for uid, name in ((1, "alice"), (2, "bob"), (3, "carol")):
             await make_user(chat, uid, name)
         await make_friends(chat, 1, 2)
@@ -116,11 +113,11 @@ class TestPresence:
         friends = await chat.ok("GET", "/friends", 1)
         assert [(f["id"], f["is_online"]) for f in friends] == [(2, True), (3, False)]
 
-    async def test_notify_down_means_offline(self, start_chat: object) -> None:
+    async def test_notify_down_means_offline(self, start_chat: StartChat) -> None:
         def broken(request: httpx.Request) -> httpx.Response:
             raise httpx.ConnectError("refused")
 
-        chat: Chat = await start_chat(transports={"notify": httpx.MockTransport(broken)})  # type: ignore[operator]
+        chat = await start_chat(transports={"notify": httpx.MockTransport(broken)})
         await make_user(chat, 1, "alice")
         await make_user(chat, 2, "bob")
         await make_friends(chat, 1, 2)

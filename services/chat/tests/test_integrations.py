@@ -8,26 +8,25 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 
 from chat.integrations import keys
 from chat.models import OUTBOX as outbox
 from chat.models import Conversation
+from chat.runtime import chat_runtime
 from parley.integration_keys import create_key, revoke_key
-from parley_common.runtime import runtime_of
 from parley_common.testing.factories import make_group, make_user, send_message
 
-if TYPE_CHECKING:
-    from conftest import Chat
+from .conftest import Chat
 
 ROOT = Path(__file__).resolve().parents[3]
 CTX = "/integrations/contexts/job/42"
 
 
 async def new_key(chat: Chat, name: str = "host") -> str:
-    async with runtime_of(chat.app.state).sessionmaker() as session:
+    async with chat_runtime(chat.app.state).sessionmaker() as session:
         key = await keys.create(session, name)
         await session.commit()
     return key
@@ -52,12 +51,12 @@ async def post(chat: Chat, key: str, path: str = CTX, **body: Any) -> Any:
 
 
 async def outbox_rows(chat: Chat) -> int:
-    async with runtime_of(chat.app.state).sessionmaker() as session:
+    async with chat_runtime(chat.app.state).sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(outbox)) or 0)
 
 
 async def context_conversations(chat: Chat) -> int:
-    async with runtime_of(chat.app.state).sessionmaker() as session:
+    async with chat_runtime(chat.app.state).sessionmaker() as session:
         query = select(func.count()).where(Conversation.context_type.is_not(None))
         return int(await session.scalar(query) or 0)
 
@@ -250,7 +249,7 @@ class TestKeys:
         assert wrong.json()["detail"] == "Invalid or revoked integration key"
         assert wrong.headers["www-authenticate"] == "Bearer"
 
-        async with runtime_of(chat.app.state).sessionmaker() as session:
+        async with chat_runtime(chat.app.state).sessionmaker() as session:
             assert await keys.revoke(session, "host")
             await session.commit()
         for method, path, payload in (
@@ -312,6 +311,6 @@ class TestKeys:
         assert r.status_code == 401
         assert (await chat.client.get(CTX, headers=kh(second))).status_code == 200
         # Only the hash is stored.
-        async with runtime_of(chat.app.state).sessionmaker() as session:
+        async with chat_runtime(chat.app.state).sessionmaker() as session:
             stored = {k.name: k.key_hash for k in await keys.list_all(session)}
         assert stored["shop"] == keys.hash_key(key) and key not in stored.values()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from chat.models import Message
-from parley_common.runtime import runtime_of
+from chat.runtime import chat_runtime
 from parley_common.testing.factories import (
     make_direct,
     make_friends,
@@ -18,8 +17,7 @@ from parley_common.testing.factories import (
     send_message,
 )
 
-if TYPE_CHECKING:
-    from conftest import Chat
+from .conftest import Chat, StartChat
 
 
 async def setup_group(chat: Chat, n: int = 3) -> tuple[list[int], int]:
@@ -41,8 +39,8 @@ class TestSend:
         reply = await send_message(chat, b, cid, "re", reply_to=m["id"])
         assert reply["reply_to"] == m["id"] and reply["seq"] == 2
 
-    async def test_send_errors(self, start_chat: object) -> None:
-        chat: Chat = await start_chat(max_message_length=10)  # type: ignore[operator]
+    async def test_send_errors(self, start_chat: StartChat) -> None:
+        chat = await start_chat(max_message_length=10)
         (a, b, _), cid = await setup_group(chat)
         r = await chat.call("POST", "/messages", a, json={"content": "x"})
         assert (r.status_code, r.json()["detail"]) == (400, "conversation_id is required")
@@ -114,7 +112,7 @@ class TestSequencing:
         assert seqs == list(range(1, 1001))
         for r in results:
             assert r == sorted(r)  # each sender's own messages are in order
-        async with runtime_of(chat.app.state).sessionmaker() as session:
+        async with chat_runtime(chat.app.state).sessionmaker() as session:
             stored = list(
                 await session.scalars(
                     select(Message.seq).where(Message.conversation_id == cid).order_by(Message.seq)
@@ -125,11 +123,11 @@ class TestSequencing:
         assert conv["last_seq"] == 1000
 
     async def test_two_replicas_sending_at_once_get_gap_free_seqs(
-        self, chat: Chat, start_chat: object
+        self, chat: Chat, start_chat: StartChat
     ) -> None:
         """Two chat processes on one database (replicas), each batching its own sends into
         concurrent transactions: the conversation's row lock keeps seqs unique and gap-free."""
-        other: Chat = await start_chat()  # type: ignore[operator]
+        other = await start_chat()
         names = [await make_user(chat, i, f"r{i}") for i in range(1, 11)]
         other.usernames.update(chat.usernames)
         cid = (await make_group(chat, names[0], names[1:], name="replicas"))["id"]
@@ -163,7 +161,7 @@ class TestIdempotency:
         assert {r.status_code for r in responses} == {200}
         assert len({r.json()["id"] for r in responses}) == 1
         assert len({r.json()["seq"] for r in responses}) == 1
-        async with runtime_of(chat.app.state).sessionmaker() as session:
+        async with chat_runtime(chat.app.state).sessionmaker() as session:
             count = await session.scalar(
                 select(func.count())
                 .select_from(Message)

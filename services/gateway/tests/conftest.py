@@ -12,6 +12,8 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from fastapi import FastAPI
+from websockets.exceptions import ConnectionClosed
 
 from gateway.config import Settings
 from gateway.main import create_app
@@ -26,14 +28,14 @@ from .fakes import FakeChat, fake_notify
 class Server:
     """The app on a real socket (uvicorn in this event loop)."""
 
-    def __init__(self, app: Any, **config: Any) -> None:
+    def __init__(self, app: FastAPI, **config: Any) -> None:
+        self.app = app
         # As in production (parley/stack.py): the protocol with direct frame writes.
         config.setdefault("ws", ParleyWebSocketProtocol)
         self.config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **config
         )
         self.server = uvicorn.Server(self.config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Server:
@@ -76,17 +78,23 @@ class Env:
 
 
 async def recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return frame
 
 
 async def recv_until(ws: Any, frame_type: str, timeout: float = 5.0) -> dict[str, Any]:
     async def loop() -> dict[str, Any]:
         while True:
-            frame = json.loads(await ws.recv())
+            frame: dict[str, Any] = json.loads(await ws.recv())
             if frame["type"] == frame_type:
                 return frame
 
     return await asyncio.wait_for(loop(), timeout)
+
+
+def close_code(closed: ConnectionClosed) -> int | None:
+    """The code of the close frame the server sent (None: the connection just dropped)."""
+    return closed.rcvd.code if closed.rcvd is not None else None
 
 
 async def connected(ws: Any) -> dict[str, Any]:

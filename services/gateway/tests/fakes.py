@@ -38,7 +38,7 @@ class FakeChat:
 
     def store_message(
         self, conversation_id: int, sender_id: int, content: str, cmid: str | None = None
-    ):
+    ) -> dict[str, Any]:
         msgs = self.messages[conversation_id]
         message = {
             "id": conversation_id * 100000 + len(msgs) + 1,
@@ -82,7 +82,7 @@ class FakeChat:
         async def send(body: dict[str, Any], authorization: str | None = Header(None)) -> Any:
             user = _user(authorization)
             cid = body.get("conversation_id")
-            if user not in self.members.get(cid, set()):
+            if not isinstance(cid, int) or user not in self.members.get(cid, set()):
                 return JSONResponse(
                     {"detail": "Conversation not found or access denied", "code": "not_found"}, 404
                 )

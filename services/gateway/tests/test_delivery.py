@@ -9,7 +9,9 @@ import uuid
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from gateway.runtime import gateway_of
 from parley_common.events import (
+    EventData,
     PresenceChanged,
     PresenceChanges,
     SessionRevoked,
@@ -17,13 +19,12 @@ from parley_common.events import (
     gateways_key,
     user_key,
 )
-from parley_common.runtime import runtime_of
 from parley_common.testing.waiting import wait_for
 
-from .conftest import Env, connected, gateway_env, recv, recv_until
+from .conftest import Env, close_code, connected, gateway_env, recv, recv_until
 
 
-async def publish(env: Env, key: str, data, event_id: uuid.UUID | None = None) -> None:
+async def publish(env: Env, key: str, data: EventData, event_id: uuid.UUID | None = None) -> None:
     e = envelope(data, producer="test", event_id=event_id)
     await env.bus.publish(key, e.model_dump_json().encode())
 
@@ -231,7 +232,7 @@ class TestEvents:
         await publish(env, user_key(1, "session.revoked"), SessionRevoked(user_id=1, sid="s-a"))
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws_a)
-        assert closed.value.rcvd.code == 4001
+        assert close_code(closed.value) == 4001
         await ws_b.send(json.dumps({"type": "ping"}))
         assert await recv(ws_b) == {"type": "pong"}
 
@@ -270,7 +271,9 @@ class TestEvents:
             await connected(slow)
             await connected(fast)
             big = secrets.token_urlsafe(150_000)  # incompressible: permessage-deflate is on
-            registry = runtime_of(env.server.config.app.state).parts.registry  # type: ignore[attr-defined]
+            gateway = gateway_of(env.server.app.state)
+            assert gateway is not None  # the server has started
+            registry = gateway.registry
 
             def slow_closed() -> bool:
                 return any(c.close_code == 4008 for c in registry.of_user(1))
@@ -287,4 +290,4 @@ class TestEvents:
             with pytest.raises(ConnectionClosed) as closed:
                 while True:
                     await asyncio.wait_for(slow.recv(), 10)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+            assert close_code(closed.value) == 4008

@@ -4,6 +4,7 @@ rate_limited, unavailable); chat's detail text is kept verbatim, its own code in
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ PROTOCOL_CODES = {"bad_request", "forbidden", "not_found", "rate_limited", "unav
         (503, {"detail": "down"}, "unavailable"),
     ],
 )
-def test_http_status_maps_to_a_protocol_code(status: int, body: dict, code: str) -> None:
+def test_http_status_maps_to_a_protocol_code(status: int, body: dict[str, Any], code: str) -> None:
     frame = error_from_response(httpx.Response(status, json=body))
     data = frame.model_dump(mode="json")
     assert data["code"] == code

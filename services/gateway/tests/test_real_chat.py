@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import websockets
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from chat.config import Settings as ChatSettings
 from chat.main import create_app as create_chat
@@ -23,7 +24,7 @@ from .conftest import Server, connected, make_settings, recv, recv_until
 INTERNAL = "test-internal-token"
 
 
-async def register(chat_app, user_id: int) -> None:
+async def register(chat_app: FastAPI, user_id: int) -> None:
     env = envelope(
         UserRegistered(
             user_id=user_id,
@@ -106,7 +107,7 @@ async def test_send_ack_fanout_and_resume_with_real_chat(
                     )
                 )
                 assert (await recv_until(a, "ack", timeout=15))["client_msg_id"] == f"c{i}"
-            seqs = []
+            seqs: list[int] = []
             while len(seqs) < 3:
                 frame = await recv_until(b, "new_message", timeout=15)
                 seqs.append(frame["message"]["seq"])

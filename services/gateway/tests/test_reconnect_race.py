@@ -59,7 +59,8 @@ async def test_socket_set_up_while_the_other_closes_keeps_conversations() -> Non
 
             async def only_the_second() -> bool:
                 async with httpx.AsyncClient(base_url=server.http_url) as http:
-                    return (await http.get("/health")).json()["websocket_connections"] == 1
+                    connections: int = (await http.get("/health")).json()["websocket_connections"]
+                    return connections == 1
 
             await wait_for(only_the_second, timeout=5, message="first socket gone")
             gated.gate.set()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -147,7 +149,7 @@ class TestEdge:
         }
         assert (await client.get("/docs")).status_code == 200
 
-    async def test_serves_web_client(self, tmp_path) -> None:
+    async def test_serves_web_client(self, tmp_path: Path) -> None:
         (tmp_path / "index.html").write_text("<h1>parley</h1>")
         (tmp_path / "app.js").write_text("console.log(1)")
         app = create_app(make_settings(web_root=tmp_path))

@@ -7,8 +7,9 @@ import httpx
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
-from .conftest import Env, connected, recv, recv_until
+from .conftest import Env, close_code, connected, recv, recv_until
 
 
 class TestConnectForms:
@@ -47,7 +48,7 @@ class TestConnectForms:
             await ws.send(json.dumps({"type": "ping"}))
             with pytest.raises(ConnectionClosed) as closed:
                 await recv(ws)
-            assert closed.value.rcvd.code == 4001
+            assert close_code(closed.value) == 4001
 
     @pytest.mark.parametrize("kind", ["garbage", "alg_none", "expired", "foreign_key"])
     async def test_bad_token_refused_403(self, env: Env, kind: str) -> None:
@@ -55,7 +56,7 @@ class TestConnectForms:
 
         token = {
             "garbage": "not-a-token",
-            "alg_none": jwt.encode({"sub": "1", "sid": "s"}, key=None, algorithm="none"),
+            "alg_none": jwt.encode({"sub": "1", "sid": "s"}, key="", algorithm="none"),
             "expired": env.tokens.token(1, ttl=-10),
             "foreign_key": __import__("parley_common.testing.tokens", fromlist=["TokenFactory"])
             .TokenFactory()
@@ -68,10 +69,12 @@ class TestConnectForms:
     async def test_foreign_origin_refused(self, env: Env) -> None:
         token = env.tokens.token(1)
         with pytest.raises(InvalidStatus) as refused:
-            await websockets.connect(f"{env.server.ws_url}/{token}", origin="https://evil.example")
+            await websockets.connect(
+                f"{env.server.ws_url}/{token}", origin=Origin("https://evil.example")
+            )
         assert refused.value.response.status_code == 403
         async with websockets.connect(
-            f"{env.server.ws_url}/{token}", origin="http://localhost:3000"
+            f"{env.server.ws_url}/{token}", origin=Origin("http://localhost:3000")
         ) as ws:
             assert (await connected(ws))["type"] == "connected"
 
@@ -109,7 +112,7 @@ class TestFrames:
         await ws.send(json.dumps({"type": "ping", "pad": "x" * (65 * 1024)}))
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws)
-        assert closed.value.rcvd.code == 1009
+        assert close_code(closed.value) == 1009
 
 
 class TestHealth:
@@ -131,7 +134,7 @@ async def test_token_expiring_then_4001() -> None:
         assert warning["expires_at"]
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws, timeout=5)
-        assert closed.value.rcvd.code == 4001
+        assert close_code(closed.value) == 4001
 
 
 async def test_shutdown_closes_1012() -> None:
@@ -143,5 +146,5 @@ async def test_shutdown_closes_1012() -> None:
         env.server.server.should_exit = True
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws, timeout=10)
-        assert closed.value.rcvd.code == 1012
+        assert close_code(closed.value) == 1012
     await asyncio.sleep(0)

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from notify.config import Settings
 from notify.main import create_app
 from notify.models import PROCESSED_EVENTS
+from notify.runtime import notify_runtime
 from parley_common.bus import Bus, Delivery, Subscription
 from parley_common.events import (
     ConversationCreated,
@@ -40,7 +41,6 @@ from parley_common.events import (
     svc_key,
     user_key,
 )
-from parley_common.runtime import runtime_of
 from parley_common.schemas import ConversationRead, MemberRef, MessageRead, UserPublic, UserRef
 from parley_common.testing.harness import connected_bus, service_settings
 from parley_common.testing.plugin import BusConfig
@@ -59,7 +59,7 @@ class SmtpCollector:
         if self.fail_next > 0:
             self.fail_next -= 1
             return "451 Try again later"
-        self.messages.append(email.message_from_bytes(envelope_.content, policy=default_policy))  # type: ignore[arg-type]
+        self.messages.append(email.message_from_bytes(envelope_.content, policy=default_policy))
         return "250 OK"
 
 
@@ -116,7 +116,7 @@ class Notify:
         )
         # The shared broker can be slow: publish nothing before notify's queues are bound.
         await wait_for(
-            lambda: bus_connected(runtime_of(self.app.state).bus),
+            lambda: bus_connected(notify_runtime(self.app.state).bus),
             timeout=60,
             message="notify's bus",
         )
@@ -144,7 +144,7 @@ class Notify:
         return await self.http.request(method, path, headers=self.auth(user_id), **kwargs)
 
     async def db(self, query: Any) -> Any:
-        async with runtime_of(self.app.state).sessionmaker() as session:
+        async with notify_runtime(self.app.state).sessionmaker() as session:
             return (await session.execute(query)).all()
 
     async def processed(self, env: Envelope) -> bool:
@@ -162,10 +162,11 @@ class Notify:
 
     # --- events other services publish -------------------------------------------------------
 
-    async def publish(
-        self, event: EventData, keys: list[str], *, env: Envelope | None = None
-    ) -> Envelope:
-        env = env or envelope(event, producer="test")
+    async def publish(self, event: EventData, keys: list[str]) -> Envelope:
+        return await self.publish_envelope(envelope(event, producer="test"), keys)
+
+    async def publish_envelope(self, env: Envelope, keys: list[str]) -> Envelope:
+        """Publishes `env` as it is: again, for the tests of duplicate deliveries."""
         self._counted_before[env.id] = _consumed(env.type)
         for key in keys:
             await self.bus.publish(key, env.model_dump_json().encode(), message_id=str(env.id))

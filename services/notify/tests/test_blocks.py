@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select
 
 from notify.models import Block, EmailItem
 from parley_common.events import BlockCreated, BlockRemoved, svc_key
 from parley_common.testing.waiting import wait_for
 
+from .conftest import Notify, Observer
 from .test_notifications import friend_requested, listed, pushed
-
-if TYPE_CHECKING:
-    from conftest import Notify, Observer
 
 ALICE, BOB, CAROL, GROUP = 1, 2, 3, 40
 

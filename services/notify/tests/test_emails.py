@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from sqlalchemy import select
 
 from notify.models import EmailItem, PendingEmail, User
 from notify.runtime import notify_runtime
-from parley_common.runtime import runtime_of
 from parley_common.testing.waiting import wait_for
 
-if TYPE_CHECKING:
-    from conftest import Notify, SmtpCollector
+from .conftest import Notify, SmtpCollector
 
 ALICE, BOB, GROUP = 1, 2, 10
 
@@ -120,7 +119,7 @@ class TestMissedMessageEmail:
         (first,) = await emails_for(notify, BOB, "pending")
         for seq in (2, 3, 4):
             await notify.message(GROUP, seq, ALICE, [ALICE, BOB], f"message {seq}")
-            await wait_for(lambda seq=seq: _items(notify, BOB, seq), message="queued")
+            await wait_for(partial(_items, notify, BOB, seq), message="queued")
         (pending,) = await emails_for(notify, BOB, "pending")
         assert pending.id == first.id and pending.due_at == first.due_at
         assert abs((first.due_at - first.created_at).total_seconds() - 30) < 1
@@ -173,7 +172,7 @@ class TestMissedMessageEmail:
         await setup_pair(notify)
         await notify.connected("gw-1", "bob-socket", BOB)
         await wait_for(
-            lambda: runtime_of(notify.app.state).parts.presence.store.is_online(BOB),
+            lambda: notify_runtime(notify.app.state).parts.presence.store.is_online(BOB),
             message="bob online",
         )
         await notify.wait_processed(await notify.message(GROUP, 1, ALICE, [ALICE, BOB], "hi"))

@@ -7,21 +7,19 @@ from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 from asgi_lifespan import LifespanManager
 
 from notify.config import Settings
 from notify.main import create_app
+from notify.runtime import notify_runtime
 from parley_common.bus import create_bus
 from parley_common.events import PresenceConnected, UserRegistered, envelope, svc_key
-from parley_common.runtime import runtime_of
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
 
-if TYPE_CHECKING:
-    from conftest import Notify
+from .conftest import Notify
 
 
 async def test_embedded_mode_writes_eml_files_and_tracks_presence(
@@ -64,7 +62,8 @@ async def test_embedded_mode_writes_eml_files_and_tracks_presence(
         )
         assert notify.http
         await wait_for(
-            lambda: runtime_of(notify.app.state).parts.presence.store.is_online(2), message="online"
+            lambda: notify_runtime(notify.app.state).parts.presence.store.is_online(2),
+            message="online",
         )
         r = await notify.http.get(
             "/internal/presence",

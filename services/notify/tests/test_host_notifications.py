@@ -3,12 +3,11 @@ channel choices that decide whether they are stored."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parley_common.events import NotificationRequested, svc_key
 
-if TYPE_CHECKING:
-    from conftest import Notify
+from .conftest import Notify
 
 ALICE, BOB, CAROL, STRANGER = 1, 2, 3, 99
 
@@ -30,7 +29,8 @@ async def request(notify: Notify, user_ids: list[int], type_: str, key: str | No
 async def listed(notify: Notify, user_id: int, **params: Any) -> list[dict[str, Any]]:
     r = await notify.get("/notifications", user_id, params=params)
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    items: list[dict[str, Any]] = r.json()
+    return items
 
 
 async def test_one_notification_per_user_and_key(notify: Notify) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,8 +19,7 @@ from parley_common.events import NotificationRequested, svc_key
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
 
-if TYPE_CHECKING:
-    from conftest import Notify, SmtpCollector
+from .conftest import Notify, SmtpCollector
 
 ALICE, BOB = 1, 2
 GROUP = 7

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from parley_common.runtime import runtime_of
+from notify.runtime import notify_runtime
 from parley_common.testing.harness import INTERNAL_TOKEN
 from parley_common.testing.waiting import wait_for
 
-if TYPE_CHECKING:
-    from conftest import Notify, Observer
+from .conftest import Notify, Observer
 
 INTERNAL = {"X-Parley-Service-Token": INTERNAL_TOKEN}
 
@@ -22,7 +21,8 @@ async def internal_presence(notify: Notify, *ids: int) -> dict[str, Any]:
         "/internal/presence", params={"user_ids": ",".join(map(str, ids))}, headers=INTERNAL
     )
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    presence: dict[str, Any] = r.json()
+    return presence
 
 
 def changes(observer: Observer, user_id: int) -> list[tuple[str, bool]]:
@@ -102,7 +102,7 @@ class TestPresence:
             )
             await notify.heartbeat("gw-live")
             await wait_for(lambda: _ttl_left(notify, "gw-live", above=ttl_ms * 0.7), message="beat")
-            await runtime_of(notify.app.state).parts.presence.reap_once()
+            await notify_runtime(notify.app.state).parts.presence.reap_once()
             assert await _online(notify, 7)
         assert time.monotonic() - started > notify.settings.presence_gateway_ttl_seconds
 
@@ -151,13 +151,17 @@ class TestPresence:
 
 
 async def _online(notify: Notify, user_id: int) -> bool:
-    return await runtime_of(notify.app.state).parts.presence.store.is_online(user_id)
+    return await notify_runtime(notify.app.state).parts.presence.store.is_online(user_id)
 
 
 async def _sockets(notify: Notify, user_id: int, count: int) -> bool:
     prefix = notify.settings.presence_key_prefix
     return (
-        int(await runtime_of(notify.app.state).parts.presence.store._r.hlen(f"{prefix}u:{user_id}"))
+        int(
+            await notify_runtime(notify.app.state).parts.presence.store._r.hlen(
+                f"{prefix}u:{user_id}"
+            )
+        )
         == count
     )
 
@@ -167,7 +171,7 @@ async def _ttl_left(
 ) -> bool:
     prefix = notify.settings.presence_key_prefix
     left = int(
-        await runtime_of(notify.app.state).parts.presence.store._r.pttl(
+        await notify_runtime(notify.app.state).parts.presence.store._r.pttl(
             f"{prefix}alive:{gateway_id}"
         )
     )

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select, text
 
 from notify import read_cursors
 from notify.models import Preferences, ReadCursor
-from parley_common.runtime import runtime_of
+from notify.runtime import notify_runtime
 from parley_common.testing.waiting import wait_for
 
-if TYPE_CHECKING:
-    from conftest import Notify
+from .conftest import Notify
 
 ALICE, GROUP = 1, 20
 
@@ -37,7 +35,7 @@ async def test_two_first_preference_writes_at_once_both_succeed(notify: Notify) 
         statuses = await asyncio.gather(
             put(user_id, {"digest": "daily"}), put(user_id, {"email_delay_minutes": 3})
         )
-        assert statuses == [200, 200]
+        assert list(statuses) == [200, 200]
         prefs = (await notify.get("/notifications/preferences", user_id)).json()
         # Both changes hold: the second writer waited for the first and changed its row.
         assert prefs["digest"] == "daily" and prefs["email_delay_minutes"] == 3
@@ -48,7 +46,7 @@ async def test_two_first_preference_writes_at_once_both_succeed(notify: Notify) 
 async def test_read_cursor_never_moves_backwards(notify: Notify) -> None:
     """Two receipts race on a cursor that does not exist yet: the newer (seq 9) commits first
     while the older (seq 3) already waits on its row; the cursor stays at 9."""
-    sessionmaker = runtime_of(notify.app.state).sessionmaker
+    sessionmaker = notify_runtime(notify.app.state).sessionmaker
     async with sessionmaker() as newer, sessionmaker() as older:
         await read_cursors.advance_txn(newer, user_id=ALICE, conversation_id=GROUP, seq=9)
         waiting = asyncio.create_task(

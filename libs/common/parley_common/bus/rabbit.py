@@ -190,7 +190,7 @@ class RabbitBus(Bus):
         exclusive: bool = False,
         prefetch: int = 32,
         max_attempts: int = 5,
-    ) -> Subscription:
+    ) -> RabbitSubscription:
         sub = RabbitSubscription(
             self,
             self._queue_prefix + queue,
