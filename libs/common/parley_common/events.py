@@ -270,6 +270,19 @@ class NotificationCreated(EventData, event_type="notification.created"):
     notification: NotificationRead
 
 
+class PushRequested(EventData, event_type="push.requested"):
+    """Notify to itself (routed `svc.push.requested`, its own queue `notify.push`): push this
+    to the user's devices unless they have an open socket by then. Sending waits on push
+    providers, so it never holds up notify's inbox."""
+
+    user_id: int
+    title: str
+    body: str = ""
+    collapse_key: str | None = None  # one visible push per conversation (or per type)
+    link: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.EVENT_TYPE: cls
     for cls in (
@@ -299,5 +312,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         PresenceChanged,
         PresenceChanges,
         NotificationCreated,
+        PushRequested,
     )
 }

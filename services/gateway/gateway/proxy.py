@@ -34,6 +34,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/integrations", "chat"),
     ("/notifications", "notify"),
     ("/presence", "notify"),
+    ("/devices", "notify"),
 )
 FORWARDED_REQUEST_HEADERS = (
     "authorization",

@@ -61,3 +61,47 @@ class Settings(BaseServiceSettings):
         default=3600.0,
         description="How long a closed connection id is remembered (a late `connected` is ignored).",
     )
+    # --- push (notify/push/): a platform is on when its settings are set --------------------
+    vapid_private_key: str = Field(
+        default="",
+        description="Web Push: the VAPID private key (base64url, raw P-256; `parley vapid-key` "
+        "makes one); empty: Web Push off.",
+    )
+    vapid_subject: str = Field(
+        default="mailto:ops@parley.local",
+        description="Web Push: the contact push services see in the VAPID claim.",
+    )
+    webpush_allowed_origins: list[str] = Field(
+        default=[
+            "https://fcm.googleapis.com",
+            "https://updates.push.services.mozilla.com",
+            "https://web.push.apple.com",
+            "https://*.notify.windows.com",
+        ],
+        description="Web Push: origins a subscription's endpoint may have (wildcards allowed); "
+        "notify sends requests there, so nothing else is accepted.",
+    )
+    fcm_endpoint: str = Field(
+        default="https://fcm.googleapis.com",
+        description="FCM: base URL of the HTTP v1 API.",
+    )
+    fcm_service_account_file: str = Field(
+        default="",
+        description="FCM: the Firebase service account JSON (project_id, client_email, "
+        "private_key, token_uri); empty: FCM off.",
+    )
+    push_ttl_seconds: int = Field(
+        default=86_400, ge=0, description="How long a push service keeps an undelivered push."
+    )
+    push_max_attempts: int = Field(
+        default=4, ge=1, description="Tries per device when the push service answers 429 or 5xx."
+    )
+    push_retry_base_seconds: float = Field(
+        default=1.0, ge=0, description="First wait before a retry (doubling; Retry-After wins)."
+    )
+    push_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one request to a push service."
+    )
+    max_devices_per_user: int = Field(
+        default=20, ge=1, description="A user's devices beyond this replace the oldest."
+    )

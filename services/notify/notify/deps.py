@@ -11,9 +11,10 @@ from parley_common.outbox import Outbox
 
 from .config import Settings
 from .presence.store import PresenceStore
+from .push.sender import PushSender
 from .runtime import notify_runtime
 
-__all__ = ["OutboxDep", "PresenceStoreDep", "SessionDep", "SettingsDep"]
+__all__ = ["OutboxDep", "PresenceStoreDep", "PushDep", "SessionDep", "SettingsDep"]
 
 
 async def get_settings(request: Request) -> Settings:
@@ -31,3 +32,10 @@ async def get_presence_store(request: Request) -> PresenceStore:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]
 PresenceStoreDep = Annotated[PresenceStore, Depends(get_presence_store)]
+
+
+async def get_push(request: Request) -> PushSender:
+    return notify_runtime(request.app.state).parts.push
+
+
+PushDep = Annotated[PushSender, Depends(get_push)]

@@ -11,3 +11,15 @@ class NotificationNotFound(NotFound):
 
 class InvalidUnsubscribeToken(BadRequest):
     code, detail = "invalid_unsubscribe_token", "Invalid or expired unsubscribe link"
+
+
+class DeviceNotFound(NotFound):
+    code, detail = "device_not_found", "Device not found"
+
+
+class PushUnavailable(BadRequest):
+    code, detail = "push_unavailable", "Push is not configured for this platform"
+
+
+class PushEndpointRefused(BadRequest):
+    code, detail = "push_endpoint_refused", "This push service is not allowed"

@@ -25,6 +25,7 @@ from parley_common.events import (
     MessageCreated,
     NotificationRequested,
     ReceiptUpdated,
+    SessionRevoked,
     UserRegistered,
     UserUpdated,
 )
@@ -38,6 +39,8 @@ from .notifications import repository as notification_repository
 from .notifications import service as notification_service
 from .notifications import triggers
 from .presence.store import PresenceStore
+from .push import devices
+from .push import requests as push_requests
 
 QUEUE = "notify.events"
 BINDINGS = [
@@ -49,6 +52,7 @@ BINDINGS = [
     "user.*.conversation.created",
     "user.*.friend.*",
     "svc.notification.requested",
+    f"user.*.{SessionRevoked.EVENT_TYPE}",
 ]
 
 
@@ -101,6 +105,7 @@ class NotifyEvents:
             MessageCreated.EVENT_TYPE: self.message_created,
             ReceiptUpdated.EVENT_TYPE: self.receipt_updated,
             NotificationRequested.EVENT_TYPE: self.notification_requested,
+            SessionRevoked.EVENT_TYPE: self.session_revoked,
         }
 
     async def user_changed(self, session: AsyncSession, env: Envelope) -> None:
@@ -161,11 +166,16 @@ class NotifyEvents:
             online = await self._presence.online_among(scheduler.recipients(e))
             offline = [u for u in scheduler.recipients(e) if u not in online]
         await scheduler.on_message_txn(session, e, offline=offline, settings=self._settings)
+        await push_requests.message_txn(session, self._outbox, e, offline=offline)
 
     async def notification_requested(self, session: AsyncSession, env: Envelope) -> None:
         await notification_service.create_host_txn(
             session, self._outbox, env.parse(NotificationRequested)
         )
+
+    async def session_revoked(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(SessionRevoked)
+        await devices.delete_session_txn(session, e.user_id, e.sid)
 
     async def receipt_updated(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(ReceiptUpdated)

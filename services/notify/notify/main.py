@@ -14,13 +14,14 @@ from .config import Settings
 from .notifications.api import router as notifications_router
 from .presence.api import handlers as presence_handlers
 from .presence.api import router as presence_router
+from .push.api import router as devices_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 SERVICE: Service[Settings, runtime.NotifyParts] = Service(
     name="notify",
     title="Parley notify",
-    routers=[notifications_router, presence_router],
+    routers=[notifications_router, presence_router, devices_router],
     build=runtime.build,
     migrations=MIGRATIONS,
     outbox=models.OUTBOX,

@@ -11,3 +11,8 @@ NOTIFICATIONS_CREATED = Counter(
     "parley_notifications_created_total", "In-app notifications created", ["type"]
 )
 USERS_ONLINE = Gauge("parley_users_online", "Users with at least one open connection")
+PUSHES = Counter(
+    "parley_pushes_total",
+    "Pushes to devices by platform and result (sent, gone, retry, failed)",
+    ["platform", "result"],
+)

@@ -109,6 +109,8 @@ class Preferences(Base):
     # Per notification type, the channels the user turned on or off: {"task.assigned":
     # {"email": false}, "host": {...}}; NULL or a missing entry: the defaults (channels.py).
     channels: Mapped[dict[str, dict[str, bool]] | None] = mapped_column(JSON)
+    # Push shows message text (false: "New message" only). NULL: the default, true.
+    push_previews: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class PendingEmail(Base):
@@ -180,3 +182,24 @@ class NotificationEmail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Device(Base):
+    """A phone or browser that gets push notifications: registered by a user in one login
+    session (logging out removes it), and removed when its push service says it is gone."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        Index("uq_devices_platform_token", "platform", "token", unique=True),
+        Index("ix_devices_user_id", "user_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId)
+    sid: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))  # webpush | fcm | apns
+    # The FCM or APNs token, or the Web Push endpoint URL.
+    token: Mapped[str] = mapped_column(String(1000))
+    # Web Push only: the subscription's p256dh and auth keys.
+    keys: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    app_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

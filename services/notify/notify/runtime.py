@@ -16,12 +16,15 @@ from .emails.sender import EmailSender
 from .emails.transport import create_transport
 from .presence.service import PresenceService
 from .presence.store import PresenceStore
+from .push import sender as push_sender
+from .push.sender import PushSender
 
 
 @dataclass(slots=True)
 class NotifyParts:
     presence: PresenceService
     sender: EmailSender
+    push: PushSender
 
 
 NotifyRuntime = Runtime[Settings, NotifyParts]
@@ -57,9 +60,15 @@ async def build(rt: NotifyRuntime) -> NotifyParts:
         transport=create_transport(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
         settings=settings,
     )
+    push = PushSender(settings=settings, presence=presence_store)
+    # Its own queue: a slow push service holds up nothing but pushes.
+    rt.add_consumer(
+        queue=push_sender.QUEUE, bindings=push_sender.BINDINGS, handlers=push.handlers()
+    )
+    rt.add_step("push", None, push.close)
     rt.add_step("presence", presence.start, presence.stop)
     rt.add_step("email_sender", sender.start, sender.stop)
-    return NotifyParts(presence=presence, sender=sender)
+    return NotifyParts(presence=presence, sender=sender, push=push)
 
 
 def notify_runtime(state: State) -> NotifyRuntime:

@@ -53,8 +53,9 @@ def text_of(message: EmailMessage) -> tuple[str, str]:
 
 
 def without_channels(prefs: dict[str, Any]) -> dict[str, Any]:
-    """The preferences of PROTOCOL.md's base (the per-type channels are tested on their own)."""
-    return {k: v for k, v in prefs.items() if k != "channels"}
+    """The preferences of PROTOCOL.md's base (per-type channels and push previews are tested
+    on their own)."""
+    return {k: v for k, v in prefs.items() if k not in ("channels", "push_previews")}
 
 
 class TestMissedMessageEmail:

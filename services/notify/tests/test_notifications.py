@@ -58,8 +58,9 @@ def duplicates() -> float:
 
 
 def without_channels(prefs: dict[str, Any]) -> dict[str, Any]:
-    """The preferences of PROTOCOL.md's base (the per-type channels are tested on their own)."""
-    return {k: v for k, v in prefs.items() if k != "channels"}
+    """The preferences of PROTOCOL.md's base (per-type channels and push previews are tested
+    on their own)."""
+    return {k: v for k, v in prefs.items() if k not in ("channels", "push_previews")}
 
 
 class TestNotificationsFromEvents:

@@ -21,6 +21,7 @@ def defaults(user_id: int) -> Preferences:
         digest="off",
         muted_conversation_ids=[],
         channels=None,
+        push_previews=None,
     )
 
 
@@ -46,6 +47,7 @@ def to_read(prefs: Preferences, default_delay_seconds: float) -> PreferencesRead
         digest=prefs.digest,
         muted_conversation_ids=sorted(prefs.muted_conversation_ids or []),
         channels={t: ChannelChoice(**c) for t, c in channels.listed(prefs).items()},
+        push_previews=prefs.push_previews is not False,
     )
 
 
@@ -75,6 +77,8 @@ async def update(session: AsyncSession, user_id: int, change: PreferencesUpdate)
         prefs.digest = change.digest
     if change.muted_conversation_ids is not None:
         prefs.muted_conversation_ids = sorted(set(change.muted_conversation_ids))
+    if change.push_previews is not None:
+        prefs.push_previews = change.push_previews
     if change.channels is not None:
         prefs.channels = channels.merged(
             prefs.channels,

@@ -53,6 +53,9 @@ class PreferencesRead(BaseModel):
         description="Per notification type, the channels on: chat's own types, `host` (the "
         "default for every host-defined type) and each host type the user chose for.",
     )
+    push_previews: bool = Field(
+        default=True, description='Pushes show message text (false: "New message" only).'
+    )
 
 
 def _only_pattern_keys(schema: dict[str, Any]) -> None:
@@ -74,6 +77,7 @@ class PreferencesUpdate(BaseModel):
     digest: Literal["off", "daily"] | None = None
     muted_conversation_ids: list[Int64] | None = Field(default=None, max_length=10_000)
     channels: dict[ChannelType, ChannelChange] | None = Field(default=None, max_length=100)
+    push_previews: StrictBool | None = None
 
 
 class UnsubscribeResult(BaseModel):

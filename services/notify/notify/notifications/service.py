@@ -16,6 +16,7 @@ from ..emails import notification_emails
 from ..errors import NotificationNotFound
 from ..metrics import NOTIFICATIONS_CREATED
 from ..models import Notification, Preferences
+from ..push import requests as push_requests
 from . import channels, preferences, repository
 
 TYPES = (
@@ -71,6 +72,16 @@ async def create_txn(
         body=body,
         link=link,
         notification=notification,
+    )
+    await push_requests.notification_txn(
+        session,
+        outbox,
+        prefs=prefs,
+        type_=type_,
+        title=title,
+        body=body,
+        link=link,
+        conversation_id=conversation_id,
     )
     return notification
 

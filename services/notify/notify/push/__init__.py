@@ -1,0 +1,1 @@
+"""Push notifications to phones and browsers: devices, providers, and the sender."""
