@@ -90,6 +90,16 @@ class Settings(BaseServiceSettings):
         description="FCM: the Firebase service account JSON (project_id, client_email, "
         "private_key, token_uri); empty: FCM off.",
     )
+    apns_endpoint: str = Field(
+        default="https://api.push.apple.com",
+        description="APNs: the provider API (https://api.sandbox.push.apple.com for development).",
+    )
+    apns_key_file: str = Field(
+        default="", description="APNs: the team's .p8 signing key (ES256); empty: APNs off."
+    )
+    apns_key_id: str = Field(default="", description="APNs: the key's id (the JWT's kid).")
+    apns_team_id: str = Field(default="", description="APNs: the team id (the JWT's iss).")
+    apns_topic: str = Field(default="", description="APNs: the app's bundle id (apns-topic).")
     push_ttl_seconds: int = Field(
         default=86_400, ge=0, description="How long a push service keeps an undelivered push."
     )

@@ -5,8 +5,11 @@
   subscription's private key, as the browser would.
 - FCM (`/token`, `/v1/projects/{project}/messages:send`): the OAuth JWT grant signed with the
   service account's key (RS256, `iss`, `aud`, `scope`), then the bearer it issued.
-- Tokens in `gone` answer 410 (Web Push) or 404 UNREGISTERED (FCM); `busy[name] = n` answers
-  the next n requests with 429 (Retry-After: 0).
+- APNs (`/3/device/{token}`, a second server speaking HTTP/2 only, as Apple's does): the
+  provider JWT (ES256 with the team's key, `kid`, `iss`, `iat` under an hour old) and
+  `apns-topic`.
+- Tokens in `gone` answer 410 (Web Push, APNs Unregistered) or 404 UNREGISTERED (FCM);
+  `busy[name] = n` answers the next n requests with 429 (Retry-After: 0).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import http_ece
+import hypercorn.asyncio
+import hypercorn.config
 import jwt
 import uvicorn
 from cryptography.hazmat.primitives import serialization
@@ -85,6 +90,16 @@ class PushService:
         self.browsers: dict[str, Browser] = {}
         self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.issued: set[str] = set()
+        self.apns_port = free_port()
+        self.apns_url = f"http://127.0.0.1:{self.apns_port}"
+        self.apns_key = ec.generate_private_key(ec.SECP256R1())
+        self.apns_key_id, self.apns_team_id, self.apns_topic = (
+            "KEY1234567",
+            "TEAM123456",
+            "app.parley.ios",
+        )
+        self._apns_stop = asyncio.Event()
+        self._apns_task: asyncio.Task[None] | None = None
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -107,6 +122,13 @@ class PushService:
             "private_key": pem,
             "token_uri": f"{self.url}/token",
         }
+
+    def apns_key_pem(self) -> str:
+        return self.apns_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
 
     def of(self, name: str) -> list[Received]:
         return [r for r in self.received if r.name == name]
@@ -192,7 +214,50 @@ class PushService:
         self.received.append(Received("fcm", name, message, dict(request.headers)))
         return JSONResponse({"name": f"projects/parley-test/messages/{len(self.received)}"})
 
+    async def apns(self, request: Request) -> Response:
+        if request.scope.get("http_version") != "2":
+            return self._refuse(505, "APNs needs HTTP/2")
+        name = request.path_params["token"]
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            header = jwt.get_unverified_header(token)
+            claims = jwt.decode(token, self.apns_key.public_key(), algorithms=["ES256"])
+        except jwt.PyJWTError as exc:
+            return self._refuse(403, f"APNs JWT: {exc}")
+        if (
+            scheme != "bearer"
+            or header.get("kid") != self.apns_key_id
+            or claims.get("iss") != self.apns_team_id
+            or not time.time() - 3600 < claims["iat"] <= time.time() + 5
+        ):
+            return self._refuse(403, "APNs JWT claims")
+        if request.headers.get("apns-topic") != self.apns_topic:
+            return self._refuse(400, "apns-topic")
+        if (throttled := self._throttled(name)) is not None:
+            return throttled
+        if name in self.gone:
+            return JSONResponse({"reason": "Unregistered"}, status_code=410)
+        self.received.append(Received("apns", name, await request.json(), dict(request.headers)))
+        return Response(status_code=200)
+
     async def __aenter__(self) -> PushService:
+        config = hypercorn.config.Config()
+        config.bind = [f"127.0.0.1:{self.apns_port}"]
+        config.loglevel = "WARNING"
+        apple = Starlette(routes=[Route("/3/device/{token}", self.apns, methods=["POST"])])
+        self._apns_task = asyncio.create_task(
+            hypercorn.asyncio.serve(apple, config, shutdown_trigger=self._apns_stop.wait)  # type: ignore[arg-type]
+        )
+        deadline = time.monotonic() + 10
+        while True:  # listening once a connection is accepted
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.apns_port)
+                writer.close()
+                break
+            except OSError:
+                if self._apns_task.done() or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
         app = Starlette(
             routes=[
                 Route("/wp/{name}", self.webpush, methods=["POST"]),
@@ -215,3 +280,6 @@ class PushService:
         assert self._server is not None and self._task is not None
         self._server.should_exit = True
         await self._task
+        self._apns_stop.set()
+        if self._apns_task is not None:
+            await self._apns_task

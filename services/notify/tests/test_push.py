@@ -44,6 +44,8 @@ async def notify_push(
 ) -> AsyncIterator[Notify]:
     account = tmp_path / "fcm.json"
     account.write_text(json.dumps(push_service.service_account()))
+    apns_key = tmp_path / "AuthKey.p8"
+    apns_key.write_text(push_service.apns_key_pem())
     configured = settings.model_copy(
         update={
             "vapid_private_key": new_private_key(),
@@ -51,6 +53,11 @@ async def notify_push(
             "fcm_endpoint": push_service.url,
             "fcm_service_account_file": str(account),
             "push_retry_base_seconds": 0.01,
+            "apns_endpoint": push_service.apns_url,
+            "apns_key_file": str(apns_key),
+            "apns_key_id": push_service.apns_key_id,
+            "apns_team_id": push_service.apns_team_id,
+            "apns_topic": push_service.apns_topic,
         }
     )
     notify = await harness(configured, test_bus, tokens).start()
@@ -168,6 +175,31 @@ async def test_previews_off_mute_and_a_notification_push(
     assert task["data"]["type"] == "task.assigned"
 
 
+async def test_an_iphone_gets_the_message_over_http2_and_goes_when_unregistered(
+    notify_push: Notify, push_service: PushService
+) -> None:
+    await group_with_bob(notify_push)
+    await register(notify_push, BOB, {"platform": "apns", "token": "bob-iphone-0001"})
+    await notify_push.message(
+        GROUP, 1, ALICE, [ALICE, BOB, CAROL], "On my way", sender_username="alice"
+    )
+    await wait_for(lambda: push_service.of("bob-iphone-0001"), message="the APNs push")
+    (push,) = push_service.of("bob-iphone-0001")
+    aps = push.payload["aps"]
+    assert aps["alert"] == {"title": "alice", "body": "On my way"}
+    assert aps["badge"] == 1 and aps["thread-id"] == f"conversation-{GROUP}"  # added to group
+    assert push.headers["apns-collapse-id"] == f"conversation-{GROUP}"
+    assert push.headers["apns-push-type"] == "alert"
+
+    push_service.gone.add("bob-iphone-0001")
+    await notify_push.message(GROUP, 2, ALICE, [ALICE, BOB, CAROL], "gone", sender_username="alice")
+
+    async def devices_left() -> list[Any]:
+        return list(await notify_push.db(select(Device.id).where(Device.user_id == BOB)))
+
+    await wait_for(lambda: _equals(devices_left(), []), message="the unregistered iPhone removed")
+
+
 async def test_gone_devices_are_removed_and_busy_services_retried(
     notify_push: Notify, push_service: PushService
 ) -> None:
@@ -223,7 +255,6 @@ async def test_bad_registrations_are_refused_and_change_nothing(
     elsewhere = push_service.browser("x").subscription() | {"endpoint": "https://evil.example/wp/1"}
     cases: list[tuple[dict[str, Any], int, str | None]] = [
         ({"platform": "webpush", "subscription": elsewhere}, 400, "push_endpoint_refused"),
-        ({"platform": "apns", "token": "abcdefgh12345678"}, 400, "push_unavailable"),
         ({"platform": "webpush", "token": "abcdefgh12345678"}, 422, None),
         ({"platform": "fcm"}, 422, None),
         ({"platform": "sms", "token": "abcdefgh12345678"}, 422, None),
@@ -242,4 +273,7 @@ async def test_bad_registrations_are_refused_and_change_nothing(
     key = await notify_push.http.get("/devices/webpush-key", headers=headers)
     assert key.status_code == 200 and len(key.json()["public_key"]) == 87
     r = await notify.http.get("/devices/webpush-key", headers=notify.auth(BOB))
+    assert r.status_code == 400 and r.json()["code"] == "push_unavailable"
+    body = {"platform": "apns", "token": "abcdefgh12345678"}
+    r = await notify.http.post("/devices", json=body, headers=notify.auth(BOB))
     assert r.status_code == 400 and r.json()["code"] == "push_unavailable"

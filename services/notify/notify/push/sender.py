@@ -23,6 +23,7 @@ from ..models import Device
 from ..notifications import repository as notification_repository
 from ..presence.store import PresenceStore
 from . import devices
+from .apns import ApnsProvider
 from .providers import FcmProvider, Outcome, Provider, Push, Result, WebPushProvider
 
 log = structlog.get_logger(__name__)
@@ -51,6 +52,10 @@ class PushSender:
             self.providers["fcm"] = FcmProvider.from_file(
                 settings.fcm_service_account_file, endpoint=settings.fcm_endpoint, http=self._http
             )
+        self._apns: ApnsProvider | None = None
+        if settings.apns_key_file:
+            self._apns = ApnsProvider.from_settings(settings)
+            self.providers["apns"] = self._apns
 
     @property
     def platforms(self) -> frozenset[str]:
@@ -58,6 +63,8 @@ class PushSender:
 
     async def close(self) -> None:
         await self._http.aclose()
+        if self._apns is not None:
+            await self._apns.close()
 
     def handlers(self) -> dict[str, EventHandler]:
         return {PushRequested.EVENT_TYPE: self.push_requested}
