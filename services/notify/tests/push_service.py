@@ -241,12 +241,12 @@ class PushService:
         return Response(status_code=200)
 
     async def __aenter__(self) -> PushService:
-        config = hypercorn.config.Config()
-        config.bind = [f"127.0.0.1:{self.apns_port}"]
-        config.loglevel = "WARNING"
+        apple_config = hypercorn.config.Config()
+        apple_config.bind = [f"127.0.0.1:{self.apns_port}"]
+        apple_config.loglevel = "WARNING"
         apple = Starlette(routes=[Route("/3/device/{token}", self.apns, methods=["POST"])])
         self._apns_task = asyncio.create_task(
-            hypercorn.asyncio.serve(apple, config, shutdown_trigger=self._apns_stop.wait)  # type: ignore[arg-type]
+            hypercorn.asyncio.serve(apple, apple_config, shutdown_trigger=self._apns_stop.wait)  # type: ignore[arg-type]
         )
         deadline = time.monotonic() + 10
         while True:  # listening once a connection is accepted
