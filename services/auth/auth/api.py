@@ -103,7 +103,12 @@ async def login(request: Request, session: SessionDep, ctx: AuthCtx) -> TokenRes
     body = await _login_body(request)
     address = client_address(request, trusted=is_service_call(request))
     return await service.login(
-        session, ctx, identifier=body.username, password=body.password, address=address
+        session,
+        ctx,
+        identifier=body.username,
+        password=body.password,
+        address=address,
+        user_agent=request.headers.get("user-agent"),
     )
 
 

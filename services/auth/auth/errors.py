@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley_common.errors import BadRequest, RateLimited, Unauthorized
+from parley_common.errors import BadRequest, NotFound, RateLimited, Unauthorized
 
 
 class UsernameTaken(BadRequest):
@@ -42,3 +42,7 @@ class RefreshTokenReused(InvalidRefreshToken):
 
 class LoginThrottled(RateLimited):
     code, detail = "login_throttled", "Too many failed login attempts"
+
+
+class SessionNotFound(NotFound):
+    code, detail = "session_not_found", "Session not found"

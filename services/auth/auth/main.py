@@ -13,13 +13,14 @@ from . import models, runtime
 from .api import internal, router
 from .config import Settings
 from .service import AuthContext
+from .sessions_api import router as sessions_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 SERVICE: Service[Settings, AuthContext] = Service(
     name="auth",
     title="Parley auth",
-    routers=[router, internal],
+    routers=[router, sessions_router, internal],
     build=runtime.build,
     migrations=MIGRATIONS,
     outbox=models.OUTBOX,

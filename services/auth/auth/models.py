@@ -49,6 +49,11 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     revoke_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # What GET /auth/sessions shows the user to tell their sessions apart: set at login, and
+    # last_used_at at every refresh (an access token lives minutes, so it is close enough).
+    user_agent: Mapped[str | None] = mapped_column(String(300), default=None)
+    address: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RefreshToken(Base):

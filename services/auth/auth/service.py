@@ -114,9 +114,19 @@ async def change_password(
     if not valid:
         raise WrongCurrentPassword()
     user.password_hash = await ctx.hasher.hash(data.new_password)
-    for sid in await repo.live_session_ids(session, user.id):
+    await revoke_other_sessions(session, ctx, user.id, current_sid, reason="password_changed")
+
+
+async def revoke_other_sessions(
+    session: AsyncSession, ctx: AuthContext, user_id: int, current_sid: str, *, reason: str
+) -> int:
+    """End every login of the user but `current_sid`; how many there were."""
+    revoked = 0
+    for sid in await repo.live_session_ids(session, user_id):
         if sid != current_sid:
-            await _revoke_session(session, ctx, user.id, sid, reason="password_changed")
+            await revoke_session(session, ctx, user_id, sid, reason=reason)
+            revoked += 1
+    return revoked
 
 
 async def search(
@@ -178,7 +188,13 @@ async def _publish_user(
 
 
 async def login(
-    session: AsyncSession, ctx: AuthContext, *, identifier: str, password: str, address: str
+    session: AsyncSession,
+    ctx: AuthContext,
+    *,
+    identifier: str,
+    password: str,
+    address: str,
+    user_agent: str | None = None,
 ) -> TokenResponse:
     """Username or email, then password; failures are counted per name and per address."""
     key = username_key(identifier)
@@ -205,7 +221,13 @@ async def login(
     if new_hash is not None:  # cost parameters changed since this hash was made
         user.password_hash = new_hash
     await ctx.throttle.reset_user(throttle_key)
-    login_session = LoginSession(id=new_session_id(), user_id=user.id)
+    login_session = LoginSession(
+        id=new_session_id(),
+        user_id=user.id,
+        user_agent=(user_agent or "")[:300] or None,
+        address=address[:64],
+        last_used_at=utcnow(),
+    )
     session.add(login_session)
     await session.flush()
     LOGINS.labels("ok").inc()
@@ -226,7 +248,7 @@ async def refresh(session: AsyncSession, ctx: AuthContext, refresh_token: str) -
     now = utcnow()
     if token.rotated_at is not None or not await repo.mark_rotated(session, token.id, now):
         REFRESHES.labels("reused").inc()
-        await _revoke_session(session, ctx, login_session.user_id, login_session.id, reason="reuse")
+        await revoke_session(session, ctx, login_session.user_id, login_session.id, reason="reuse")
         raise RefreshTokenReused()
     if token.expires_at <= now:
         REFRESHES.labels("expired").inc()
@@ -235,6 +257,7 @@ async def refresh(session: AsyncSession, ctx: AuthContext, refresh_token: str) -
     if user is None:
         raise InvalidRefreshToken()
     REFRESHES.labels("ok").inc()
+    login_session.last_used_at = now
     return await _issue_tokens(session, ctx, user, login_session.id)
 
 
@@ -245,9 +268,7 @@ async def logout(session: AsyncSession, ctx: AuthContext, refresh_token: str) ->
         return
     login_session = await session.get(LoginSession, token.session_id)
     if login_session is not None:
-        await _revoke_session(
-            session, ctx, login_session.user_id, login_session.id, reason="logout"
-        )
+        await revoke_session(session, ctx, login_session.user_id, login_session.id, reason="logout")
 
 
 async def _issue_tokens(
@@ -277,7 +298,7 @@ async def _issue_tokens(
     )
 
 
-async def _revoke_session(
+async def revoke_session(
     session: AsyncSession, ctx: AuthContext, user_id: int, sid: str, *, reason: str
 ) -> None:
     if await repo.revoke_session(session, sid, reason=reason, now=utcnow()):
