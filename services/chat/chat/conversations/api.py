@@ -124,6 +124,12 @@ async def create_group(ctx: CtxDep, body: GroupCreate) -> ConversationRead:
     return await service.create_group(ctx, name=body.name, member_user_ids=body.member_user_ids)
 
 
+@router.get("/direct/{user_id:int}", response_model=ConversationRead, responses=errors(404))
+async def get_direct_conversation(ctx: CtxDep, user_id: Int64) -> ConversationRead:
+    """Your direct conversation with this user, if you have one."""
+    return await service.get_direct(ctx, user_id=user_id)
+
+
 @router.get("/{conversation_id:int}", response_model=ConversationRead, responses=errors(404))
 async def get_conversation(ctx: CtxDep, conversation_id: Int64) -> ConversationRead:
     """One conversation you are a member of."""

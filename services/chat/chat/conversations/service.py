@@ -165,6 +165,14 @@ async def get(ctx: Ctx, *, conversation_id: int) -> ConversationRead:
     return await views.to_read(ctx.session, conversation, ctx.user_id)
 
 
+async def get_direct(ctx: Ctx, *, user_id: int) -> ConversationRead:
+    """The caller's direct conversation with `user_id` (404 when there is none)."""
+    conversation = await repo.by_pair_key(ctx.session, pair_key(ctx.user_id, user_id))
+    if conversation is None:
+        raise ConversationNotFound()
+    return await get(ctx, conversation_id=conversation.id)
+
+
 async def list_mine(
     ctx: Ctx, *, order: str, limit: int | None, before: int | None
 ) -> list[ConversationRead]:

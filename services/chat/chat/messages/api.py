@@ -1,4 +1,4 @@
-"""Routes for messages: send, page, edit, delete, react, search."""
+"""Routes for messages: send, get, page, edit, delete, react, search."""
 
 from __future__ import annotations
 
@@ -97,6 +97,12 @@ async def list_messages(
     return await service.page_by_offset(
         ctx, conversation_id=conversation_id, skip=skip, limit=limit
     )
+
+
+@router.get("/{message_id:int}", response_model=MessageRead, responses=errors(404))
+async def get_message(ctx: CtxDep, message_id: Int64) -> MessageRead:
+    """One message of a conversation you are a member of."""
+    return await service.get_one(ctx, message_id=message_id)
 
 
 @router.patch("/{message_id:int}", response_model=MessageRead, responses=errors(400, 403, 404))

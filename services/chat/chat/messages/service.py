@@ -146,6 +146,11 @@ async def _own_visible(ctx: Ctx, message_id: int) -> tuple[Message, Access]:
     return message, access
 
 
+async def get_one(ctx: Ctx, *, message_id: int) -> MessageRead:
+    message, _ = await _own_visible(ctx, message_id)
+    return await views.to_read_one(ctx.session, message)
+
+
 async def edit(ctx: Ctx, *, message_id: int, content: str | None) -> MessageRead:
     content = check_content(ctx, content)
     message, access = await _own_visible(ctx, message_id)
