@@ -37,6 +37,7 @@ from .jwt_verify import JWTVerifier
 from .observability import install_observability
 from .outbox import Outbox, OutboxRelay
 from .request_guard import install_request_guard
+from .retention import Purge, Retention, standard_purges
 from .settings import BaseServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -87,6 +88,9 @@ class Runtime(Generic[S, P]):
     clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     verifier: JWTVerifier | None = None
     steps: list[Step] = field(default_factory=list)
+    #: What retention deletes beyond the outbox and inbox rows (added by `build`).
+    purges: list[Purge] = field(default_factory=list)
+    retention: Retention | None = None
     _parts: P | None = None
 
     # Typed access to what a service with a database (or a store) always has: a missing one is
@@ -243,6 +247,9 @@ async def _running(
         if runtime.relay is not None:
             relay = runtime.relay
             await _start(Step("outbox_relay", relay.start, relay.stop), started)
+        if runtime.engine is not None:
+            runtime.retention = _retention(service, runtime)
+            runtime.steps.append(Step("retention", runtime.retention.start, runtime.retention.stop))
         for step in runtime.steps:
             await _start(step, started)
         app.state.runtime = runtime
@@ -251,6 +258,17 @@ async def _running(
     finally:
         for step in reversed(started):
             await _stop(step)
+
+
+def _retention(service: Service[S, P], rt: Runtime[S, P]) -> Retention:
+    settings = rt.settings
+    return Retention(
+        service=service.name,
+        sessionmaker=rt.sessionmaker,
+        purges=standard_purges(service.outbox, service.processed, settings) + rt.purges,
+        interval=settings.retention_interval_seconds,
+        batch_size=settings.retention_batch_size,
+    )
 
 
 def _backend_steps(service: Service[S, P], rt: Runtime[S, P]) -> list[Step]:

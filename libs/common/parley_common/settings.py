@@ -110,6 +110,21 @@ class BaseServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=1.0, description="Outbox relay fallback poll (it is also woken after each commit)."
     )
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often old rows are deleted (docs/operations.md)."
+    )
+    retention_batch_size: int = Field(
+        default=1000, ge=1, description="Rows deleted per statement (short locks, small WAL)."
+    )
+    outbox_retention_days: float = Field(
+        default=7.0, ge=0, description="Published outbox rows are kept this long."
+    )
+    inbox_retention_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="Consumed event ids are kept this long: longer than the broker keeps "
+        "a message it may redeliver.",
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> BaseServiceSettings:

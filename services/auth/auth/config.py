@@ -27,3 +27,8 @@ class Settings(BaseServiceSettings):
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
     user_search_limit: int = Field(default=20, ge=1, le=100)
+    revoked_session_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Ended login sessions (and their refresh tokens) are deleted after this.",
+    )

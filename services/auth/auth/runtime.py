@@ -12,7 +12,7 @@ from parley_common.jwt_verify import JWTVerifier
 from parley_common.logging import configure_logging
 from parley_common.runtime import Runtime, runtime_of
 
-from . import keys
+from . import keys, retention
 from .config import Settings
 from .keys import KeyRing
 from .passwords import PasswordHasher
@@ -43,6 +43,7 @@ async def build(rt: AuthRuntime) -> AuthContext:
         http=jwks_http,
     )
     rt.add_step("jwks_http", stop=jwks_http.aclose)
+    rt.purges.extend(retention.purges(settings))
     return AuthContext(
         settings=settings,
         hasher=PasswordHasher(

@@ -115,3 +115,9 @@ class Settings(BaseServiceSettings):
     max_devices_per_user: int = Field(
         default=20, ge=1, description="A user's devices beyond this replace the oldest."
     )
+    email_retention_days: float = Field(
+        default=30.0, ge=0, description="Sent, cancelled and failed emails are deleted after this."
+    )
+    read_notification_retention_days: float = Field(
+        default=90.0, ge=0, description="Read notifications are deleted after this."
+    )

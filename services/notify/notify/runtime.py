@@ -10,7 +10,7 @@ from starlette.datastructures import State
 
 from parley_common.runtime import Runtime, runtime_of
 
-from . import blocks, events
+from . import blocks, events, retention
 from .config import Settings
 from .emails.sender import EmailSender
 from .emails.transport import create_transport
@@ -66,6 +66,7 @@ async def build(rt: NotifyRuntime) -> NotifyParts:
         queue=push_sender.QUEUE, bindings=push_sender.BINDINGS, handlers=push.handlers()
     )
     rt.add_step("push", None, push.close)
+    rt.purges.extend(retention.purges(settings))
     rt.add_step("presence", presence.start, presence.stop)
     rt.add_step("email_sender", sender.start, sender.stop)
     return NotifyParts(presence=presence, sender=sender, push=push)

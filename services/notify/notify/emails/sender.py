@@ -29,10 +29,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley_common.db import utcnow
+from parley_common.loops import Loop
 
 from .. import projections
 from ..config import Settings
-from ..loops import Loop
 from ..metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
 from ..models import EmailItem, NotificationEmail, PendingEmail, ReadCursor
 from ..notifications import preferences

@@ -33,10 +33,10 @@ from parley_common.events import (
     PresenceHeartbeat,
     gateways_key,
 )
+from parley_common.loops import Loop
 from parley_common.metrics import EVENTS_CONSUMED
 from parley_common.transient import publish_transient
 
-from ..loops import Loop
 from ..metrics import USERS_ONLINE
 from .store import PresenceStore, Transition
 
