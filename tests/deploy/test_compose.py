@@ -103,7 +103,11 @@ class TestSecrets:
     ) -> None:
         path = tmp_path / ".env"
         path.write_text("PARLEY_INTERNAL_TOKEN=" + "k" * 40 + "\n")
-        assert write_secrets(path) == ["PARLEY_UNSUBSCRIBE_SECRET", "GRAFANA_ADMIN_PASSWORD"]
+        assert write_secrets(path) == [
+            "PARLEY_UNSUBSCRIBE_SECRET",
+            "PARLEY_KEY_ENCRYPTION_KEY",
+            "GRAFANA_ADMIN_PASSWORD",
+        ]
         values = read_env(path)
         assert values["PARLEY_INTERNAL_TOKEN"] == "k" * 40
         assert len(values["PARLEY_UNSUBSCRIBE_SECRET"]) >= 32

@@ -18,6 +18,7 @@ SHIPPED_SECRETS = frozenset(
         "secret",
         "dev-internal-token",
         "dev-unsubscribe-secret",
+        "dev-key-encryption-key",
         "test-internal-token",
         "test-unsubscribe-secret",
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from parley_common.settings import BaseServiceSettings
+from parley_common.settings import BaseServiceSettings, secret_field
 
 
 class Settings(BaseServiceSettings):
@@ -31,4 +31,26 @@ class Settings(BaseServiceSettings):
         default=30.0,
         ge=0,
         description="Ended login sessions (and their refresh tokens) are deleted after this.",
+    )
+    key_encryption_key: str = secret_field(
+        "dev-key-encryption-key",
+        "Encrypts the signing keys' private halves in the database (any long random string; "
+        "`make secrets` makes one).",
+    )
+    previous_key_encryption_keys: list[str] = Field(
+        default=[],
+        repr=False,
+        description="Earlier key_encryption_key values, still accepted for reading while "
+        "`parley keys rotate` re-encrypts with the current one.",
+    )
+    key_reload_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often auth looks for a newer signing key and retires superseded ones.",
+    )
+    signing_key_rotation_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="Rotate the signing key when the newest is this old (0: only by "
+        "`parley keys rotate`).",
     )

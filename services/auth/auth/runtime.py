@@ -3,6 +3,7 @@ typed access to it."""
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 import httpx
@@ -10,11 +11,12 @@ from starlette.datastructures import State
 
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.logging import configure_logging
+from parley_common.loops import Loop
 from parley_common.runtime import Runtime, runtime_of
 
-from . import keys, retention
+from . import key_rotation, keys, retention
 from .config import Settings
-from .keys import KeyRing
+from .keys import KeyRing, KeyVault
 from .passwords import PasswordHasher
 from .service import AuthContext
 from .throttle import LoginThrottle
@@ -25,9 +27,16 @@ AuthRuntime = Runtime[Settings, AuthContext]
 async def build(rt: AuthRuntime) -> AuthContext:
     settings = rt.settings
     configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
-    keyring = KeyRing()
+    vault = KeyVault(settings.key_encryption_key, settings.previous_key_encryption_keys)
+    keyring = KeyRing(vault)
     await keyring.load(rt.sessionmaker)
     sessionmaker = rt.sessionmaker
+    key_upkeep = Loop(
+        "signing-keys",
+        functools.partial(key_rotation.upkeep, sessionmaker, keyring, vault, settings),
+        settings.key_reload_seconds,
+    )
+    rt.add_step("signing_keys", key_upkeep.start, key_upkeep.stop)
 
     async def serve_jwks(_: httpx.Request) -> httpx.Response:
         async with sessionmaker() as session:
