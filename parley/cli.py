@@ -1,5 +1,5 @@
 """The `parley` command: `parley run`, `parley services`, `parley migrate`,
-`parley integration-key create|revoke|list`, `parley email-preview TYPE`, `parley vapid-key`, `parley keys`; `parley COMMAND --help` for each one's options."""
+`parley integration-key create|revoke|list`, `parley email-preview TYPE`, `parley vapid-key`, `parley keys`, `parley dlq`; `parley COMMAND --help` for each one's options."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "parley.integration_keys",
         "create, revoke or list the keys of the integration API",
     ),
+    "dlq": ("parley.dlq", "list, show, replay or drop the dead-letter queues' messages"),
     "keys": ("parley.signing_keys", "list, rotate or retire auth's token signing keys"),
     "vapid-key": ("parley.vapid_key", "a new VAPID key pair for Web Push"),
     "email-preview": (

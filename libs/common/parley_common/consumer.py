@@ -109,6 +109,10 @@ class EventConsumer:
         self._linger = linger
         self._subscription: Subscription | None = None
 
+    @property
+    def queue(self) -> str:
+        return self._queue
+
     async def start(self) -> None:
         self._subscription = await self._bus.subscribe_batches(
             self._queue,

@@ -30,6 +30,7 @@ from . import db
 from . import store as store_mod
 from .bus import Bus, create_bus
 from .consumer import BatchPreparer, EventConsumer, EventHandler, WorkCheck
+from .dead_letter_gauge import DeadLetterGauge
 from .errors import install_error_handlers
 from .http import Transports, service_client
 from .internal_calls import InternalHandler
@@ -247,6 +248,14 @@ async def _running(
         if runtime.relay is not None:
             relay = runtime.relay
             await _start(Step("outbox_relay", relay.start, relay.stop), started)
+        if runtime.consumers:
+            gauge = DeadLetterGauge(
+                service=service.name,
+                bus=runtime.bus,
+                queues=[c.queue for c in runtime.consumers],
+                interval=settings.dead_letter_check_seconds,
+            )
+            runtime.steps.append(Step("dead_letter_gauge", gauge.start, gauge.stop))
         if runtime.engine is not None:
             runtime.retention = _retention(service, runtime)
             runtime.steps.append(Step("retention", runtime.retention.start, runtime.retention.stop))

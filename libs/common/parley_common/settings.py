@@ -111,6 +111,9 @@ class BaseServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=1.0, description="Outbox relay fallback poll (it is also woken after each commit)."
     )
+    dead_letter_check_seconds: float = Field(
+        default=30.0, gt=0, description="How often parley_dead_letters is read from the broker."
+    )
     retention_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often old rows are deleted (docs/operations.md)."
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+#: What to do with dead letters: look (they stay), put back on their queue, or delete.
+DeadLetterAction = Literal["peek", "replay", "drop"]
 BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
@@ -131,3 +134,16 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> bool: ...
+
+    @abc.abstractmethod
+    async def dead_letter_count(self, queue: str) -> int:
+        """Messages waiting in `queue`'s dead-letter queue (0 when it has none)."""
+
+    @abc.abstractmethod
+    async def dead_letters(
+        self, queue: str, *, limit: int, action: DeadLetterAction = "peek"
+    ) -> list[Delivery]:
+        """Up to `limit` of `queue`'s dead letters, in queue order: left there (`peek`; RabbitMQ
+        may requeue them behind the others), put back
+        on `queue` alone, not on the exchange, so no other consumer sees them again (`replay`),
+        or deleted (`drop`). `routing_key` is the key the message was first published with."""

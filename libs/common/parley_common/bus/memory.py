@@ -8,7 +8,15 @@ from collections.abc import Iterable
 
 import structlog
 
-from .base import BatchHandler, BatchOptions, Bus, Delivery, Handler, Subscription
+from .base import (
+    BatchHandler,
+    BatchOptions,
+    Bus,
+    DeadLetterAction,
+    Delivery,
+    Handler,
+    Subscription,
+)
 from .topics import TopicIndex
 
 log = structlog.get_logger(__name__)
@@ -241,10 +249,25 @@ class MemoryBus(Bus):
         self._subscriptions.append(sub)
         return sub
 
-    def dead_letters(self, queue: str) -> list[Delivery]:
-        queue = self._queue_prefix + queue
-        q = self._broker.queues.get(queue)
-        return list(q.dead) if q else []
+    async def dead_letter_count(self, queue: str) -> int:
+        q = self._broker.queues.get(self._queue_prefix + queue)
+        return len(q.dead) if q else 0
+
+    async def dead_letters(
+        self, queue: str, *, limit: int, action: DeadLetterAction = "peek"
+    ) -> list[Delivery]:
+        q = self._broker.queues.get(self._queue_prefix + queue)
+        if q is None:
+            return []
+        taken = q.dead[:limit]
+        if action != "peek":
+            del q.dead[:limit]
+        if action == "replay":
+            for delivery in taken:
+                q.items.put_nowait(
+                    Delivery(delivery.routing_key, delivery.body, delivery.message_id)
+                )
+        return taken
 
     async def ping(self) -> bool:
         return True

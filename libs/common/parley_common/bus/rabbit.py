@@ -25,7 +25,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from .base import BatchHandler, BatchOptions, Bus, Handler, Subscription
+from . import dead_letters
+from .base import BatchHandler, BatchOptions, Bus, DeadLetterAction, Delivery, Handler, Subscription
 from .subscription import RabbitSubscription
 
 log = structlog.get_logger(__name__)
@@ -232,6 +233,21 @@ class RabbitBus(Bus):
     def forget(self, sub: RabbitSubscription) -> None:
         with contextlib.suppress(ValueError):
             self._subscriptions.remove(sub)
+
+    async def dead_letter_count(self, queue: str) -> int:
+        if self._connection is None:
+            raise BusUnavailable("not connected")
+        return await dead_letters.count(self._connection, self._queue_prefix + queue + ".dlq")
+
+    async def dead_letters(
+        self, queue: str, *, limit: int, action: DeadLetterAction = "peek"
+    ) -> list[Delivery]:
+        if self._connection is None:
+            raise BusUnavailable("not connected")
+        name = self._queue_prefix + queue
+        return await dead_letters.handle(
+            self._connection, name + ".dlq", name, limit=limit, action=action
+        )
 
     async def ping(self) -> bool:
         connection = self._connection
