@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select, update
 
+from auth.config import Settings
+from auth.main import create_app
 from auth.models import OUTBOX as outbox
-from auth.models import RefreshToken, User
+from auth.models import LoginSession, RefreshToken, User
 from auth.runtime import auth_runtime
 
-from .conftest import INTERNAL_TOKEN, Users, bearer
+from .conftest import INTERNAL_TOKEN, PASSWORD, Users, bearer
 
 SERVICE = {"X-Parley-Service-Token": INTERNAL_TOKEN}
 
@@ -131,3 +134,26 @@ class TestInternalLookupBounds:
             assert (r.status_code, r.json()["detail"]) == (400, detail), ids
         r = await client.get("/internal/users", params={"ids": " , "}, headers=SERVICE)
         assert (r.status_code, r.json()) == (200, [])
+
+
+class TestThrottleStoreDown:
+    async def test_login_is_503_and_starts_no_session_while_redis_is_unreachable(
+        self, settings: Settings
+    ) -> None:
+        down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:9/0"})
+        app = create_app(down)
+        async with (
+            LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c,
+        ):
+            await Users(c).register("grounded")
+            for password in (PASSWORD, "wrong password"):
+                r = await c.post("/auth/login", json={"username": "grounded", "password": password})
+                assert (r.status_code, r.json()["detail"]) == (
+                    503,
+                    "Login temporarily unavailable",
+                ), password
+            ready = await c.get("/readyz")
+            assert ready.json()["checks"]["store"] is False
+            async with auth_runtime(app.state).sessionmaker() as session:
+                assert await session.scalar(select(func.count()).select_from(LoginSession)) == 0
