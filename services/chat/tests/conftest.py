@@ -10,12 +10,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from chat.config import Settings
 from chat.main import create_app
-from chat.models import OUTBOX
+from chat.models import (
+    OUTBOX,
+    Block,
+    Conversation,
+    FriendRequest,
+    Friendship,
+    Member,
+    Message,
+    Reaction,
+)
 from chat.runtime import chat_runtime
 from parley_common.bus import Delivery
 from parley_common.events import UserRegistered, envelope, svc_key
@@ -104,3 +114,23 @@ async def start_chat(
 @pytest.fixture
 async def chat(start_chat: StartChat) -> Chat:
     return await start_chat()
+
+
+async def snapshot(chat: Chat) -> Any:
+    """Every row a refused request must leave as it was (events included: the outbox)."""
+    async with chat_runtime(chat.app.state).sessionmaker() as session:
+
+        def rows(result: Any) -> list[Any]:
+            return sorted(repr(tuple(r)) for r in result)
+
+        tables = (Conversation, Member, Message, Reaction, FriendRequest, Friendship, Block)
+        return (
+            *[rows(await session.execute(select(t.__table__))) for t in tables],
+            rows(await session.execute(select(OUTBOX.c.id))),
+        )
+
+
+def refused(r: httpx.Response, status: int, detail: str, code: str) -> bool:
+    """The documented refusal: status, PROTOCOL.md's detail text and Parley's stable code."""
+    body = r.json()
+    return (r.status_code, body.get("detail"), body.get("code")) == (status, detail, code)

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from chat.models import OUTBOX as outbox
-from chat.models import Conversation, Member, Message, Reaction
-from chat.runtime import chat_runtime
 from parley_common.testing.factories import (
     make_direct,
     make_friends,
@@ -17,24 +12,9 @@ from parley_common.testing.factories import (
     send_message,
 )
 
-from .conftest import Chat
+from .conftest import Chat, snapshot
 
 DENIED = "Conversation not found or access denied"
-
-
-async def snapshot(chat: Chat) -> Any:
-    async with chat_runtime(chat.app.state).sessionmaker() as session:
-
-        def rows(result: Any) -> list[Any]:
-            return sorted(repr(tuple(r)) for r in result)
-
-        return (
-            rows(await session.execute(select(Conversation.__table__))),
-            rows(await session.execute(select(Member.__table__))),
-            rows(await session.execute(select(Message.__table__))),
-            rows(await session.execute(select(Reaction.__table__))),
-            rows(await session.execute(select(outbox.c.id))),
-        )
 
 
 def routes(

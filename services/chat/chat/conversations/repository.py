@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from parley_common.db import utcnow
 
 from ..models import Conversation, Member, Message, User
 
@@ -177,16 +175,3 @@ async def unread_counts(
     if conversation_ids is not None:
         query = query.where(Member.conversation_id.in_(conversation_ids))
     return {cid: int(n) for cid, n in (await session.execute(query))}
-
-
-async def next_seq(session: AsyncSession, conversation_id: int) -> int:
-    """Take the next seq; the row lock it holds until commit keeps seqs gap-free and unique."""
-    table = cast(Table, Conversation.__table__)
-    seq = await session.scalar(
-        update(table)
-        .where(table.c.id == conversation_id)
-        .values(last_seq=table.c.last_seq + 1, last_activity_at=utcnow())
-        .returning(table.c.last_seq)
-    )
-    assert seq is not None
-    return int(seq)

@@ -24,27 +24,6 @@ async def by_ids(session: AsyncSession, message_ids: set[int]) -> list[Message]:
     return list(await session.scalars(select(Message).where(Message.id.in_(message_ids))))
 
 
-async def by_client_msg_id(
-    session: AsyncSession, conversation_id: int, sender_id: int, client_msg_id: str
-) -> Message | None:
-    return await session.scalar(
-        select(Message).where(
-            Message.conversation_id == conversation_id,
-            Message.sender_id == sender_id,
-            Message.client_msg_id == client_msg_id,
-        )
-    )
-
-
-async def exists_in(session: AsyncSession, conversation_id: int, message_id: int) -> bool:
-    found = await session.scalar(
-        select(Message.id).where(
-            Message.id == message_id, Message.conversation_id == conversation_id
-        )
-    )
-    return found is not None
-
-
 async def page_by_offset(
     session: AsyncSession,
     conversation_id: int,
