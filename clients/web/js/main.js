@@ -14,6 +14,7 @@ import { mountAuth } from './views/auth.js';
 import { mountSidebar } from './views/sidebar.js';
 import { mountChat } from './views/chat.js';
 import { mountDialogs } from './views/dialogs.js';
+import { mountNotifications } from './views/notifications.js';
 import { mountAccount } from './views/account.js';
 import { mountSwitcher } from './views/switcher.js';
 import { mountEmojiPicker } from './views/emoji.js';
@@ -48,6 +49,7 @@ let controller = createController({
 const auth = mountAuth({ api, onSignedIn: start });
 const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: openConversation });
 const dialogs = mountDialogs({ store, controller, toast });
+mountNotifications({ store, controller, toast });
 mountAccount({ store, controller, onSignOut: () => controller.signOut() });
 const emojiPicker = mountEmojiPicker();
 const chat = mountChat({
