@@ -8,6 +8,7 @@
 // otherwise send every later request, tokens and passwords, to another origin.
 
 import { createApi } from './api.js';
+import { createPush } from './push.js';
 import { createStore } from './store.js';
 import { createController } from './controller.js';
 import { mountAuth } from './views/auth.js';
@@ -50,7 +51,7 @@ const auth = mountAuth({ api, onSignedIn: start });
 const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: openConversation });
 const dialogs = mountDialogs({ store, controller, toast });
 mountNotifications({ store, controller, toast });
-mountAccount({ store, controller, onSignOut: () => controller.signOut() });
+mountAccount({ store, controller, push: createPush({ api }), onSignOut: () => controller.signOut() });
 const emojiPicker = mountEmojiPicker();
 const chat = mountChat({
   store,
@@ -65,7 +66,7 @@ const chat = mountChat({
 });
 
 mountSwitcher({ store, controller, onOpen: openConversation });
-const router = mountRouter({ store, controller, onOpen: openConversation });
+const router = mountRouter({ store, controller, onOpen: openConversation, onFriends: () => $('tab-friends').click() });
 
 function openConversation(cid) {
   controller.openConversation(cid).catch((e) => toast(errorText(e), { error: true }));

@@ -101,3 +101,19 @@ test('the email delay is minutes from 0 to a week', () => {
   assert.ok(parseDelay('20000').error);
   assert.ok(parseDelay('abc').error);
 });
+
+test('notification links: ?conversation=, #/c/, ?view=friends, same origin only', async () => {
+  const { targetOf } = await import('../js/router.js');
+  const o = 'https://chat.example.com';
+  assert.deepEqual(targetOf('/?conversation=12', o), { conversation: 12 });
+  assert.deepEqual(targetOf(`${o}/#/c/7`, o), { conversation: 7 });
+  assert.deepEqual(targetOf('/?view=friends', o), { view: 'friends' });
+  assert.equal(targetOf('https://evil.example/?conversation=12', o), null);
+  assert.equal(targetOf('/?conversation=abc', o), null);
+  assert.equal(targetOf('/', o), null);
+});
+
+test('push: the VAPID key becomes the bytes applicationServerKey takes', async () => {
+  const { keyBytes } = await import('../js/push.js');
+  assert.deepEqual([...keyBytes('AQID_-8')], [1, 2, 3, 255, 239]);
+});
