@@ -272,6 +272,30 @@ class TestNotificationsPage:
         finally:
             await ctx.close()
 
+    async def test_links_of_pushes_and_emails_open_in_the_app(
+        self, browser: Browser, push_server: PushServer, ui: Any
+    ) -> None:
+        """notify's links (`/?conversation=<id>`, `/?view=friends`) open what they name."""
+        base = push_server.url
+        a, b = names("ann", "bob")
+        ta, tb = await ui.api_user(base, a), await ui.api_user(base, b)
+        await ui.befriend(base, ta, tb, b)
+        bob = await user_id(ui, base, tb)
+        conv = await ui.call(
+            base, ta, "POST", "/conversations", json={"type": "direct", "member_user_ids": [bob]}
+        )
+        ctx, page = await ui.open_app(browser, base, ta)
+        try:
+            await page.goto(f"{base}/?conversation={conv['id']}")
+            await expect(tid(page, "chat-title")).to_have_text(b)
+            assert page.url == f"{base}/#/c/{conv['id']}"
+            await page.goto(f"{base}/?view=friends")
+            await expect(tid(page, "tab-friends")).to_have_attribute("aria-selected", "true")
+            await expect(tid(page, "friend-item")).to_have_count(1)
+            assert "?" not in page.url
+        finally:
+            await ctx.close()
+
 
 class TestPreferences:
     async def test_channels_previews_and_delay_saved_sending_only_changes(

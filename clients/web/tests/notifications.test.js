@@ -117,3 +117,34 @@ test('push: the VAPID key becomes the bytes applicationServerKey takes', async (
   const { keyBytes } = await import('../js/push.js');
   assert.deepEqual([...keyBytes('AQID_-8')], [1, 2, 3, 255, 239]);
 });
+
+test('controller: a filter of two types merges two queries; "mark these read" reads only the visible', async () => {
+  const { createNotifications } = await import('../js/controller/notifications.js');
+  const calls = [];
+  const rows = {
+    friend_request: [{ id: 5, type: 'friend_request', is_read: false }],
+    friend_accepted: [{ id: 7, type: 'friend_accepted', is_read: false }, { id: 2, type: 'friend_accepted', is_read: true }],
+  };
+  const api = {
+    async notifications(p) { calls.push(['list', p.type ?? null]); return rows[p.type] || []; },
+    async notificationCount() { return { count: 4, by_type: { friend_request: 1, friend_accepted: 1, mention: 2 } }; },
+    async readNotification(id) { calls.push(['read', id]); },
+    async readAllNotifications() { calls.push(['read-all']); },
+    async deleteNotification(id) { calls.push(['delete', id]); },
+  };
+  const store = createStore();
+  const n = createNotifications({ api, store, state: store.state });
+  await n.loadNotifications(byKey('friends'));
+  assert.deepEqual(store.state.notifications.map((x) => x.id), [7, 5, 2]);
+  assert.deepEqual(calls.filter((c) => c[0] === 'list').map((c) => c[1]), ['friend_request', 'friend_accepted']);
+  assert.equal(store.state.notificationUnread, 4);
+  calls.length = 0;
+  await n.readAllNotifications();
+  assert.deepEqual(calls.map((c) => c.join(' ')).sort(), ['read 5', 'read 7']);
+  await n.deleteNotification(store.state.notifications[0]);
+  assert.deepEqual(store.state.notifications.map((x) => x.id), [5, 2]);
+  calls.length = 0;
+  await n.loadNotifications(byKey('all'));
+  await n.readAllNotifications();
+  assert.deepEqual(calls.filter((c) => c[0] !== 'list'), [['read-all']]);
+});
