@@ -41,9 +41,11 @@ export function createPush({ api, storage = globalThis.localStorage, g = globalT
   }
 
   async function enable(uid) {
-    const { public_key: publicKey } = await api.webPushKey();
+    // First, while the click still counts as the user's gesture (Firefox and Safari ask only then).
     const permission = await g.Notification.requestPermission();
-    if (permission !== 'granted') throw new Error('Notifications are blocked for this site. Allow them in the browser’s site settings, then try again.');
+    if (permission === 'denied') throw new Error('Notifications are blocked for this site. Allow them in the browser’s site settings, then try again.');
+    if (permission !== 'granted') throw new Error('Push stays off: the browser was not allowed to show notifications.');
+    const { public_key: publicKey } = await api.webPushKey();
     await g.navigator.serviceWorker.register('./sw.js');
     const reg = await g.navigator.serviceWorker.ready;
     let sub = await reg.pushManager.getSubscription();
