@@ -206,6 +206,7 @@ class TestNotificationsPage:
                 .click()
             )
             await expect(first).to_have_attribute("data-read", "true")
+            await expect(first).to_be_focused()  # the re-rendered list keeps the focus
             await expect(
                 chip(page, "task.").get_by_test_id("notification-filter-count")
             ).to_have_text("2")
@@ -216,6 +217,7 @@ class TestNotificationsPage:
             # Delete an unread one.
             second = items.nth(1)
             sid = await second.get_attribute("data-notification-id")
+            third_id = await items.nth(2).get_attribute("data-notification-id")
             await (
                 page.locator(f'li:has([data-notification-id="{sid}"])')
                 .get_by_test_id("notification-delete")
@@ -223,6 +225,7 @@ class TestNotificationsPage:
             )
             await expect(items).to_have_count(2)
             await expect(page.locator(f'[data-notification-id="{sid}"]')).to_have_count(0)
+            await expect(page.locator(f'[data-notification-id="{third_id}"]')).to_be_focused()
             left = await ui.call(base, ta, "GET", "/notifications", params={"type": "task."})
             assert int(sid or 0) not in {n["id"] for n in left} and len(left) == 2
 

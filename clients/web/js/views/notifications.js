@@ -59,7 +59,7 @@ export function mountNotifications({ store, controller, toast }) {
       el('span', { class: 'notif-actions' },
         item.is_read ? null : el('button', {
           type: 'button', class: 'link', testid: 'notification-read', 'aria-label': `Mark read: ${item.title}`,
-          onclick: () => controller.readNotification(item),
+          onclick: () => markRead(item),
         }, 'Mark read'),
         el('button', {
           type: 'button', class: 'link danger-link', testid: 'notification-delete', 'aria-label': `Delete: ${item.title}`,
@@ -84,11 +84,21 @@ export function mountNotifications({ store, controller, toast }) {
     controller.loadNotifications(filter).catch(fail);
   }
 
+  const itemButton = (nid) => list.querySelector(`[data-testid="notification-item"][data-notification-id="${nid}"]`);
+
+  // The list is re-rendered after each action: focus goes to the same (or the next) item, never lost.
+  function markRead(item) {
+    controller.readNotification(item);
+    itemButton(item.id)?.focus();
+  }
+
   async function remove(item) {
-    const next = list.querySelector(`[data-notification-id="${item.id}"]`)?.closest('li')?.nextElementSibling;
+    const ids = state.notifications.map((n) => n.id);
+    const at = ids.indexOf(item.id);
+    const nextId = ids[at + 1] ?? ids[at - 1];
     try {
       await controller.deleteNotification(item);
-      (next?.querySelector('[data-testid="notification-item"]') || filtersBar.querySelector('[aria-pressed="true"]'))?.focus();
+      (itemButton(nextId) || filtersBar.querySelector('[aria-pressed="true"]'))?.focus();
     } catch (e) { fail(e); }
   }
 
