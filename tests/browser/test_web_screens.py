@@ -239,6 +239,10 @@ async def app_screens(
     await tid(page, "user-menu").click()
     await expect(tid(page, "pref-digest")).to_be_visible()
     await looker.look(page, "account")
+    # Further down the same page: the per-type channels (push stays hidden: no VAPID key here).
+    await expect(tid(page, "pref-channel-row")).to_have_count(6)
+    await tid(page, "prefs-save").scroll_into_view_if_needed()
+    await looker.look(page, "notification-settings")
     await page.keyboard.press("Escape")
 
     await tid(page, "new-group-button").click()

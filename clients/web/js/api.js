@@ -170,8 +170,15 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     notificationCount: () => get('/notifications/unread-count'),
     readNotification: (nid) => post(`/notifications/${id(nid)}/read`),
     readAllNotifications: () => post('/notifications/read-all'),
+    deleteNotification: (nid) => del(`/notifications/${id(nid)}`),
     preferences: () => get('/notifications/preferences'),
     savePreferences: (prefs) => put('/notifications/preferences', prefs),
+    // push devices (docs/push.md)
+    webPushKey: () => get('/devices/webpush-key'),
+    registerDevice: (body) => post('/devices', body),
+    devices: () => get('/devices'),
+    deleteDevice: (did) => del(`/devices/${id(did)}`),
+
     presence: (userIds) => get(`/presence${qs({ user_ids: userIds.join(',') })}`),
   };
 }

@@ -4,7 +4,8 @@
 //   controller/outbox.js         optimistic sends, retried with the same client_msg_id
 //   controller/conversations.js  the open conversation, history pages, read cursor
 //   controller/typing.js         our own typing signal
-//   controller/actions.js        what the user does: message actions, friends, groups, notifications, account
+//   controller/actions.js        what the user does: message actions, friends, groups, account
+//   controller/notifications.js  the notifications page: filters, pages, read, delete, counts
 // Each part gets the same `core` object, so they reach each other without import cycles.
 
 import { ChatSocket, socketUrl } from './socket.js';
@@ -13,6 +14,7 @@ import { createConversations } from './controller/conversations.js';
 import { createFrameHandler } from './controller/frames.js';
 import { createTyping } from './controller/typing.js';
 import { createActions } from './controller/actions.js';
+import { createNotifications } from './controller/notifications.js';
 
 export function createController({ api, store, apiBase = '', toast = () => {}, isPageVisible = () => true, storage = globalThis.localStorage, onSignedOut = () => {}, WebSocketImpl }) {
   const { state } = store;
@@ -26,6 +28,7 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
   core.conversations = createConversations(core);
   core.frames = createFrameHandler(core);
   core.actions = createActions(core);
+  core.notifications = createNotifications(core);
   let typingSweep = null;
   let outboxWired = false;
 
@@ -34,7 +37,7 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
     core.outbox.restore();
     const [convs] = await Promise.all([api.conversations(), core.actions.loadRelations()]);
     store.setConversations(convs);
-    core.actions.loadNotifications().catch(() => {});
+    core.notifications.loadNotifications().catch(() => {});
     core.socket = new ChatSocket({
       url: socketUrl(apiBase),
       getToken: () => api.accessToken,
@@ -72,6 +75,7 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
     send: o.send, retryPending: o.retry, discardPending: o.discard,
     typing: core.typing.typing, stopTyping: core.typing.stop,
     ...core.actions,
+    ...core.notifications,
     searchUsers: (q) => api.searchUsers(q),
     members: (cid) => api.members(cid),
     searchMessages: (q, cid) => api.searchMessages(q, cid),

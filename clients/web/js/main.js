@@ -8,12 +8,14 @@
 // otherwise send every later request, tokens and passwords, to another origin.
 
 import { createApi } from './api.js';
+import { createPush } from './push.js';
 import { createStore } from './store.js';
 import { createController } from './controller.js';
 import { mountAuth } from './views/auth.js';
 import { mountSidebar } from './views/sidebar.js';
 import { mountChat } from './views/chat.js';
 import { mountDialogs } from './views/dialogs.js';
+import { mountNotifications } from './views/notifications.js';
 import { mountAccount } from './views/account.js';
 import { mountSwitcher } from './views/switcher.js';
 import { mountEmojiPicker } from './views/emoji.js';
@@ -48,7 +50,8 @@ let controller = createController({
 const auth = mountAuth({ api, onSignedIn: start });
 const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: openConversation });
 const dialogs = mountDialogs({ store, controller, toast });
-mountAccount({ store, controller, onSignOut: () => controller.signOut() });
+mountNotifications({ store, controller, toast });
+mountAccount({ store, controller, push: createPush({ api }), onSignOut: () => controller.signOut() });
 const emojiPicker = mountEmojiPicker();
 const chat = mountChat({
   store,
@@ -63,7 +66,7 @@ const chat = mountChat({
 });
 
 mountSwitcher({ store, controller, onOpen: openConversation });
-const router = mountRouter({ store, controller, onOpen: openConversation });
+const router = mountRouter({ store, controller, onOpen: openConversation, onFriends: () => $('tab-friends').click() });
 
 function openConversation(cid) {
   controller.openConversation(cid).catch((e) => toast(errorText(e), { error: true }));

@@ -6,7 +6,23 @@ export function conversationFromUrl(loc = globalThis.location) {
   return m ? Number(m[1]) : null;
 }
 
-export function mountRouter({ store, controller, onOpen }) {
+/**
+ * Where a link from a notification, a push or an email points (`/?conversation=5`,
+ * `/?view=friends`, `#/c/5`): {conversation: id} or {view: 'friends'} or null.
+ */
+export function targetOf(href, origin = globalThis.location?.origin) {
+  let url;
+  try { url = new URL(href, origin); } catch { return null; }
+  if (origin && url.origin !== origin) return null;
+  const cid = Number(url.searchParams.get('conversation'));
+  if (Number.isInteger(cid) && cid > 0) return { conversation: cid };
+  const hash = conversationFromUrl(url);
+  if (hash != null) return { conversation: hash };
+  if (url.searchParams.get('view') === 'friends') return { view: 'friends' };
+  return null;
+}
+
+export function mountRouter({ store, controller, onOpen, onFriends = () => {} }) {
   const { state } = store;
 
   function urlFor(cid) {
@@ -27,9 +43,33 @@ export function mountRouter({ store, controller, onOpen }) {
     else controller.closeConversation();
   });
 
+  /** Follows a link's target; false when there is none (or the conversation is not ours). */
+  function follow(target) {
+    if (target?.conversation != null && state.conversations.has(target.conversation)) {
+      onOpen(target.conversation);
+      return true;
+    }
+    if (target?.view === 'friends') {
+      onFriends();
+      return true;
+    }
+    return false;
+  }
+
+  // A click on a push notification while this tab is open (sw.js posts the link).
+  globalThis.navigator?.serviceWorker?.addEventListener('message', (e) => {
+    if (e.data?.type === 'parley.open' && state.me != null) follow(targetOf(e.data.url));
+  });
+
   return {
     /** After boot: reopen the conversation of the URL, if it is still ours. */
     restore() {
+      if (location.search) {
+        // A notification's link (/?conversation=5, /?view=friends): follow it, keep the plain URL.
+        const target = targetOf(location.href);
+        history.replaceState(null, '', location.pathname);
+        if (follow(target)) return;
+      }
       const cid = conversationFromUrl();
       if (cid == null) return;
       if (state.conversations.has(cid)) onOpen(cid);

@@ -3,6 +3,8 @@
 // cursors, friends, presence, typing, receipts, notifications. Views subscribe
 // to topics and re-render what changed.
 
+import { BUILT_IN_FILTERS, notificationMethods } from './notifications.js';
+
 export class Thread {
   constructor(conversationId) {
     this.conversationId = conversationId;
@@ -150,7 +152,10 @@ export function createStore() {
     dividers: new Map(), // cid -> seq of the first message that was unread when I opened it
     typing: new Map(), // cid -> Map(user_id -> {username, expires})
     receipts: new Map(), // cid -> Map(user_id -> {read, delivered})
-    notifications: [],
+    notifications: [], // the notifications page: the current filter's newest first
+    notificationFilter: BUILT_IN_FILTERS[0],
+    notificationsMore: false, // older ones exist under the current filter
+    notificationCounts: {}, // unread per type (GET /notifications/unread-count → by_type)
     notificationUnread: 0,
   };
 
@@ -381,28 +386,8 @@ export function createStore() {
       return { read, delivered };
     },
 
-    // notifications
-    setNotifications(list) { state.notifications = list; emit('notifications'); },
-    addNotification(n) {
-      if (state.notifications.some((x) => x.id === n.id)) return;
-      state.notifications = [n, ...state.notifications];
-      if (!n.is_read) state.notificationUnread += 1;
-      emit('notifications');
-    },
-    setNotificationUnread(n) { state.notificationUnread = Math.max(0, n); emit('notifications'); },
-    markNotificationRead(id) {
-      const n = state.notifications.find((x) => x.id === id);
-      if (n && !n.is_read) {
-        n.is_read = true;
-        state.notificationUnread = Math.max(0, state.notificationUnread - 1);
-      }
-      emit('notifications');
-    },
-    markAllNotificationsRead() {
-      for (const n of state.notifications) n.is_read = true;
-      state.notificationUnread = 0;
-      emit('notifications');
-    },
+    // notifications (notifications.js)
+    ...notificationMethods(state, emit),
 
     reset() {
       state.me = null;
@@ -420,6 +405,9 @@ export function createStore() {
       state.typing.clear();
       state.receipts.clear();
       state.notifications = [];
+      state.notificationFilter = BUILT_IN_FILTERS[0];
+      state.notificationsMore = false;
+      state.notificationCounts = {};
       state.notificationUnread = 0;
       state.activeId = null;
       state.connection = 'offline';

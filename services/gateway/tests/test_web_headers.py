@@ -56,3 +56,18 @@ async def test_web_client_has_no_url_chosen_api_origin() -> None:
     main = (REPO_ROOT / "clients" / "web" / "js" / "main.js").read_text()
     assert "location.search" not in main and "URLSearchParams" not in main
     assert "setItem('parley.apiBase'" not in main
+
+
+async def test_service_worker_is_served_from_the_root_as_javascript() -> None:
+    """The web client's Web Push worker must be at /sw.js (its scope is the folder it is in)
+    and be JavaScript, under the same policy as the page (it imports nothing)."""
+    app = create_app(make_settings(), transports={"auth": TokenFactory().transport()})
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://chat.test") as c,
+    ):
+        r = await c.get("/sw.js")
+    assert r.status_code == 200
+    assert r.headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript")
+    assert "addEventListener('push'" in r.text and "notificationclick" in r.text
+    assert directives(r.headers["content-security-policy"])["script-src"] == ["'self'"]

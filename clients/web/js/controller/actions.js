@@ -1,5 +1,6 @@
 // What the user does outside sending: edit, delete and react to messages;
-// friends and requests (incoming and sent); groups; notifications; account.
+// friends and requests (incoming and sent); groups; account (notification
+// preferences and push devices included). The notifications page is notifications.js.
 
 import { ApiError } from '../api.js';
 import { errorText } from '../util.js';
@@ -114,24 +115,6 @@ export function createActions(core) {
     await conv().refresh(cid);
   }
 
-  // ---- notifications ----
-  async function loadNotifications() {
-    const [list, count] = await Promise.all([api.notifications(), api.notificationCount()]);
-    store.setNotifications(list);
-    store.setNotificationUnread(count?.count ?? list.filter((n) => !n.is_read).length);
-  }
-
-  function readNotification(n) {
-    if (n.is_read) return;
-    store.markNotificationRead(n.id);
-    api.readNotification(n.id).catch(() => {});
-  }
-
-  async function readAllNotifications() {
-    store.markAllNotificationsRead();
-    await api.readAllNotifications();
-  }
-
   // ---- account ----
   async function updateProfile(fields) {
     store.setMe({ ...state.me, ...(await api.updateMe(fields)) });
@@ -142,10 +125,12 @@ export function createActions(core) {
     loadRelations, sendFriendRequest, cancelRequest, acceptRequest: (rid) => answerRequest(rid, true),
     rejectRequest: (rid) => answerRequest(rid, false), startDirect,
     createGroup, rename, addMember, kick, leave, transferAdmin,
-    loadNotifications, readNotification, readAllNotifications,
     updateProfile,
     changePassword: (current, next) => api.changePassword(current, next),
     preferences: () => api.preferences(),
     savePreferences: (prefs) => api.savePreferences(prefs),
+    webPushKey: () => api.webPushKey(),
+    registerDevice: (body) => api.registerDevice(body),
+    deleteDevice: (did) => api.deleteDevice(did),
   };
 }

@@ -72,7 +72,7 @@ export function createFrameHandler(core) {
       api.friends().then(store.setFriends).catch(() => {});
       api.friendRequests().then(store.setRequests).catch(() => {});
       api.sentRequests().then(store.setSentRequests).catch(() => {});
-      api.notificationCount().then((r) => store.setNotificationUnread(r.count)).catch(() => {});
+      core.notifications.refreshNotificationCounts().catch(() => {});
       if (state.activeId) api.receipts(state.activeId).then((r) => store.setReceipts(state.activeId, r)).catch(() => {});
     }
     connectedOnce = true;

@@ -1,16 +1,16 @@
 // The account page (a dialog): username and email, password, notification
-// preferences, sessions and sign-out. It offers what the backend has: there is
+// preferences and push (preferences.js), sessions and sign-out. It offers what the backend has: there is
 // no route that lists sessions, so it says how to end the others (a password
 // change signs out every other session) instead of showing a list it cannot fill.
 
 import { $, errorText } from '../util.js';
+import { mountPreferences } from './preferences.js';
 
-export function mountAccount({ store, controller, onSignOut }) {
+export function mountAccount({ store, controller, push, onSignOut }) {
   const { state } = store;
   const dialog = $('user-dialog');
   const profile = $('profile-form');
   const password = $('password-form');
-  const prefs = $('prefs-form');
   const status = $('account-status');
 
   function say(text, { error = false } = {}) {
@@ -33,17 +33,7 @@ export function mountAccount({ store, controller, onSignOut }) {
     }
   }
 
-  async function loadPrefs() {
-    try {
-      const p = await controller.preferences();
-      prefs.elements.email_missed_messages.checked = !!p.email_missed_messages;
-      prefs.elements.email_delay_minutes.value = String(p.email_delay_minutes ?? '');
-      prefs.elements.digest.value = p.digest || 'off';
-      prefs.hidden = false;
-    } catch {
-      prefs.hidden = true; // no preferences on this server
-    }
-  }
+  const preferences = mountPreferences({ store, controller, push, say, busy });
 
   $('user-menu-button').addEventListener('click', () => {
     $('user-dialog-name').textContent = state.me?.username || '';
@@ -52,7 +42,7 @@ export function mountAccount({ store, controller, onSignOut }) {
     password.reset();
     say('');
     dialog.showModal();
-    loadPrefs();
+    preferences.load();
   });
 
   profile.addEventListener('submit', (e) => {
@@ -72,16 +62,6 @@ export function mountAccount({ store, controller, onSignOut }) {
       await controller.changePassword(f.current.value, f.next.value);
       password.reset();
     }, 'Password changed. Your other sessions were signed out.');
-  });
-
-  prefs.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const f = prefs.elements;
-    busy(prefs, () => controller.savePreferences({
-      email_missed_messages: f.email_missed_messages.checked,
-      email_delay_minutes: Number(f.email_delay_minutes.value) || 0,
-      digest: f.digest.value,
-    }), 'Notification settings saved.');
   });
 
   $('logout-button').addEventListener('click', () => { dialog.close(); onSignOut(); });

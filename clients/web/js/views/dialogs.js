@@ -1,9 +1,9 @@
 // Modal panels (native <dialog>: focus stays inside; one Escape closes them,
 // even from a search field, which would otherwise eat the first one):
-// new group, conversation details and members, message search,
-// notifications. The account page is account.js, the Ctrl+K switcher switcher.js.
+// new group, conversation details and members, message search. The notifications
+// page is notifications.js, the account page account.js, the Ctrl+K switcher switcher.js.
 
-import { $, el, avatar, formatFull, timeAgo, debounce, errorText } from '../util.js';
+import { $, el, avatar, formatFull, debounce, errorText } from '../util.js';
 import { relationActions } from './sidebar.js';
 
 function wireClose(dialog) {
@@ -194,53 +194,9 @@ export function mountDialogs({ store, controller, toast }) {
   searchHere.addEventListener('change', runSearch);
   $('search-form').addEventListener('submit', (e) => { e.preventDefault(); runSearch(); });
 
-  // ---- notifications ----
-  const notifDialog = $('notifications-dialog');
-  const notifList = $('notification-list');
-  const bellCount = $('notification-count');
-  const bell = $('notification-bell');
-  function renderNotifications() {
-    const n = state.notificationUnread;
-    bellCount.hidden = !n;
-    bellCount.textContent = n > 99 ? '99+' : String(n);
-    bell.setAttribute('aria-label', n ? `Notifications, ${n} unread` : 'Notifications');
-    if (!notifDialog.open) return;
-    notifList.replaceChildren(...(state.notifications.length ? state.notifications.map((item) => el('li', {},
-      el('button', {
-        type: 'button', class: `result${item.is_read ? '' : ' unread'}`, testid: 'notification-item',
-        'data-notification-id': item.id, 'data-read': item.is_read ? 'true' : 'false',
-        onclick: () => openNotification(item),
-      },
-      el('span', { class: 'title' }, item.title),
-      el('span', { class: 'body' }, item.body),
-      el('span', { class: 'body' }, timeAgo(item.created_at)))))
-      : [el('li', { class: 'empty muted' }, 'Nothing new.')]));
-  }
-  function openNotification(item) {
-    controller.readNotification(item);
-    const data = item.data || {};
-    const cid = Number(data.conversation_id);
-    if (cid && state.conversations.has(cid)) {
-      notifDialog.close();
-      if (data.message_id) controller.jumpTo(cid, Number(data.message_id));
-      else controller.openConversation(cid);
-    } else if (item.type === 'friend_request' || item.type === 'friend_accepted') {
-      notifDialog.close();
-      document.getElementById('tab-friends').click();
-    }
-  }
-  bell.addEventListener('click', () => {
-    notifDialog.showModal();
-    renderNotifications();
-    controller.loadNotifications().catch(() => {});
-  });
-  $('notifications-read-all').addEventListener('click', () => controller.readAllNotifications().catch((e) => toast(errorText(e), { error: true })));
-  store.on('notifications', renderNotifications);
-
   store.on('reset', () => {
     for (const d of document.querySelectorAll('dialog[open]')) d.close();
-    renderNotifications();
   });
 
-  return { openMembers, renderNotifications };
+  return { openMembers };
 }
