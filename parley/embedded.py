@@ -112,9 +112,8 @@ def main(argv: list[str] | None = None) -> None:
 
     data_dir = run.data_dir.resolve()
     (data_dir / "mail").mkdir(parents=True, exist_ok=True)
-    platform = EmbeddedPlatform(
-        data_dir, log_json=run.log_json, notify={"web_url": run.email_link_url}
-    )
+    links = {"web_url": run.email_link_url}  # notify's and auth's emails
+    platform = EmbeddedPlatform(data_dir, log_json=run.log_json, notify=links, auth=links)
     print(f"Parley is running at {run.url}/", flush=True)
     print(
         f"  data: {data_dir} (SQLite: auth.db, chat.db, notify.db; emails: {data_dir / 'mail'})",

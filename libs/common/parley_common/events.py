@@ -85,6 +85,9 @@ class UserRegistered(EventData, event_type="user.registered"):
     username: str
     email: str
     created_at: datetime
+    # Whether the user confirmed the address (emails about messages go only to confirmed
+    # ones). True when absent: an auth from before verification vouched for every address.
+    email_verified: bool = True
 
 
 class UserUpdated(EventData, event_type="user.updated"):
@@ -92,6 +95,7 @@ class UserUpdated(EventData, event_type="user.updated"):
     username: str
     email: str
     created_at: datetime
+    email_verified: bool = True
 
 
 class SessionRevoked(EventData, event_type="session.revoked"):

@@ -20,6 +20,7 @@ from . import keys, service
 from . import repository as repo
 from .deps import AuthCtx, CurrentUser, SessionDep
 from .schemas import (
+    AccountRead,
     LoginRequest,
     PasswordChange,
     PasswordChanged,
@@ -31,6 +32,7 @@ from .schemas import (
     UserRead,
     UserRef,
     UserUpdate,
+    account_of,
 )
 
 router = APIRouter()
@@ -125,19 +127,19 @@ async def logout(body: RefreshRequest, session: SessionDep, ctx: AuthCtx) -> Sta
     return StatusOk()
 
 
-@router.get("/auth/me", response_model=UserRead)
-@router.get("/users/me", response_model=UserRead)
-async def get_me(user: CurrentUser) -> UserRead:
+@router.get("/auth/me", response_model=AccountRead)
+@router.get("/users/me", response_model=AccountRead)
+async def get_me(user: CurrentUser) -> AccountRead:
     """The current user."""
-    return UserRead.model_validate(user)
+    return account_of(user)
 
 
-@router.put("/users/me", response_model=UserRead, responses=errors(400))
+@router.put("/users/me", response_model=AccountRead, responses=errors(400))
 async def update_me(
     body: UserUpdate, user: CurrentUser, session: SessionDep, ctx: AuthCtx
-) -> UserRead:
+) -> AccountRead:
     """Change the current user's username or email."""
-    return UserRead.model_validate(await service.update_profile(session, ctx, user, body))
+    return account_of(await service.update_profile(session, ctx, user, body))
 
 
 @router.put("/users/me/password", response_model=PasswordChanged, responses=errors(400))

@@ -54,3 +54,26 @@ class Settings(BaseServiceSettings):
         description="Rotate the signing key when the newest is this old (0: only by "
         "`parley keys rotate`).",
     )
+    web_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of the web client, for the links in auth's emails (`make run` "
+        "and `make services` set it, as for notify).",
+    )
+    email_from: str = Field(
+        default="Parley <no-reply@parley.local>", description="Sender of auth's emails."
+    )
+    password_reset_minutes: int = Field(
+        default=30, ge=1, description="How long a password reset link works."
+    )
+    verification_days: int = Field(
+        default=7, ge=1, description="How long an address verification link works."
+    )
+    account_emails_per_hour: int = Field(
+        default=5,
+        ge=1,
+        description="Reset and verification emails per account and per client address an hour.",
+    )
+    require_verified_email: bool = Field(
+        default=False,
+        description="Refuse to log in until the address is verified (403 email_not_verified).",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley_common.errors import BadRequest, NotFound, RateLimited, Unauthorized
+from parley_common.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized
 
 
 class UsernameTaken(BadRequest):
@@ -46,3 +46,15 @@ class LoginThrottled(RateLimited):
 
 class SessionNotFound(NotFound):
     code, detail = "session_not_found", "Session not found"
+
+
+class InvalidEmailToken(BadRequest):
+    code, detail = "invalid_token", "Invalid or expired link"
+
+
+class EmailNotVerified(Forbidden):
+    code, detail = "email_not_verified", "Email not verified"
+
+
+class TooManyEmails(RateLimited):
+    code, detail = "too_many_emails", "Too many emails requested; try again later"

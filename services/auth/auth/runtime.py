@@ -9,6 +9,7 @@ from typing import cast
 import httpx
 from starlette.datastructures import State
 
+from parley_common.email_transport import create_transport
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.logging import configure_logging
 from parley_common.loops import Loop
@@ -17,6 +18,7 @@ from parley_common.runtime import Runtime, runtime_of
 from . import key_rotation, keys, retention
 from .config import Settings
 from .keys import KeyRing, KeyVault
+from .mailer import Mailer
 from .passwords import PasswordHasher
 from .service import AuthContext
 from .throttle import LoginThrottle
@@ -53,6 +55,8 @@ async def build(rt: AuthRuntime) -> AuthContext:
     )
     rt.add_step("jwks_http", stop=jwks_http.aclose)
     rt.purges.extend(retention.purges(settings))
+    mailer = Mailer(create_transport(settings.smtp_url, timeout=20.0))
+    rt.add_step("mailer", stop=mailer.drain)
     return AuthContext(
         settings=settings,
         hasher=PasswordHasher(
@@ -68,6 +72,8 @@ async def build(rt: AuthRuntime) -> AuthContext:
             window_seconds=settings.login_failure_window_seconds,
         ),
         outbox=rt.outbox,
+        mailer=mailer,
+        store=rt.store,
     )
 
 

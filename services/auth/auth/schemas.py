@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
@@ -99,6 +99,21 @@ class TokenResponse(BaseModel):
 class UserUpdate(BaseModel):
     username: Username | None = None
     email: EmailStr | None = None
+
+
+class AccountRead(UserRead):
+    """The caller's own account: whether their address is confirmed, too."""
+
+    email_verified: bool
+
+
+def account_of(user: Any) -> AccountRead:
+    return AccountRead.model_validate(
+        {
+            **UserRead.model_validate(user).model_dump(),
+            "email_verified": user.email_verified_at is not None,
+        }
+    )
 
 
 class PasswordChange(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import redis.asyncio as redis
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,11 +25,13 @@ from parley_common.events import (
 )
 from parley_common.outbox import Outbox
 
+from . import recovery
 from . import repository as repo
 from .config import Settings
 from .confusables import skeleton
 from .errors import (
     EmailExists,
+    EmailNotVerified,
     EmailTaken,
     InvalidCredentials,
     InvalidRefreshToken,
@@ -38,6 +41,7 @@ from .errors import (
     WrongCurrentPassword,
 )
 from .keys import KeyRing
+from .mailer import Mailer
 from .metrics import LOGINS, REFRESHES
 from .models import LoginSession, RefreshToken, User
 from .passwords import PasswordHasher
@@ -57,6 +61,8 @@ class AuthContext:
     keyring: KeyRing
     throttle: LoginThrottle
     outbox: Outbox
+    mailer: Mailer
+    store: redis.Redis
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -80,7 +86,8 @@ async def register(session: AsyncSession, ctx: AuthContext, data: RegisterReques
         # A concurrent registration took the name or the email between check and insert. The
         # request's unit of work rolls back (parley_common.db.unit_of_work), not this function.
         raise _taken(exc, UsernameTaken, EmailTaken) from None
-    await _publish_user(session, ctx, user, UserRegistered)
+    await publish_user(session, ctx, user, UserRegistered)
+    await recovery.send_verification(ctx, session, user, counted=False)
     return user
 
 
@@ -94,15 +101,20 @@ async def update_profile(
     if data.username is not None and data.username != user.username:
         user.username, user.username_key, changed = data.username, name_key or "", True
         user.username_skeleton = skeleton(name_key or data.username)
+    old_email = user.email
     if data.email is not None and data.email != user.email:
         user.email, user.email_key, changed = data.email, mail_key or "", True
+        user.email_verified_at = None  # the new address is confirmed by its own link
     if not changed:
         return user
     try:
         await session.flush()
     except IntegrityError as exc:
         raise _taken(exc, UsernameExists, EmailExists) from None
-    await _publish_user(session, ctx, user, UserUpdated)
+    await publish_user(session, ctx, user, UserUpdated)
+    if user.email != old_email:
+        recovery.tell_old_address(ctx, user, old_email)
+        await recovery.send_verification(ctx, session, user)
     return user
 
 
@@ -172,14 +184,18 @@ async def _check_free(
             raise mail_error()
 
 
-async def _publish_user(
+async def publish_user(
     session: AsyncSession,
     ctx: AuthContext,
     user: User,
     event: type[UserRegistered] | type[UserUpdated],
 ) -> None:
     data = event(
-        user_id=user.id, username=user.username, email=user.email, created_at=user.created_at
+        user_id=user.id,
+        username=user.username,
+        email=user.email,
+        created_at=user.created_at,
+        email_verified=user.email_verified_at is not None,
     )
     await ctx.outbox.add(session, envelope(data, producer=PRODUCER), [svc_key(event.EVENT_TYPE)])
 
@@ -221,6 +237,8 @@ async def login(
     if new_hash is not None:  # cost parameters changed since this hash was made
         user.password_hash = new_hash
     await ctx.throttle.reset_user(throttle_key)
+    if ctx.settings.require_verified_email and user.email_verified_at is None:
+        raise EmailNotVerified()
     login_session = LoginSession(
         id=new_session_id(),
         user_id=user.id,

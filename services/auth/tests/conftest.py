@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -31,6 +32,8 @@ def make_settings(amqp: BusConfig | None = None, **overrides: Any) -> Settings:
         "argon2_memory_cost": 1024,
         "argon2_parallelism": 1,
         "log_level": "WARNING",
+        # Verification emails of the tests that do not read them: out of the checkout.
+        "smtp_url": f"file://{tempfile.gettempdir()}/parley-auth-test-mail",
     }
     if amqp is None:
         defaults["amqp_url"] = f"memory://auth-test-{uuid.uuid4().hex[:8]}"

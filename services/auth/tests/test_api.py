@@ -204,8 +204,9 @@ class TestMe:
         r = await client.get(path, headers=auth)
         assert r.status_code == 200
         body = r.json()
-        assert set(body) == {"id", "username", "email", "created_at"}
-        assert body["id"] == user["id"]
+        # PROTOCOL.md's fields, and whether the address is confirmed (issue 17).
+        assert set(body) == {"id", "username", "email", "created_at", "email_verified"}
+        assert body["id"] == user["id"] and body["email_verified"] is False
         assert_iso_with_zone(body["created_at"])
 
     async def test_missing_header(self, client: httpx.AsyncClient) -> None:

@@ -111,7 +111,11 @@ class NotifyEvents:
     async def user_changed(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(UserRegistered)
         await projections.upsert_user_txn(
-            session, user_id=e.user_id, username=e.username, email=e.email
+            session,
+            user_id=e.user_id,
+            username=e.username,
+            email=e.email,
+            email_verified=e.email_verified,
         )
 
     async def friend_requested(self, session: AsyncSession, env: Envelope) -> None:

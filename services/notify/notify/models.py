@@ -31,6 +31,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     username: Mapped[str] = mapped_column(String(64))
     email: Mapped[str] = mapped_column(String(320))
+    # Only confirmed addresses get emails (auth's verification link); NULL: as before, yes.
+    email_verified: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Friendship(Base):

@@ -22,14 +22,11 @@ def insert_for(session: AsyncSession):  # type: ignore[no-untyped-def]
 
 
 async def upsert_user_txn(
-    session: AsyncSession, *, user_id: int, username: str, email: str
+    session: AsyncSession, *, user_id: int, username: str, email: str, email_verified: bool = True
 ) -> None:
-    stmt = insert_for(session)(User).values(id=user_id, username=username, email=email)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["id"], set_={"username": username, "email": email}
-        )
-    )
+    values = {"username": username, "email": email, "email_verified": email_verified}
+    stmt = insert_for(session)(User).values(id=user_id, **values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
 
 
 async def add_friendship_txn(session: AsyncSession, a: int, b: int) -> None:

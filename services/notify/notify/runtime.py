@@ -8,12 +8,12 @@ from typing import cast
 
 from starlette.datastructures import State
 
+from parley_common.email_transport import create_transport
 from parley_common.runtime import Runtime, runtime_of
 
 from . import blocks, events, retention
 from .config import Settings
 from .emails.sender import EmailSender
-from .emails.transport import create_transport
 from .presence.service import PresenceService
 from .presence.store import PresenceStore
 from .push import sender as push_sender

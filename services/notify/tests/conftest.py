@@ -3,19 +3,14 @@ published as the other services publish them, and the HTTP API through the ASGI 
 
 from __future__ import annotations
 
-import email
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from asgi_lifespan import LifespanManager
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
@@ -44,41 +39,15 @@ from parley_common.events import (
 from parley_common.schemas import ConversationRead, MemberRef, MessageRead, UserPublic, UserRef
 from parley_common.testing.harness import connected_bus, service_settings
 from parley_common.testing.plugin import BusConfig
+from parley_common.testing.smtp import SmtpCollector, smtp_server
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
 
 
-class SmtpCollector:
-    """An aiosmtpd handler keeping every email; `fail_next` makes the next ones fail with 451."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.fail_next = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope_: Any) -> str:
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            return "451 Try again later"
-        self.messages.append(email.message_from_bytes(envelope_.content, policy=default_policy))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[SmtpCollector, int]]:
-    collector = SmtpCollector()
-    port = free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield collector, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @dataclass

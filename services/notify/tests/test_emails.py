@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from notify.models import EmailItem, PendingEmail, User
 from notify.runtime import notify_runtime
+from parley_common.testing.smtp import SmtpCollector
 from parley_common.testing.waiting import wait_for
 
-from .conftest import Notify, SmtpCollector
+from .conftest import Notify
 
 ALICE, BOB, GROUP = 1, 2, 10
 

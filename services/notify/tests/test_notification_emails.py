@@ -15,11 +15,13 @@ from notify.config import Settings
 from notify.models import NotificationEmail
 from notify.runtime import notify_runtime
 from parley_common.bus import Bus
-from parley_common.events import NotificationRequested, svc_key
+from parley_common.db import utcnow
+from parley_common.events import NotificationRequested, UserRegistered, UserUpdated, svc_key
+from parley_common.testing.smtp import SmtpCollector
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
 
-from .conftest import Notify, SmtpCollector
+from .conftest import Notify
 
 ALICE, BOB = 1, 2
 GROUP = 7
@@ -165,3 +167,26 @@ async def test_read_in_app_before_the_delay_is_not_emailed(
     await sender.send_due()
     assert [m["Subject"] for m in collector.messages] == ["[task.commented] Another comment"]
     assert sorted(s for _, s in await queued(notify)) == ["cancelled", "sent"]
+
+
+async def test_an_unconfirmed_address_gets_no_email(
+    prompt: Notify, smtp: tuple[SmtpCollector, int]
+) -> None:
+    collector, _ = smtp
+    unconfirmed = UserRegistered(
+        user_id=BOB,
+        username="bob",
+        email="bob@example.com",
+        created_at=utcnow(),
+        email_verified=False,
+    )
+    await prompt.wait_processed(await prompt.publish(unconfirmed, [svc_key("user.registered")]))
+    await host_notification(prompt, "task.assigned", "Task for you", "u-1")
+    await notify_runtime(prompt.app.state).parts.sender.send_due()
+    assert collector.messages == []
+    assert await queued(prompt) == [("task.assigned", "cancelled")]
+    # Confirmed since (auth's user.updated after the link): emails flow again.
+    confirmed = UserUpdated(**unconfirmed.model_dump() | {"email_verified": True})
+    await prompt.wait_processed(await prompt.publish(confirmed, [svc_key("user.updated")]))
+    await host_notification(prompt, "task.assigned", "Another task", "u-2")
+    await wait_for(lambda: len(collector.messages) == 1, timeout=10, message="the email")

@@ -29,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley_common.db import utcnow
+from parley_common.email_transport import EmailTransport
 from parley_common.loops import Loop
 
 from .. import projections
@@ -37,7 +38,6 @@ from ..metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
 from ..models import EmailItem, NotificationEmail, PendingEmail, ReadCursor
 from ..notifications import preferences
 from . import notification_emails, render, unsubscribe
-from .transport import EmailTransport
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +116,9 @@ class EmailSender:
         if user is None:
             self._failed(email, "recipient unknown (no user.registered seen yet)")
             return
+        if user.email_verified is False:
+            email.status = "cancelled"  # only confirmed addresses get Parley's emails
+            return
         settings = self._settings
         message = render.notification_message(
             email_id=email.id,
@@ -160,6 +163,9 @@ class EmailSender:
         user = await projections.get_user(session, email.user_id)
         if user is None:
             self._failed(email, "recipient unknown (no user.registered seen yet)")
+            return
+        if user.email_verified is False:
+            email.status = "cancelled"  # only confirmed addresses get Parley's emails
             return
         settings = self._settings
         names = await projections.conversation_names(session, {i.conversation_id for i in items})
