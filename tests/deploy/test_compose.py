@@ -235,7 +235,9 @@ class TestObservability:
         expected = {f"{name}:9100" for name in {**SERVICES, **GATEWAYS}}
         assert expected <= targets
         for job in config["scrape_configs"]:
-            assert job.get("metrics_path", "/metrics") == "/metrics"
+            # The broker's per-queue metrics are on its detailed endpoint (consumer lag).
+            wanted = "/metrics/detailed" if job["job_name"] == "rabbitmq" else "/metrics"
+            assert job.get("metrics_path", "/metrics") == wanted
 
     def test_grafana_is_provisioned_from_deploy_grafana(self, compose: dict[str, Any]) -> None:
         mounts = _binds(compose["services"]["grafana"])

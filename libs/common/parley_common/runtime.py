@@ -30,6 +30,7 @@ from . import db
 from . import store as store_mod
 from .bus import Bus, create_bus
 from .consumer import BatchPreparer, EventConsumer, EventHandler, WorkCheck
+from .db_metrics import watch_pool
 from .dead_letter_gauge import DeadLetterGauge
 from .errors import install_error_handlers
 from .http import Transports, service_client
@@ -289,6 +290,7 @@ def _backend_steps(service: Service[S, P], rt: Runtime[S, P]) -> list[Step]:
 
         async def open_database() -> None:
             rt.engine = db.create_engine(settings.database_url, pool_size=settings.db_pool_size)
+            watch_pool(service.name, rt.engine)
             if settings.auto_migrate:
                 await db.migrate(rt.engine, migrations)
             rt._sessionmaker = db.make_sessionmaker(rt.engine)
