@@ -114,6 +114,20 @@ class ConversationSummary(Model):
     type: Literal["direct", "group"]
 
 
+class AttachmentRead(Model):
+    """An uploaded file; `width`, `height` and `thumbnail_url` only for images. The URLs are
+    paths of the public API (GET them with the user's token)."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    url: str
+    thumbnail_url: str | None = None
+
+
 class MessageRead(Model):
     id: int
     conversation_id: int
@@ -121,10 +135,12 @@ class MessageRead(Model):
     sender_id: int | None
     sender_username: str
     content: str
-    type: Literal["text", "system"] = "text"
+    # image: every attachment is an image; file: at least one is not (PROTOCOL.md).
+    type: Literal["text", "system", "image", "file"] = "text"
     client_msg_id: str | None = None
     reply_to: int | None = None
     mentions: list[int] = Field(default_factory=list)
+    attachments: list[AttachmentRead] = Field(default_factory=list)
     reactions: dict[str, list[int]] = Field(default_factory=dict)
     created_at: datetime
     edited_at: datetime | None = None

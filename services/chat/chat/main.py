@@ -10,6 +10,7 @@ from parley_common.http import Transports
 from parley_common.runtime import Client, Service, create_service_app
 
 from . import models, runtime
+from .attachments.api import router as attachments_router
 from .config import Settings
 from .conversations.api import router as conversations_router
 from .friends.api import router as friends_router
@@ -27,6 +28,7 @@ SERVICE: Service[Settings, runtime.ChatParts] = Service(
         friends_router,
         conversations_router,
         messages_router,
+        attachments_router,
         integrations_router,
         internal_router,
     ],

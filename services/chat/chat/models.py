@@ -151,6 +151,29 @@ class Reaction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Attachment(Base):
+    """An uploaded file: its uploader's alone until a message carries it (message_id set, in
+    the send's transaction), then its conversation's members'. `deleted_at`: its message was
+    deleted or it expired unattached; the sweeper removes the stored objects, then the row."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uploader_id: Mapped[int] = mapped_column(BigId, index=True)
+    message_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    conversation_id: Mapped[int | None] = mapped_column(BigId)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    thumbnail_type: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
 class IntegrationKey(Base):
     """An API key of the host application's backend; only its SHA-256 is stored."""
 
