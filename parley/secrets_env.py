@@ -14,7 +14,12 @@ from pathlib import Path
 
 from .stack import ROOT
 
-NAMES = ("PARLEY_INTERNAL_TOKEN", "PARLEY_UNSUBSCRIBE_SECRET", "GRAFANA_ADMIN_PASSWORD")
+NAMES = (
+    "PARLEY_INTERNAL_TOKEN",
+    "PARLEY_UNSUBSCRIBE_SECRET",
+    "GRAFANA_ADMIN_PASSWORD",
+    "PARLEY_STORAGE_SECRET_ACCESS_KEY",  # MinIO's root password, and chat's S3 secret key
+)
 DEFAULT_PATH = ROOT / "deploy" / ".env"
 
 
