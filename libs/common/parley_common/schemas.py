@@ -149,6 +149,16 @@ class MessageRead(Model):
     metadata: dict[str, Any] | None = None
 
 
+def message_summary(message: MessageRead) -> str:
+    """What a notification or an email shows of a message: its text, or for a message with
+    attachments and no text "sent a photo" / "sent 3 photos" / "sent a file" / "sent 2 files"."""
+    if message.content.strip() or not message.attachments:
+        return message.content
+    n = len(message.attachments)
+    noun = "photo" if message.type == "image" else "file"
+    return f"sent a {noun}" if n == 1 else f"sent {n} {noun}s"
+
+
 class NotificationRead(Model):
     id: int
     type: str
