@@ -6,11 +6,13 @@ kicked member get 404; deleting the message removes the file."""
 from __future__ import annotations
 
 import asyncio
+import io
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from PIL import Image
 
 from parley_client import ParleyError
 from parley_common.testing import samples
@@ -100,3 +102,20 @@ class TestAttachments:
             status_line = await reader.readline()
         writer.close()
         assert status_line.split()[1] == b"413", status_line
+
+    async def test_avatars(self, platform: Any) -> None:
+        alice, bob = await platform.friends(2)
+        me = await alice.set_avatar(samples.jpeg_with_exif(500, 300))
+        assert me.avatar_url is not None and me.avatar_url.startswith(f"/users/{alice.user.id}/")
+        avatar = await bob.download(me.avatar_url)
+        image = Image.open(io.BytesIO(avatar))
+        assert image.size == (256, 256) and not image.getexif()
+
+        async def projected() -> bool:  # auth's user.updated reached chat
+            return [f.avatar_url for f in await bob.friends()] == [me.avatar_url]
+
+        await wait_for(projected, timeout=15, message="avatar_url in bob's friends")
+        assert (await alice.remove_avatar()).avatar_url is None
+        with pytest.raises(ParleyError) as refused:
+            await bob.download(me.avatar_url)
+        assert refused.value.status == 404

@@ -50,6 +50,11 @@ class UserRef(Model):
     username: str
 
 
+class MemberUser(UserRef):
+    #: The avatar's path in the public API (GET with a token); null without one.
+    avatar_url: str | None = None
+
+
 class UserPublic(Model):
     """`email` is shown only to the user and their friends; null for anyone else (the field
     stays, for old clients)."""
@@ -57,6 +62,9 @@ class UserPublic(Model):
     id: int
     username: str
     email: str | None
+    #: The avatar's path in the public API (GET with a token); null without one (clients show
+    #: initials).
+    avatar_url: str | None = None
 
 
 class UserRead(UserPublic):
@@ -75,7 +83,7 @@ class FriendRequestRead(Model):
 
 
 class MemberRef(Model):
-    user: UserRef
+    user: MemberUser
     role: Literal["admin", "member"]
 
 
@@ -106,6 +114,8 @@ class ConversationRead(Model):
     created_at: datetime
     settings: dict[str, Any] = Field(default_factory=dict)
     context: ContextRead | None = None
+    #: A group's avatar (GET with a token); null without one.
+    avatar_url: str | None = None
 
 
 class ConversationSummary(Model):

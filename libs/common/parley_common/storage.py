@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import structlog
 from pydantic import BaseModel, Field
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = structlog.get_logger(__name__)
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)*$")
 
@@ -211,3 +216,29 @@ def create_storage(settings: StorageSettings) -> Storage:
     if parts.scheme == "s3" and parts.netloc:
         return S3Storage(parts.netloc, parts.path, settings)
     raise ValueError(f"PARLEY_STORAGE_URL must be file://DIR or s3://BUCKET, not {url!r}")
+
+
+_deleting: set[asyncio.Task[None]] = set()
+
+
+def delete_after_commit(session: AsyncSession, storage: Storage, *keys: str) -> None:
+    """Deletes the objects once the session commits (never when it rolls back): an object
+    replaced or removed in a transaction stays until the transaction is sure. A failed deletion
+    leaves an orphan object, logged; nothing refers to it."""
+    wanted = [k for k in keys if k]
+    if not wanted:
+        return
+
+    async def delete() -> None:
+        for key in wanted:
+            try:
+                await storage.delete(key)
+            except Exception:
+                log.warning("storage.delete_failed", key=key, exc_info=True)
+
+    def spawn(_session: object) -> None:
+        task = asyncio.get_running_loop().create_task(delete())
+        _deleting.add(task)
+        task.add_done_callback(_deleting.discard)
+
+    sa_event.listen(session.sync_session, "after_commit", spawn, once=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from parley_common.files import DEFAULT_MAX_IMAGE_PIXELS
 from parley_common.settings import BaseServiceSettings
+from parley_common.storage import StorageSettings
 
 
-class Settings(BaseServiceSettings):
+class Settings(BaseServiceSettings, StorageSettings):
     service_name: str = "auth"
     database_url: str = "sqlite+aiosqlite:///var/auth.db"
 
@@ -27,3 +29,10 @@ class Settings(BaseServiceSettings):
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
     user_search_limit: int = Field(default=20, ge=1, le=100)
+    avatar_px: int = Field(
+        default=256, ge=32, le=1024, description="Side of the square avatars are re-encoded to."
+    )
+    max_image_pixels: int = Field(
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        description="Largest image (width × height) decoded; a larger one gets 422 (a bomb).",
+    )

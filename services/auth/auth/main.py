@@ -11,6 +11,7 @@ from parley_common.runtime import Service, create_service_app
 
 from . import models, runtime
 from .api import internal, router
+from .avatars import router as avatars_router
 from .config import Settings
 from .service import AuthContext
 
@@ -19,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE: Service[Settings, AuthContext] = Service(
     name="auth",
     title="Parley auth",
-    routers=[router, internal],
+    routers=[router, avatars_router, internal],
     build=runtime.build,
     migrations=MIGRATIONS,
     outbox=models.OUTBOX,

@@ -11,6 +11,7 @@ from starlette.datastructures import State
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.logging import configure_logging
 from parley_common.runtime import Runtime, runtime_of
+from parley_common.storage import create_storage
 
 from . import keys
 from .config import Settings
@@ -43,6 +44,8 @@ async def build(rt: AuthRuntime) -> AuthContext:
         http=jwks_http,
     )
     rt.add_step("jwks_http", stop=jwks_http.aclose)
+    storage = create_storage(settings)
+    rt.add_step("storage", storage.start, storage.close)
     return AuthContext(
         settings=settings,
         hasher=PasswordHasher(
@@ -58,6 +61,7 @@ async def build(rt: AuthRuntime) -> AuthContext:
             window_seconds=settings.login_failure_window_seconds,
         ),
         outbox=rt.outbox,
+        storage=storage,
     )
 
 

@@ -23,6 +23,7 @@ from parley_common.events import (
     user_key,
 )
 from parley_common.outbox import Outbox
+from parley_common.storage import Storage
 
 from . import repository as repo
 from .config import Settings
@@ -57,6 +58,7 @@ class AuthContext:
     keyring: KeyRing
     throttle: LoginThrottle
     outbox: Outbox
+    storage: Storage
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -162,6 +164,10 @@ async def _check_free(
             raise mail_error()
 
 
+async def publish_user_updated(session: AsyncSession, ctx: AuthContext, user: User) -> None:
+    await _publish_user(session, ctx, user, UserUpdated)
+
+
 async def _publish_user(
     session: AsyncSession,
     ctx: AuthContext,
@@ -171,6 +177,8 @@ async def _publish_user(
     data = event(
         user_id=user.id, username=user.username, email=user.email, created_at=user.created_at
     )
+    if isinstance(data, UserUpdated):
+        data.avatar_url = user.avatar_url
     await ctx.outbox.add(session, envelope(data, producer=PRODUCER), [svc_key(event.EVENT_TYPE)])
 
 

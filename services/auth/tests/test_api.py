@@ -25,7 +25,7 @@ class TestRegister:
         )
         assert r.status_code == 200
         body = r.json()
-        assert set(body) == {"id", "username", "email"}
+        assert set(body) == {"id", "username", "email", "avatar_url"}
         assert isinstance(body["id"], int)
         assert body["username"] == "alice"
         assert body["email"] == "alice@example.com"
@@ -204,7 +204,7 @@ class TestMe:
         r = await client.get(path, headers=auth)
         assert r.status_code == 200
         body = r.json()
-        assert set(body) == {"id", "username", "email", "created_at"}
+        assert set(body) == {"id", "username", "email", "avatar_url", "created_at"}
         assert body["id"] == user["id"]
         assert_iso_with_zone(body["created_at"])
 
@@ -373,7 +373,7 @@ class TestInternalUsers:
         assert r.status_code == 200
         body = r.json()
         assert [u["id"] for u in body] == [a["id"], b["id"]]
-        assert set(body[0]) == {"id", "username", "email", "created_at"}
+        assert set(body[0]) == {"id", "username", "email", "avatar_url", "created_at"}
 
     async def test_needs_the_service_token(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/internal/users", params={"ids": "1"})

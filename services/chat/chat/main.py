@@ -13,6 +13,7 @@ from . import models, runtime
 from .attachments.api import router as attachments_router
 from .config import Settings
 from .conversations.api import router as conversations_router
+from .conversations.avatars import router as conversation_avatars_router
 from .friends.api import router as friends_router
 from .integrations.api import router as integrations_router
 from .internal.api import handlers as internal_handlers
@@ -27,6 +28,7 @@ SERVICE: Service[Settings, runtime.ChatParts] = Service(
     routers=[
         friends_router,
         conversations_router,
+        conversation_avatars_router,
         messages_router,
         attachments_router,
         integrations_router,

@@ -45,6 +45,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    avatar_url: Mapped[str | None] = mapped_column(String(300))
 
 
 class FriendRequest(Base):
@@ -93,6 +94,14 @@ class Conversation(Base):
     context_type: Mapped[str | None] = mapped_column(String(64))
     context_id: Mapped[str | None] = mapped_column(String(128))
     context_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: A group's avatar (`avatars/conversations/<id>/<random>`), set by its admins.
+    avatar_key: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def avatar_url(self) -> str | None:
+        if self.avatar_key is None:
+            return None
+        return f"/conversations/{self.id}/avatar?v={self.avatar_key.rsplit('/', 1)[-1]}"
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -8,17 +8,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import Response
 
-from parley_common.errors import UploadTooLarge
 from parley_common.openapi import errors
 from parley_common.schemas import AttachmentRead, Int64
+from parley_common.uploads import SAFE_FILE_HEADERS, read_upload
 
 from ..deps import CtxDep
 from . import service
 
 router = APIRouter(prefix="/attachments", tags=["attachments"])
 
-#: What a download may do in a browser that opens it: nothing (no script, no plugin, no form).
-DOWNLOAD_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
 _FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file's bytes.",
@@ -32,10 +30,7 @@ async def upload_attachment(
     ctx: CtxDep, file: Annotated[UploadFile, File(description="The file (multipart field `file`).")]
 ) -> AttachmentRead:
     """Upload a file to attach to a message (its type is decided by its bytes)."""
-    limit = ctx.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise UploadTooLarge(f"File too large (at most {limit} bytes)")
+    data = await read_upload(file, ctx.settings.max_upload_bytes)
     return await service.upload(
         ctx.session,
         ctx.storage,
@@ -80,8 +75,7 @@ def _file(found: service.Download) -> Response:
         "Content-Disposition": (
             f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(found.filename)}"
         ),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": DOWNLOAD_CSP,
+        **SAFE_FILE_HEADERS,
         "Cache-Control": "private, max-age=3600",
     }
     return Response(found.data, media_type=found.content_type, headers=headers)
