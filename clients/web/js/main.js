@@ -8,6 +8,8 @@
 // otherwise send every later request, tokens and passwords, to another origin.
 
 import { createApi } from './api.js';
+import { setAvatarLoader } from './util.js';
+import { blobUrl } from './views/files.js';
 import { createStore } from './store.js';
 import { createController } from './controller.js';
 import { mountAuth } from './views/auth.js';
@@ -34,6 +36,7 @@ const appRoot = $('app');
 const narrow = window.matchMedia('(max-width: 720px)');
 
 const api = createApi({ base, onAuthLost: () => controller?.signOut({ expired: true }) });
+setAvatarLoader((url) => blobUrl(api, url));
 
 // eslint-disable-next-line prefer-const
 let controller = createController({

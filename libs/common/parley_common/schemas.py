@@ -93,6 +93,9 @@ class LastMessage(Model):
     content: str
     sender_id: int | None
     created_at: datetime
+    #: image / file: it carries attachments (its content may be empty without being deleted).
+    type: str = "text"
+    deleted: bool = False
 
 
 class ContextRead(Model):

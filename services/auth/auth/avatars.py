@@ -25,7 +25,10 @@ router = APIRouter(tags=["users"])
 _IMAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The avatar (JPEG or PNG).",
-        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+        },
     }
 }
 

@@ -20,7 +20,8 @@ router = APIRouter(prefix="/attachments", tags=["attachments"])
 _FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file's bytes.",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        # The type the bytes were found to be (an image, a PDF, text, ...).
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 

@@ -24,7 +24,10 @@ AVATAR_PX = 256
 _IMAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The avatar (JPEG or PNG).",
-        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+        },
     }
 }
 

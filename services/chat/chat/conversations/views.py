@@ -59,6 +59,8 @@ async def to_reads(
                     content="" if message.deleted else message.content,
                     sender_id=message.sender_id,
                     created_at=message.created_at,
+                    type=message.type,
+                    deleted=message.deleted,
                 )
                 if message
                 else None,

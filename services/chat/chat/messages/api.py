@@ -36,8 +36,16 @@ Content = Annotated[
 
 
 class MessageCreate(BaseModel):
-    # content is required by the rules unless attachment_ids are given; conversation_id's 400
-    # comes first.
+    # content is required by the rules unless attachment_ids are given (documented so);
+    # conversation_id's 400 comes first.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["content"]},
+                {"required": ["attachment_ids"], "properties": {"attachment_ids": {"minItems": 1}}},
+            ]
+        }
+    )
 
     conversation_id: Int64 | None = Field(
         default=None, description="Required (400 `conversation_id is required` without it)."
