@@ -123,6 +123,25 @@ async def test_image_and_pdf_between_two_users(
         )
         urls = [a["url"] for m in messages for a in m["attachments"]]
         assert len(urls) == 2
+        # In Eve's own browser: no conversation to see, and the files' URLs give her nothing.
+        context_e, page_e = await ui.open_app(browser, parley_server, te)
+        try:
+            await expect(tid(page_e, "conversation-item")).to_have_count(0)
+            statuses = await page_e.evaluate(
+                """async (urls) => {
+                    const token = JSON.parse(localStorage.getItem('parley.tokens')).access_token;
+                    const out = [];
+                    for (const url of urls) {
+                        const r = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+                        out.push(r.status);
+                    }
+                    return out;
+                }""",
+                urls,
+            )
+            assert statuses == [404, 404]
+        finally:
+            await context_e.close()
         async with httpx.AsyncClient(base_url=parley_server, trust_env=False) as http:
             for url in urls + [u + "/thumbnail" for u in urls]:
                 r = await http.get(url, headers={"Authorization": f"Bearer {te['access_token']}"})
