@@ -35,6 +35,7 @@ def embedded_settings(
         "amqp_url": "memory://",
         "redis_url": "memory://",
         "smtp_url": f"file://{data_dir / 'mail'}",
+        "storage_url": f"file://{data_dir / 'uploads'}",
         "auto_migrate": True,
         # One terminal shows every service: readable lines unless JSON is asked for.
         "log_json": log_json,

@@ -19,6 +19,7 @@ NAMES = (
     "PARLEY_UNSUBSCRIBE_SECRET",
     "PARLEY_KEY_ENCRYPTION_KEY",
     "GRAFANA_ADMIN_PASSWORD",
+    "PARLEY_STORAGE_SECRET_ACCESS_KEY",  # MinIO's root password, and chat's S3 secret key
 )
 DEFAULT_PATH = ROOT / "deploy" / ".env"
 

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         amqp_url=settings.amqp_url,
         redis_url=settings.redis_url,
         smtp_url=settings.smtp_url or f"file://{run.data_dir / 'mail'}",
+        storage_url=settings.storage_url or f"file://{run.data_dir.resolve() / 'uploads'}",
         internal_token=settings.internal_token,
         gateways=gateways,
         host=run.host,

@@ -131,6 +131,7 @@ class StackConfig:
     amqp_url: str
     redis_url: str
     smtp_url: str = "file://var/mail"
+    storage_url: str = "file://var/uploads"
     bus_exchange: str = "parley.events"
     bus_queue_prefix: str = ""
     internal_token: str = "dev-internal-token"
@@ -154,6 +155,7 @@ class Stack:
             "PARLEY_AMQP_URL": config.amqp_url,
             "PARLEY_REDIS_URL": config.redis_url,
             "PARLEY_SMTP_URL": config.smtp_url,
+            "PARLEY_STORAGE_URL": config.storage_url,
             "PARLEY_BUS_EXCHANGE": config.bus_exchange,
             "PARLEY_BUS_QUEUE_PREFIX": config.bus_queue_prefix,
             "PARLEY_INTERNAL_TOKEN": config.internal_token,

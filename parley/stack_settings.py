@@ -14,6 +14,9 @@ class StackSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     #: Unset: emails are written as files under the data directory's mail/.
     smtp_url: str | None = None
+    #: Unset: uploads are files under the data directory's uploads/ (s3://BUCKET with the
+    #: PARLEY_STORAGE_* settings for an S3-compatible store).
+    storage_url: str | None = None
     internal_token: str = Field(default="dev-internal-token", repr=False)
     #: `make migrate SERVICE`: one service's database (the per-service URLs otherwise).
     database_url: str | None = None

@@ -29,6 +29,7 @@ PUBLIC_PREFIXES = (
     "/integrations",
     "/notifications",
     "/presence",
+    "/attachments",
     "/health",
 )
 OPERATIONS = operations(OPENAPI)

@@ -56,6 +56,7 @@ class TestComposeFile:
             "rabbitmq",
             "redis",
             "mailpit",
+            "minio",
             *PARLEY_CONTAINERS,
             "proxy",
             "prometheus",
@@ -97,6 +98,11 @@ class TestSecrets:
             assert env["PARLEY_INTERNAL_TOKEN"] == generated["PARLEY_INTERNAL_TOKEN"]
         notify = _environment(compose["services"]["notify"])
         assert notify["PARLEY_UNSUBSCRIBE_SECRET"] == generated["PARLEY_UNSUBSCRIBE_SECRET"]
+        chat = _environment(compose["services"]["chat"])
+        storage_key = generated["PARLEY_STORAGE_SECRET_ACCESS_KEY"]
+        assert chat["PARLEY_STORAGE_SECRET_ACCESS_KEY"] == storage_key
+        minio = _environment(compose["services"]["minio"])
+        assert minio["MINIO_ROOT_PASSWORD"] == storage_key
 
     def test_make_secrets_keeps_existing_values_and_git_ignores_the_file(
         self, tmp_path: Path
@@ -107,6 +113,7 @@ class TestSecrets:
             "PARLEY_UNSUBSCRIBE_SECRET",
             "PARLEY_KEY_ENCRYPTION_KEY",
             "GRAFANA_ADMIN_PASSWORD",
+            "PARLEY_STORAGE_SECRET_ACCESS_KEY",
         ]
         values = read_env(path)
         assert values["PARLEY_INTERNAL_TOKEN"] == "k" * 40

@@ -33,6 +33,7 @@ from parley_client.testing import befriend, new_user
 from parley_common.testing.asyncapi_frames import FrameChecker
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL
+from parley_common.testing.s3 import S3Server
 
 LOG_DIR = ROOT / "test-results" / "e2e-logs"
 E2E_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
@@ -151,8 +152,9 @@ async def _delete_exchanges(exchange: str) -> None:
 
 
 @pytest.fixture(scope="session")
-async def stack() -> AsyncIterator[Platform]:
-    """auth, chat, notify and two gateway replicas as processes on the real backends."""
+async def stack(s3_server: S3Server) -> AsyncIterator[Platform]:
+    """auth, chat, notify and two gateway replicas as processes on the real backends, with
+    uploads in an S3 bucket (a moto server process; the embedded mode stores them as files)."""
     run = uuid.uuid4().hex[:8]
     urls = {}
     for name in ("auth", "chat", "notify"):
@@ -170,7 +172,7 @@ async def stack() -> AsyncIterator[Platform]:
         internal_token=f"e2e-{run}",
         gateways=2,
         ports=ports,
-        extra_env=E2E_ENV,
+        extra_env=E2E_ENV | _storage_env(s3_server),
     )
     log_dir = LOG_DIR / f"stack-{run}"
     platform_stack = Stack(config, log_dir=log_dir)
@@ -193,6 +195,10 @@ async def stack() -> AsyncIterator[Platform]:
         await _flush_redis()
         await _delete_exchanges(config.bus_exchange)
         shutil.rmtree(mail_dir, ignore_errors=True)
+
+
+def _storage_env(s3_server: S3Server) -> dict[str, str]:
+    return {f"PARLEY_{k.upper()}": v for k, v in s3_server.settings().items()}
 
 
 @pytest.fixture(scope="session")

@@ -96,6 +96,64 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     }
   }
 
+  /**
+   * Uploads a file as multipart field `file` with XMLHttpRequest (fetch reports no upload
+   * progress). Returns {promise, abort}; onProgress(fraction) as the bytes go out. A 401
+   * refreshes the token once and uploads again.
+   */
+  function upload(method, path, file, { onProgress = () => {} } = {}) {
+    let xhr = null;
+    let aborted = false;
+    const once = (token) => new Promise((resolve, reject) => {
+      xhr = new XMLHttpRequest();
+      xhr.open(method, base + path);
+      xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = () => {
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch { data = { detail: xhr.responseText }; }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+        else reject(new ApiError(xhr.status, data?.detail ?? xhr.statusText, data?.code));
+      };
+      xhr.onerror = () => reject(new NetworkError('Upload failed'));
+      xhr.onabort = () => reject(new ApiError(0, 'Upload cancelled', 'cancelled'));
+      const form = new FormData();
+      form.append('file', file, file.name || 'file');
+      xhr.send(form);
+    });
+    const promise = (async () => {
+      const token = tokens?.access_token;
+      if (!token) throw new ApiError(401, 'Not authenticated');
+      try {
+        return await once(token);
+      } catch (e) {
+        if (aborted || !(e instanceof ApiError) || e.status !== 401) throw e;
+        const fresh = await refresh();
+        if (!fresh) throw e;
+        return once(fresh);
+      }
+    })();
+    return { promise, abort: () => { aborted = true; xhr?.abort(); } };
+  }
+
+  /** An attachment's or avatar's bytes (they need the token, so <img src> cannot fetch them). */
+  async function blob(path) {
+    const go = (token) => fetchImpl(base + path, { headers: { Authorization: `Bearer ${token}` } });
+    let res;
+    try {
+      res = await go(tokens?.access_token);
+      if (res.status === 401) {
+        const fresh = await refresh();
+        if (fresh) res = await go(fresh);
+      }
+    } catch (e) {
+      throw new NetworkError(e?.message || 'Network error');
+    }
+    if (!res.ok) throw new ApiError(res.status, res.statusText);
+    return res.blob();
+  }
+
   const get = (p) => request('GET', p);
   const post = (p, b = {}) => request('POST', p, b);
   const put = (p, b = {}) => request('PUT', p, b);
@@ -128,6 +186,12 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     me: () => get('/auth/me'),
     updateMe: (fields) => put('/users/me', fields),
     changePassword: (current_password, new_password) => put('/users/me/password', { current_password, new_password }),
+    setAvatar: (file) => upload('PUT', '/users/me/avatar', file).promise,
+    removeAvatar: () => del('/users/me/avatar'),
+
+    // files
+    uploadAttachment: (file, options) => upload('POST', '/attachments', file, options),
+    blob,
 
     // users and friends
     searchUsers: (q) => get(`/users${qs({ q })}`),

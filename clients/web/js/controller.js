@@ -77,6 +77,8 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
     ...core.actions,
     ...core.notifications,
     searchUsers: (q) => api.searchUsers(q),
+    uploadAttachment: (file, options) => api.uploadAttachment(file, options),
+    get api() { return api; },
     members: (cid) => api.members(cid),
     searchMessages: (q, cid) => api.searchMessages(q, cid),
     handleFrame: core.frames.handleFrame,

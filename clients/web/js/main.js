@@ -9,6 +9,8 @@
 
 import { createApi } from './api.js';
 import { createPush } from './push.js';
+import { setAvatarLoader } from './util.js';
+import { blobUrl } from './views/files.js';
 import { createStore } from './store.js';
 import { createController } from './controller.js';
 import { mountAuth } from './views/auth.js';
@@ -36,6 +38,7 @@ const appRoot = $('app');
 const narrow = window.matchMedia('(max-width: 720px)');
 
 const api = createApi({ base, onAuthLost: () => controller?.signOut({ expired: true }) });
+setAvatarLoader((url) => blobUrl(api, url));
 
 // eslint-disable-next-line prefer-const
 let controller = createController({

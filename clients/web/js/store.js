@@ -262,7 +262,7 @@ export function createStore() {
         c.last_message = { id: m.id, seq: m.seq, content: m.content, sender_id: m.sender_id, created_at: m.created_at, type: m.type, kind: m.kind };
         if (m.sender_id !== state.me?.id && !visible) c.unread_count = (c.unread_count || 0) + 1;
       } else if (c.last_message?.id === m.id) {
-        c.last_message = { ...c.last_message, content: m.content };
+        c.last_message = { ...c.last_message, content: m.content, deleted: !!m.deleted };
       }
       emit('conversations');
     },

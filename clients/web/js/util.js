@@ -89,14 +89,22 @@ export function formatListTime(iso) {
 
 const AVATAR_COLORS = ['#3457d5', '#8e44ad', '#16a085', '#d35400', '#c0392b', '#2c7a7b', '#6b46c1', '#b7791f'];
 
-export function avatar(name, { online } = {}) {
+// How an avatar's image URL (it needs the token) becomes a src: set by main.js.
+let avatarLoader = null;
+export function setAvatarLoader(load) { avatarLoader = load; }
+
+/** The initial on a colour; with `url` (an avatar_url) the image covers it once loaded. */
+export function avatar(name, { online, url } = {}) {
   const label = (name || '?').trim();
   const initial = label ? [...label][0].toUpperCase() : '?';
   let hash = 0;
   for (const ch of label) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-  const node = el('span', { class: 'avatar', 'aria-hidden': 'true' }, initial);
+  const node = el('span', { class: 'avatar', 'aria-hidden': 'true', 'data-testid': 'avatar', 'data-has-image': url ? 'true' : 'false' }, initial);
   node.style.background = AVATAR_COLORS[hash % AVATAR_COLORS.length];
   if (online !== undefined) node.append(onlineDot(online));
+  if (url && avatarLoader) {
+    avatarLoader(url).then((src) => node.prepend(el('img', { src, alt: '', class: 'avatar-img' }))).catch(() => { /* keep the initial */ });
+  }
   return node;
 }
 

@@ -178,3 +178,32 @@ test('sending while offline queues the message and flushes it on connect', async
     mock.timers.reset();
   }
 });
+
+test('a send with attachments carries their ids, with or without text, and survives a reload', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  try {
+    FakeWS.all = [];
+    const api = fakeApi();
+    const store = createStore();
+    const storage = memoryStorage();
+    const c = createController({ api, store, apiBase: 'http://h:1', storage, WebSocketImpl: FakeWS });
+    await c.boot();
+    const ws = FakeWS.last();
+    ws.open();
+    ws.recv({ type: 'connected', user_id: 7, heartbeat_interval: 30 });
+    const photo = { id: 41, filename: 'a.png', content_type: 'image/png', size: 10, url: '/attachments/41', thumbnail_url: '/attachments/41/thumbnail' };
+    assert.equal(c.send(1, '   '), null); // nothing to send
+    const id = c.send(1, '', null, [photo]);
+    const frame = ws.sent.filter((f) => f.type === 'send_message').at(-1);
+    assert.equal(frame.client_msg_id, id);
+    assert.equal(frame.content, '');
+    assert.deepEqual(frame.attachment_ids, [41]);
+    assert.deepEqual(store.state.pending.get(id).attachments, [photo]); // shown at once
+    assert.ok(storage.getItem('parley.outbox.7').includes('"attachments":[{"id":41')); // kept for a reload
+    c.send(1, 'caption', null, []);
+    assert.equal(ws.sent.filter((f) => f.type === 'send_message').at(-1).attachment_ids, undefined);
+    await c.signOut({ expired: true });
+  } finally {
+    mock.timers.reset();
+  }
+});

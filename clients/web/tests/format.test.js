@@ -38,3 +38,17 @@ test('emoji search by name', () => {
   assert.ok(searchEmoji('').length > 100);
   assert.equal(searchEmoji('zzzzqq').length, 0);
 });
+
+test('attachment helpers: sizes and what a message without text says', async () => {
+  const { formatBytes } = await import('../js/views/files.js');
+  const { describe } = await import('../js/views/message.js');
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1536), '1.5 KB');
+  assert.equal(formatBytes(25 * 1024 * 1024), '25 MB');
+  const img = { thumbnail_url: '/t' };
+  const doc = { thumbnail_url: null };
+  assert.equal(describe({ content: 'hi', attachments: [img] }), 'hi');
+  assert.equal(describe({ content: '', attachments: [img] }), 'sent a photo');
+  assert.equal(describe({ content: '', attachments: [img, img] }), 'sent 2 photos');
+  assert.equal(describe({ content: '', attachments: [img, doc] }), 'sent 2 files');
+});

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import RestBase
+from .base import RestBase, raise_for
 from .models import TokenPair, parse
 from .wire import schemas
 
@@ -73,6 +73,24 @@ class AccountsApi(RestBase):
     async def update_me(self, *, username: str, email: str) -> UserRead:
         body = await self.request("PUT", "/users/me", json={"username": username, "email": email})
         return parse(UserRead, body, "PUT /users/me")
+
+    async def set_avatar(self, data: bytes, filename: str = "avatar.jpg") -> UserRead:
+        """Uploads an image as the caller's avatar (the server re-encodes it square)."""
+        response = await self._send(
+            "PUT",
+            "/users/me/avatar",
+            files={"file": (filename, data, "application/octet-stream")},
+            headers=self._auth_headers(),
+        )
+        if response.status_code >= 400:
+            raise_for(response)
+        self.user = parse(UserRead, response.json(), "PUT /users/me/avatar")
+        return self.user
+
+    async def remove_avatar(self) -> UserRead:
+        body = await self.request("DELETE", "/users/me/avatar")
+        self.user = parse(UserRead, body, "DELETE /users/me/avatar")
+        return self.user
 
     async def change_password(self, current_password: str, new_password: str) -> dict[str, Any]:
         body: dict[str, Any] = await self.request(

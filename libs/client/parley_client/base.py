@@ -99,15 +99,20 @@ class RestBase:
             return await self.request(
                 method, path, json=json, params=params, auth=auth, headers=headers, retry_auth=False
             )
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text
         if response.status_code >= 400:
-            detail = body.get("detail") if isinstance(body, dict) else body
-            code = body.get("code") if isinstance(body, dict) else None
-            raise ParleyError(response.status_code, detail, code)
-        return body
+            raise_for(response)
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def _auth_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        if self.origin:
+            headers["Origin"] = self.origin
+        return headers
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         last: Exception | None = None
@@ -136,3 +141,14 @@ class RestBase:
         return [
             "ws" + url[len("http") :] if url.startswith("http") else url for url in self.base_urls
         ]
+
+
+def raise_for(response: httpx.Response) -> None:
+    """ParleyError with the error body's `detail` and `code`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    detail = body.get("detail") if isinstance(body, dict) else body
+    code = body.get("code") if isinstance(body, dict) else None
+    raise ParleyError(response.status_code, detail, code)

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from .base import RestBase
+from .base import RestBase, raise_for
 from .models import parse
 from .wire import schemas
 
+AttachmentRead = schemas.AttachmentRead
 ConversationRead = schemas.ConversationRead
 MessageRead = schemas.MessageRead
 NotificationRead = schemas.NotificationRead
@@ -27,14 +28,38 @@ class MessagesApi(RestBase):
         *,
         client_msg_id: str | None = None,
         reply_to: int | None = None,
+        attachment_ids: Sequence[int] = (),
     ) -> MessageRead:
         payload: dict[str, Any] = {"conversation_id": conversation_id, "content": content}
+        if attachment_ids:
+            payload["attachment_ids"] = list(attachment_ids)
         if client_msg_id is not None:
             payload["client_msg_id"] = client_msg_id
         if reply_to is not None:
             payload["reply_to"] = reply_to
         body = await self.request("POST", "/messages", json=payload)
         return parse(MessageRead, body, "POST /messages")
+
+    async def upload_attachment(
+        self, data: bytes, filename: str = "file", content_type: str = "application/octet-stream"
+    ) -> AttachmentRead:
+        """Uploads a file to attach to a message (`attachment_ids` of a send)."""
+        response = await self._send(
+            "POST",
+            "/attachments",
+            files={"file": (filename, data, content_type)},
+            headers=self._auth_headers(),
+        )
+        if response.status_code >= 400:
+            raise_for(response)
+        return parse(AttachmentRead, response.json(), "POST /attachments")
+
+    async def download(self, url: str) -> bytes:
+        """An attachment's bytes (or its thumbnail's) by the `url` an attachment object gives."""
+        response = await self._send("GET", url, headers=self._auth_headers())
+        if response.status_code >= 400:
+            raise_for(response)
+        return response.content
 
     async def messages_page(
         self, conversation_id: int, *, skip: int = 0, limit: int = 50

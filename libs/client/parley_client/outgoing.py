@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,7 @@ class FrameSender:
         *,
         client_msg_id: str | None = None,
         reply_to: int | None = None,
+        attachment_ids: Sequence[int] = (),
     ) -> str:
         """Sends a message; returns its client_msg_id (await `ack(client_msg_id)` for the
         stored message). Until acked it is resent after every reconnect."""
@@ -89,6 +90,8 @@ class FrameSender:
         }
         if reply_to is not None:
             frame["reply_to"] = reply_to
+        if attachment_ids:
+            frame["attachment_ids"] = list(attachment_ids)
         if self.fatal is not None:
             raise self.fatal
         self._pending[client_msg_id] = Pending(frame)

@@ -42,6 +42,20 @@ class BadRequest(ServiceError):
     status_code, code, detail = 400, "bad_request", "Bad request"
 
 
+class UploadTooLarge(ServiceError):
+    status_code, code, detail = 413, "too_large", "File too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status_code, code, detail = 415, "unsupported_media_type", "This type of file is not allowed"
+
+
+class InvalidFile(ServiceError):
+    """A corrupt image or a decompression bomb (the type was allowed, the content is not)."""
+
+    status_code, code, detail = 422, "invalid_file", "The file is damaged or too large to decode"
+
+
 class Unauthorized(ServiceError):
     status_code, code, detail = 401, "unauthorized", "Could not validate credentials"
 

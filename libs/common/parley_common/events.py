@@ -96,6 +96,8 @@ class UserUpdated(EventData, event_type="user.updated"):
     email: str
     created_at: datetime
     email_verified: bool = True
+    #: The avatar's path in the public API (GET with a token), null without one.
+    avatar_url: str | None = None
 
 
 class SessionRevoked(EventData, event_type="session.revoked"):
@@ -153,6 +155,7 @@ class ConversationUpdated(EventData, event_type="conversation.updated"):
     name: str | None
     type: Literal["direct", "group"]
     updated_by: int | None
+    avatar_url: str | None = None
 
 
 class MemberAdded(EventData, event_type="member.added"):

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 MAX_FRAME_BYTES = 64 * 1024
 #: The longest message content a `send_message` frame may carry (chat trims and checks again).
 MAX_CONTENT_CHARS = 4000
+#: Attachments one message may carry (PROTOCOL.md).
+MAX_ATTACHMENTS = 10
 #: The most conversations one `resume` frame may name.
 MAX_RESUME_CURSORS = 1000
 

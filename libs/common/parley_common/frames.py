@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     Field,
     TypeAdapter,
+    model_validator,
 )
 
 from .frame_base import (
@@ -20,6 +21,7 @@ from .frame_base import (
     CLOSE_RESTART,
     CLOSE_TOO_BIG,
     CLOSE_TOO_SLOW,
+    MAX_ATTACHMENTS,
     MAX_CONTENT_CHARS,
     MAX_FRAME_BYTES,
     MAX_RESUME_CURSORS,
@@ -70,6 +72,7 @@ __all__ = [
     "CLOSE_RESTART",
     "CLOSE_TOO_BIG",
     "CLOSE_TOO_SLOW",
+    "MAX_ATTACHMENTS",
     "MAX_CONTENT_CHARS",
     "MAX_FRAME_BYTES",
     "MAX_RESUME_CURSORS",
@@ -159,9 +162,19 @@ class SendMessageFrame(Frame):
 
     type: Literal["send_message"]
     conversation_id: Id
-    content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+    # May be empty when the message carries attachments (uploaded with POST /attachments).
+    content: str = Field(default="", max_length=MAX_CONTENT_CHARS)
     client_msg_id: str | None = Field(default=None, min_length=1, max_length=64)
     reply_to: Id | None = None
+    attachment_ids: list[Id] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+
+    @model_validator(mode="after")
+    def _content_or_attachments(self) -> SendMessageFrame:
+        if not self.content and not self.attachment_ids:
+            raise ValueError("content must not be empty without attachment_ids")
+        if len(set(self.attachment_ids)) != len(self.attachment_ids):
+            raise ValueError("attachment_ids must not repeat an id")
+        return self
 
 
 class TypingClientFrame(Frame):

@@ -26,7 +26,9 @@ DESCRIPTIONS: dict[int, str] = {
     404: "Not found, or not visible to the caller.",
     405: "Method not allowed (the `Allow` header lists the methods that are).",
     409: "Conflict with the current state.",
-    413: "Request body larger than the limit (PARLEY_MAX_BODY_BYTES).",
+    413: "Request body larger than the limit (PARLEY_MAX_BODY_BYTES; uploads: "
+    "PARLEY_MAX_UPLOAD_BYTES).",
+    415: "The file's type (decided by its bytes) is not allowed (PARLEY_ALLOWED_UPLOAD_TYPES).",
     422: "Invalid fields (FastAPI's list of issues in `detail`) or invalid Unicode.",
     429: "Too many requests: retry after `retry_after` seconds (also the `Retry-After` header).",
     502: "An upstream service gave a broken answer.",

@@ -9,7 +9,10 @@ Security rules).
   (`"\\ud800"` is valid JSON but cannot be stored or re-encoded) and NUL characters (PostgreSQL
   text cannot hold them) in a JSON or form body, the path or the query.
 
-The body is read once and handed on to the app, which reads it as usual.
+The body is read once and handed on to the app, which reads it as usual. Uploads (multipart
+bodies to `UPLOAD_PATHS`) are the exception: their limit is `max_upload_bytes` (plus the
+multipart framing), and they are streamed to the app, never held whole here; one that passes the
+limit gets 413 as soon as it does, whatever the app was about to answer.
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+#: Room for the multipart boundaries and part headers around an upload's bytes.
+MULTIPART_OVERHEAD = 64 * 1024
+#: Where files are uploaded (PROTOCOL.md): chat's attachments, auth's and chat's avatars.
+UPLOAD_PATHS = re.compile(r"^/(attachments|users/me/avatar|conversations/[0-9]+/avatar)$")
 MAX_JSON_DEPTH = 32
 INVALID_UNICODE = "Invalid Unicode: lone surrogates and NUL characters are not allowed"
 
@@ -117,16 +125,36 @@ def check_target(scope: Scope) -> JSONResponse | None:
     return None
 
 
+def is_upload(scope: Scope) -> bool:
+    if scope.get("method") not in ("POST", "PUT") or not UPLOAD_PATHS.match(scope["path"]):
+        return False
+    for key, value in scope.get("headers") or []:
+        if key.lower() == b"content-type":
+            media_type: bytes = value.split(b";")[0].strip().lower()
+            return media_type == b"multipart/form-data"
+    return False
+
+
 class RequestGuardMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_body = max_upload_bytes + MULTIPART_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         refusal = check_target(scope)
+        if refusal is None and is_upload(scope):
+            await self._upload(scope, receive, send)
+            return
         if refusal is None:
             headers = {k.lower(): v for k, v in scope.get("headers") or []}
             declared = headers.get(b"content-length", b"").strip()
@@ -161,10 +189,50 @@ class RequestGuardMiddleware:
             if not message.get("more_body", False):
                 return b"".join(chunks), True
 
-    def _too_large(self) -> JSONResponse:
+    async def _upload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Streams the body to the app, counting; past the limit the app reads a disconnect
+        and whatever it answers is replaced by a 413."""
+        limit = self.max_upload_body
+        headers = {k.lower(): v for k, v in scope.get("headers") or []}
+        declared = headers.get(b"content-length", b"").strip()
+        if declared.isdigit() and int(declared) > limit:
+            await self._too_large(limit)(scope, receive, send)
+            return
+        size = 0
+        over = False
+        started = False
+
+        async def counted() -> Message:
+            nonlocal size, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if over:
+                return
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._too_large(limit)(scope, receive, send)
+
+    def _too_large(self, limit: int | None = None) -> JSONResponse:
         return JSONResponse(
             {
-                "detail": f"Request body too large (at most {self.max_body_bytes} bytes)",
+                "detail": f"Request body too large (at most {limit or self.max_body_bytes} bytes)",
                 "code": "too_large",
             },
             status_code=413,
@@ -187,5 +255,12 @@ def _replay(body: bytes, connected: bool, receive: Receive) -> Receive:
     return replay
 
 
-def install_request_guard(app: FastAPI, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
-    app.add_middleware(RequestGuardMiddleware, max_body_bytes=max_body_bytes)
+def install_request_guard(
+    app: FastAPI,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> None:
+    app.add_middleware(
+        RequestGuardMiddleware, max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes
+    )

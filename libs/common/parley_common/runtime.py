@@ -214,7 +214,9 @@ def create_service_app(
     if service.internal_handlers is not None:
         app.state.internal_handlers = service.internal_handlers(app.state)
     install_error_handlers(app)
-    install_request_guard(app, max_body_bytes=settings.max_body_bytes)
+    install_request_guard(
+        app, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     install_observability(app, service=service.name, readiness={}, public=service.public)
     for router in service.routers:
         app.include_router(router)

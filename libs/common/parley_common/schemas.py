@@ -50,6 +50,11 @@ class UserRef(Model):
     username: str
 
 
+class MemberUser(UserRef):
+    #: The avatar's path in the public API (GET with a token); null without one.
+    avatar_url: str | None = None
+
+
 class UserPublic(Model):
     """`email` is shown only to the user and their friends; null for anyone else (the field
     stays, for old clients)."""
@@ -57,6 +62,9 @@ class UserPublic(Model):
     id: int
     username: str
     email: str | None
+    #: The avatar's path in the public API (GET with a token); null without one (clients show
+    #: initials).
+    avatar_url: str | None = None
 
 
 class UserRead(UserPublic):
@@ -75,7 +83,7 @@ class FriendRequestRead(Model):
 
 
 class MemberRef(Model):
-    user: UserRef
+    user: MemberUser
     role: Literal["admin", "member"]
 
 
@@ -85,6 +93,9 @@ class LastMessage(Model):
     content: str
     sender_id: int | None
     created_at: datetime
+    #: image / file: it carries attachments (its content may be empty without being deleted).
+    type: str = "text"
+    deleted: bool = False
 
 
 class ContextRead(Model):
@@ -106,12 +117,28 @@ class ConversationRead(Model):
     created_at: datetime
     settings: dict[str, Any] = Field(default_factory=dict)
     context: ContextRead | None = None
+    #: A group's avatar (GET with a token); null without one.
+    avatar_url: str | None = None
 
 
 class ConversationSummary(Model):
     id: int
     name: str | None
     type: Literal["direct", "group"]
+
+
+class AttachmentRead(Model):
+    """An uploaded file; `width`, `height` and `thumbnail_url` only for images. The URLs are
+    paths of the public API (GET them with the user's token)."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    url: str
+    thumbnail_url: str | None = None
 
 
 class MessageRead(Model):
@@ -121,16 +148,28 @@ class MessageRead(Model):
     sender_id: int | None
     sender_username: str
     content: str
-    type: Literal["text", "system"] = "text"
+    # image: every attachment is an image; file: at least one is not (PROTOCOL.md).
+    type: Literal["text", "system", "image", "file"] = "text"
     client_msg_id: str | None = None
     reply_to: int | None = None
     mentions: list[int] = Field(default_factory=list)
+    attachments: list[AttachmentRead] = Field(default_factory=list)
     reactions: dict[str, list[int]] = Field(default_factory=dict)
     created_at: datetime
     edited_at: datetime | None = None
     deleted: bool = False
     kind: str | None = None
     metadata: dict[str, Any] | None = None
+
+
+def message_summary(message: MessageRead) -> str:
+    """What a notification or an email shows of a message: its text, or for a message with
+    attachments and no text "sent a photo" / "sent 3 photos" / "sent a file" / "sent 2 files"."""
+    if message.content.strip() or not message.attachments:
+        return message.content
+    n = len(message.attachments)
+    noun = "photo" if message.type == "image" else "file"
+    return f"sent a {noun}" if n == 1 else f"sent {n} {noun}s"
 
 
 class NotificationRead(Model):

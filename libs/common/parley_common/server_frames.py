@@ -178,10 +178,11 @@ class ConversationSummaryOut(BaseModel):
     id: int
     name: str | None
     type: Literal["direct", "group"]
+    avatar_url: str | None = None
 
 
 class ConversationUpdatedFrame(Frame):
-    """A conversation was renamed (or its type-level fields changed)."""
+    """A conversation was renamed, or its avatar changed."""
 
     type: Literal["conversation_updated"] = "conversation_updated"
     conversation: ConversationSummaryOut

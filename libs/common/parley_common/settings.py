@@ -108,6 +108,12 @@ class BaseServiceSettings(BaseSettings):
         ge=1024,
         description="Largest request body; a larger one gets 413 before it is read whole.",
     )
+    max_upload_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="Largest uploaded file (attachments, avatars); a larger one gets 413 before "
+        "it is read whole.",
+    )
     outbox_poll_seconds: float = Field(
         default=1.0, description="Outbox relay fallback poll (it is also woken after each commit)."
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from parley_common.files import DEFAULT_MAX_IMAGE_PIXELS
 from parley_common.settings import BaseServiceSettings, secret_field
+from parley_common.storage import StorageSettings
 
 
-class Settings(BaseServiceSettings):
+class Settings(BaseServiceSettings, StorageSettings):
     service_name: str = "auth"
     database_url: str = "sqlite+aiosqlite:///var/auth.db"
 
@@ -76,4 +78,11 @@ class Settings(BaseServiceSettings):
     require_verified_email: bool = Field(
         default=False,
         description="Refuse to log in until the address is verified (403 email_not_verified).",
+    )
+    avatar_px: int = Field(
+        default=256, ge=32, le=1024, description="Side of the square avatars are re-encoded to."
+    )
+    max_image_pixels: int = Field(
+        default=DEFAULT_MAX_IMAGE_PIXELS,
+        description="Largest image (width × height) decoded; a larger one gets 422 (a bomb).",
     )

@@ -11,6 +11,7 @@ from parley_common.runtime import Service, create_service_app
 
 from . import models, runtime
 from .api import internal, router
+from .avatars import router as avatars_router
 from .config import Settings
 from .recovery_api import router as recovery_router
 from .service import AuthContext
@@ -21,7 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE: Service[Settings, AuthContext] = Service(
     name="auth",
     title="Parley auth",
-    routers=[router, sessions_router, recovery_router, internal],
+    routers=[router, sessions_router, recovery_router, avatars_router, internal],
     build=runtime.build,
     migrations=MIGRATIONS,
     outbox=models.OUTBOX,

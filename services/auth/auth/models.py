@@ -37,6 +37,15 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # When the user proved they read this address (a link from it); NULL: not yet.
     email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The stored avatar (`avatars/users/<id>/<random>`): a new key for each upload, so the URL
+    #: changes with it and caches never show an old face.
+    avatar_key: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def avatar_url(self) -> str | None:
+        if self.avatar_key is None:
+            return None
+        return f"/users/{self.id}/avatar?v={self.avatar_key.rsplit('/', 1)[-1]}"
 
 
 class LoginSession(Base):

@@ -14,6 +14,7 @@ from parley_common.jwt_verify import JWTVerifier
 from parley_common.logging import configure_logging
 from parley_common.loops import Loop
 from parley_common.runtime import Runtime, runtime_of
+from parley_common.storage import create_storage
 
 from . import key_rotation, keys, retention
 from .config import Settings
@@ -57,6 +58,8 @@ async def build(rt: AuthRuntime) -> AuthContext:
     rt.purges.extend(retention.purges(settings))
     mailer = Mailer(create_transport(settings.smtp_url, timeout=20.0))
     rt.add_step("mailer", stop=mailer.drain)
+    storage = create_storage(settings)
+    rt.add_step("storage", storage.start, storage.close)
     return AuthContext(
         settings=settings,
         hasher=PasswordHasher(
@@ -74,6 +77,7 @@ async def build(rt: AuthRuntime) -> AuthContext:
         outbox=rt.outbox,
         mailer=mailer,
         store=rt.store,
+        storage=storage,
     )
 
 

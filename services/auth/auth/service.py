@@ -24,6 +24,7 @@ from parley_common.events import (
     user_key,
 )
 from parley_common.outbox import Outbox
+from parley_common.storage import Storage
 
 from . import recovery
 from . import repository as repo
@@ -63,6 +64,7 @@ class AuthContext:
     outbox: Outbox
     mailer: Mailer
     store: redis.Redis
+    storage: Storage
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -184,6 +186,10 @@ async def _check_free(
             raise mail_error()
 
 
+async def publish_user_updated(session: AsyncSession, ctx: AuthContext, user: User) -> None:
+    await publish_user(session, ctx, user, UserUpdated)
+
+
 async def publish_user(
     session: AsyncSession,
     ctx: AuthContext,
@@ -197,6 +203,8 @@ async def publish_user(
         created_at=user.created_at,
         email_verified=user.email_verified_at is not None,
     )
+    if isinstance(data, UserUpdated):
+        data.avatar_url = user.avatar_url
     await ctx.outbox.add(session, envelope(data, producer=PRODUCER), [svc_key(event.EVENT_TYPE)])
 
 

@@ -25,7 +25,7 @@ class TestRegister:
         )
         assert r.status_code == 200
         body = r.json()
-        assert set(body) == {"id", "username", "email"}
+        assert set(body) == {"id", "username", "email", "avatar_url"}
         assert isinstance(body["id"], int)
         assert body["username"] == "alice"
         assert body["email"] == "alice@example.com"
@@ -205,7 +205,14 @@ class TestMe:
         assert r.status_code == 200
         body = r.json()
         # PROTOCOL.md's fields, and whether the address is confirmed (issue 17).
-        assert set(body) == {"id", "username", "email", "created_at", "email_verified"}
+        assert set(body) == {
+            "id",
+            "username",
+            "email",
+            "avatar_url",
+            "created_at",
+            "email_verified",
+        }
         assert body["id"] == user["id"] and body["email_verified"] is False
         assert_iso_with_zone(body["created_at"])
 
@@ -374,7 +381,7 @@ class TestInternalUsers:
         assert r.status_code == 200
         body = r.json()
         assert [u["id"] for u in body] == [a["id"], b["id"]]
-        assert set(body[0]) == {"id", "username", "email", "created_at"}
+        assert set(body[0]) == {"id", "username", "email", "avatar_url", "created_at"}
 
     async def test_needs_the_service_token(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/internal/users", params={"ids": "1"})

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley_common.auth_deps import CurrentClaims
 from parley_common.deps import SessionDep
 from parley_common.outbox import Outbox
+from parley_common.storage import Storage
 
+from .attachments.sweeper import AttachmentSweeper
 from .config import Settings
 from .runtime import chat_runtime
 
@@ -26,11 +28,14 @@ class Ctx:
     user_id: int
     settings: Settings
     outbox: Outbox
+    storage: Storage
+    sweeper: AttachmentSweeper
 
 
 async def get_ctx(request: Request, session: SessionDep, claims: CurrentClaims) -> Ctx:
     rt = chat_runtime(request.app.state)
-    return Ctx(session, claims.user_id, rt.settings, rt.outbox)
+    parts = rt.parts
+    return Ctx(session, claims.user_id, rt.settings, rt.outbox, parts.storage, parts.sweeper)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

@@ -23,6 +23,10 @@ class MessageNotFound(NotFound):
     code, detail = "message_not_found", "Message not found"
 
 
+class AttachmentNotFound(NotFound):
+    code, detail = "attachment_not_found", "Attachment not found"
+
+
 class MessagingBlocked(Forbidden):
     code, detail = "blocked", "You cannot message this user"
 
@@ -32,6 +36,7 @@ class NotAdmin(Forbidden):
 
 
 __all__ = [
+    "AttachmentNotFound",
     "BadRequest",
     "ConversationAccessDenied",
     "ConversationNotFound",

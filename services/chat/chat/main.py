@@ -10,8 +10,10 @@ from parley_common.http import Transports
 from parley_common.runtime import Client, Service, create_service_app
 
 from . import models, runtime
+from .attachments.api import router as attachments_router
 from .config import Settings
 from .conversations.api import router as conversations_router
+from .conversations.avatars import router as conversation_avatars_router
 from .friends.api import router as friends_router
 from .integrations.api import router as integrations_router
 from .internal.api import handlers as internal_handlers
@@ -26,7 +28,9 @@ SERVICE: Service[Settings, runtime.ChatParts] = Service(
     routers=[
         friends_router,
         conversations_router,
+        conversation_avatars_router,
         messages_router,
+        attachments_router,
         integrations_router,
         internal_router,
     ],

@@ -45,6 +45,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    avatar_url: Mapped[str | None] = mapped_column(String(300))
 
 
 class FriendRequest(Base):
@@ -93,6 +94,14 @@ class Conversation(Base):
     context_type: Mapped[str | None] = mapped_column(String(64))
     context_id: Mapped[str | None] = mapped_column(String(128))
     context_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: A group's avatar (`avatars/conversations/<id>/<random>`), set by its admins.
+    avatar_key: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def avatar_url(self) -> str | None:
+        if self.avatar_key is None:
+            return None
+        return f"/conversations/{self.id}/avatar?v={self.avatar_key.rsplit('/', 1)[-1]}"
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -149,6 +158,29 @@ class Reaction(Base):
     user_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     emoji: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """An uploaded file: its uploader's alone until a message carries it (message_id set, in
+    the send's transaction), then its conversation's members'. `deleted_at`: its message was
+    deleted or it expired unattached; the sweeper removes the stored objects, then the row."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uploader_id: Mapped[int] = mapped_column(BigId, index=True)
+    message_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    conversation_id: Mapped[int | None] = mapped_column(BigId)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    thumbnail_type: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class IntegrationKey(Base):

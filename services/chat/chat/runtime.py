@@ -1,4 +1,5 @@
-"""What chat runs on beyond the shared runtime (its send batcher), and typed access to it."""
+"""What chat runs on beyond the shared runtime (its send batcher, the file storage and its
+sweeper), and typed access to it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import cast
 from starlette.datastructures import State
 
 from parley_common.runtime import Runtime, runtime_of
+from parley_common.storage import Storage, create_storage
 
 from . import events
+from .attachments.sweeper import AttachmentSweeper
 from .config import Settings
 from .messages.sending import SendBatcher
 
@@ -17,6 +20,8 @@ from .messages.sending import SendBatcher
 @dataclass(slots=True)
 class ChatParts:
     sender: SendBatcher
+    storage: Storage
+    sweeper: AttachmentSweeper
 
 
 ChatRuntime = Runtime[Settings, ChatParts]
@@ -27,9 +32,18 @@ async def build(rt: ChatRuntime) -> ChatParts:
     # SQLite has one writer at a time: one send transaction at once there.
     concurrency = 1 if rt.engine.dialect.name == "sqlite" else 4
     sender = SendBatcher(rt.sessionmaker, rt.outbox, concurrency=concurrency)
+    storage = create_storage(rt.settings)
+    sweeper = AttachmentSweeper(
+        rt.sessionmaker,
+        storage,
+        interval=rt.settings.attachment_sweep_seconds,
+        unattached_seconds=rt.settings.unattached_upload_seconds,
+    )
     rt.add_consumer(queue=events.QUEUE, bindings=events.BINDINGS, handlers=events.HANDLERS)
     rt.add_step("sender", stop=sender.close)
-    return ChatParts(sender=sender)
+    rt.add_step("storage", storage.start, storage.close)
+    rt.add_step("attachment_sweeper", sweeper.start, sweeper.stop)
+    return ChatParts(sender=sender, storage=storage, sweeper=sweeper)
 
 
 def chat_runtime(state: State) -> ChatRuntime:

@@ -47,5 +47,7 @@ async def upsert(session: AsyncSession, env: Envelope) -> None:
         "email": data.email,
         "updated_at": utcnow(),
     }
+    if isinstance(data, UserUpdated):
+        values["avatar_url"] = data.avatar_url
     stmt = insert_(User).values(id=data.user_id, created_at=data.created_at, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))

@@ -89,6 +89,7 @@ class TestGroups:
             "id": 1,
             "username": "alice",
             "email": "alice@example.com",
+            "avatar_url": None,
             "role": "admin",
             "is_owner": True,
         }
@@ -104,6 +105,7 @@ class TestGroups:
             "id": 4,
             "username": "dave",
             "email": "dave@example.com",
+            "avatar_url": None,
         }
         r = await chat.call("POST", f"/conversations/{cid}/members", a, json={"user_id": d})
         assert (r.status_code, r.json()["detail"]) == (400, "User is already a member")

@@ -18,7 +18,7 @@ class TestFriendRequests:
         assert len(requests) == 1
         req = requests[0]
         # Not friends yet: the requester's email is not shown to the receiver.
-        assert req["requester"] == {"id": 1, "username": "alice", "email": None}
+        assert req["requester"] == {"id": 1, "username": "alice", "email": None, "avatar_url": None}
         assert req["status"] == "pending" and req["created_at"]
         # Only the receiver may answer.
         r = await chat.call("PUT", f"/friends/requests/{req['id']}/accept", a)
@@ -28,7 +28,13 @@ class TestFriendRequests:
         }
         friends = await chat.ok("GET", "/friends", a)
         assert friends == [
-            {"id": 2, "username": "bob", "email": "bob@example.com", "is_online": False}
+            {
+                "id": 2,
+                "username": "bob",
+                "email": "bob@example.com",
+                "avatar_url": None,
+                "is_online": False,
+            }
         ]
         assert [f["id"] for f in await chat.ok("GET", "/friends", b)] == [1]
         assert (await chat.internal("/internal/users/1/friends")).json() == {"friend_ids": [2]}
@@ -73,7 +79,7 @@ class TestFriendRequests:
         await chat.ok("POST", "/friends/request", a, json={"username": "bob"})
         sent = await chat.ok("GET", "/friends/requests/sent", a)
         assert [(r["receiver"], r["status"]) for r in sent] == [
-            ({"id": 2, "username": "bob", "email": None}, "pending")
+            ({"id": 2, "username": "bob", "email": None, "avatar_url": None}, "pending")
         ]
         assert await chat.ok("GET", "/friends/requests/sent", b) == []
         rid = sent[0]["id"]

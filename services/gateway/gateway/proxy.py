@@ -11,10 +11,12 @@ import uuid
 
 import structlog
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from parley_common.errors import RateLimited, ServiceError, Unauthorized
 from parley_common.ratelimit import TokenBucket
+from parley_common.request_guard import is_upload
 
 from .addresses import ClientAddresses
 from .sessions import SessionDenylist, unverified_sid
@@ -31,6 +33,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/blocks", "chat"),
     ("/conversations", "chat"),
     ("/messages", "chat"),
+    ("/attachments", "chat"),
     ("/integrations", "chat"),
     ("/notifications", "notify"),
     ("/presence", "notify"),
@@ -52,7 +55,13 @@ FORWARDED_RESPONSE_HEADERS = (
     "location",
     "etag",
     "allow",  # a 405's list of methods
+    # downloads (chat's /attachments): how a browser must treat the bytes
+    "content-disposition",
+    "content-security-policy",
+    "x-content-type-options",
 )
+#: Downloads are streamed through, not held whole in the gateway.
+STREAMED_PREFIX = "/attachments/"
 
 
 def service_for(path: str) -> str | None:
@@ -103,19 +112,28 @@ class RestProxy:
         target = raw_path.decode("latin-1")
         if request.url.query:
             target += "?" + request.url.query
+        # An upload goes on as it arrives (the request guard bounds it), other bodies whole.
+        body = request.stream() if is_upload(request.scope) else await request.body()
         upstream_request = client.build_request(
-            request.method,
-            target,
-            headers=headers,
-            content=await request.body(),
+            request.method, target, headers=headers, content=body
         )
+        streamed = request.url.path.startswith(STREAMED_PREFIX) and request.method == "GET"
         try:
-            upstream = await client.send(upstream_request)
+            upstream = await client.send(upstream_request, stream=streamed)
         except Exception as exc:
             return self._failure(service, exc)
         out_headers = {
             h: v for h in FORWARDED_RESPONSE_HEADERS if (v := upstream.headers.get(h)) is not None
         }
+        if streamed:
+            if (length := upstream.headers.get("content-length")) is not None:
+                out_headers["content-length"] = length
+            return StreamingResponse(
+                upstream.aiter_raw(),
+                status_code=upstream.status_code,
+                headers=out_headers,
+                background=BackgroundTask(upstream.aclose),
+            )
         return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
 
     def _failure(self, service: str, exc: Exception) -> Response:

@@ -37,7 +37,7 @@ def content_security_policy(websocket_origin: str | None, connect_origins: list[
         ["'self'", *([websocket_origin] if websocket_origin else []), *connect_origins]
     )
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"connect-src {connect}; object-src 'none'; base-uri 'none'; "
         "frame-ancestors 'none'; form-action 'self'"
     )

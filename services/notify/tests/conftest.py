@@ -193,6 +193,8 @@ class Notify:
         *,
         mentions: list[int] | None = None,
         sender_username: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        type_: str = "text",
     ) -> Envelope:
         message = MessageRead(
             id=conversation_id * 10_000 + seq,
@@ -204,6 +206,8 @@ class Notify:
             client_msg_id=uuid.uuid4().hex,
             mentions=mentions or [],
             created_at=now(),
+            attachments=attachments or [],
+            type=type_,
         )
         event = MessageCreated(message=message, member_ids=members)
         return await self.publish(event, [conv_key(conversation_id, event.EVENT_TYPE)])

@@ -89,6 +89,47 @@ class TestMissedMessageEmail:
         sent = await emails_for(notify, BOB, "sent")
         assert len(sent) == 1 and not await emails_for(notify, ALICE)
 
+    async def test_attachments_without_text_say_what_was_sent(
+        self, notify: Notify, smtp: tuple[SmtpCollector, int]
+    ) -> None:
+        collector, _ = smtp
+        await setup_pair(notify)
+
+        def attachment(i: int, content_type: str) -> dict[str, Any]:
+            return {
+                "id": i,
+                "filename": f"f{i}",
+                "content_type": content_type,
+                "size": 1,
+                "url": f"/attachments/{i}",
+            }
+
+        photo = [attachment(1, "image/png")]
+        await notify.message(
+            GROUP,
+            1,
+            ALICE,
+            [ALICE, BOB],
+            "",
+            sender_username="alice",
+            attachments=photo,
+            type_="image",
+        )
+        files = [attachment(2, "application/pdf"), attachment(3, "image/png")]
+        await notify.message(
+            GROUP,
+            2,
+            ALICE,
+            [ALICE, BOB],
+            "",
+            sender_username="alice",
+            attachments=files,
+            type_="file",
+        )
+        await wait_for(lambda: len(collector.messages) == 1, message="the email")
+        text, _ = text_of(collector.messages[0])
+        assert "alice: sent a photo" in text and "alice: sent 2 files" in text
+
     async def test_reading_before_the_delay_cancels_the_email(
         self, notify: Notify, smtp: tuple[SmtpCollector, int]
     ) -> None:

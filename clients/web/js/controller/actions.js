@@ -120,12 +120,20 @@ export function createActions(core) {
     store.setMe({ ...state.me, ...(await api.updateMe(fields)) });
   }
 
+  async function setAvatar(file) {
+    store.setMe({ ...state.me, ...(await api.setAvatar(file)) });
+  }
+
+  async function removeAvatar() {
+    store.setMe({ ...state.me, ...(await api.removeAvatar()) });
+  }
+
   return {
     edit, remove, toggleReaction,
     loadRelations, sendFriendRequest, cancelRequest, acceptRequest: (rid) => answerRequest(rid, true),
     rejectRequest: (rid) => answerRequest(rid, false), startDirect,
     createGroup, rename, addMember, kick, leave, transferAdmin,
-    updateProfile,
+    updateProfile, setAvatar, removeAvatar,
     changePassword: (current, next) => api.changePassword(current, next),
     preferences: () => api.preferences(),
     savePreferences: (prefs) => api.savePreferences(prefs),

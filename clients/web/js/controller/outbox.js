@@ -20,7 +20,7 @@ export function createOutbox(core) {
     const k = key();
     if (!k) return;
     try {
-      const items = [...state.pending.values()].map(({ client_msg_id, conversation_id, content, reply_to, created_at }) => ({ client_msg_id, conversation_id, content, reply_to, created_at }));
+      const items = [...state.pending.values()].map(({ client_msg_id, conversation_id, content, reply_to, attachments, created_at }) => ({ client_msg_id, conversation_id, content, reply_to, attachments, created_at }));
       if (items.length) storage.setItem(k, JSON.stringify(items));
       else storage.removeItem(k);
     } catch { /* storage full or unavailable: the outbox still works for this page */ }
@@ -34,15 +34,17 @@ export function createOutbox(core) {
     } catch { /* ignore a corrupt outbox */ }
   }
 
-  function send(cid, content, replyTo = null) {
+  /** `attachments`: uploads (POST /attachments answers) the message carries; text may then be empty. */
+  function send(cid, content, replyTo = null, attachments = []) {
     const text = content.trim();
-    if (!text) return null;
+    if (!text && !attachments.length) return null;
     core.typing.stop();
     const p = {
       client_msg_id: uuid(),
       conversation_id: cid,
       content: text,
       reply_to: replyTo,
+      attachments,
       status: 'sending',
       attempts: 0,
       created_at: new Date().toISOString(),
@@ -60,6 +62,8 @@ export function createOutbox(core) {
     p.attempts = (p.attempts || 0) + 1;
     const frame = { type: 'send_message', conversation_id: p.conversation_id, content: p.content, client_msg_id: id };
     if (p.reply_to) frame.reply_to = p.reply_to;
+    const attachmentIds = (p.attachments || []).map((a) => a.id);
+    if (attachmentIds.length) frame.attachment_ids = attachmentIds;
     if (core.socket?.send(frame)) {
       store.updatePending(id, { status: 'sending' });
       ackTimers.set(id, setTimeout(() => dispatch(id), ACK_TIMEOUT_MS));
@@ -67,7 +71,10 @@ export function createOutbox(core) {
     }
     // No live socket: try REST; if that fails too, it waits for the next `connected`.
     store.updatePending(id, { status: 'sending' });
-    api.sendMessage({ conversation_id: p.conversation_id, content: p.content, client_msg_id: id, reply_to: p.reply_to || undefined })
+    api.sendMessage({
+      conversation_id: p.conversation_id, content: p.content, client_msg_id: id, reply_to: p.reply_to || undefined,
+      attachment_ids: attachmentIds.length ? attachmentIds : undefined,
+    })
       .then((m) => acked(id, m))
       .catch((e) => {
         if (!state.pending.has(id)) return;

@@ -3,7 +3,7 @@
 // no route that lists sessions, so it says how to end the others (a password
 // change signs out every other session) instead of showing a list it cannot fill.
 
-import { $, errorText } from '../util.js';
+import { $, avatar, errorText } from '../util.js';
 import { mountPreferences } from './preferences.js';
 
 export function mountAccount({ store, controller, push, onSignOut }) {
@@ -35,7 +35,37 @@ export function mountAccount({ store, controller, push, onSignOut }) {
 
   const preferences = mountPreferences({ store, controller, push, say, busy });
 
+  function renderAvatar() {
+    $('account-avatar').replaceChildren(avatar(state.me?.username, { url: state.me?.avatar_url }));
+    $('avatar-remove').hidden = !state.me?.avatar_url;
+  }
+
+  $('avatar-choose').addEventListener('click', () => $('avatar-input').click());
+  $('avatar-input').addEventListener('change', async () => {
+    const file = $('avatar-input').files[0];
+    $('avatar-input').value = '';
+    if (!file) return;
+    say('Uploading picture…');
+    try {
+      await controller.setAvatar(file);
+      renderAvatar();
+      say('Picture saved.');
+    } catch (e) {
+      say(errorText(e), { error: true });
+    }
+  });
+  $('avatar-remove').addEventListener('click', async () => {
+    try {
+      await controller.removeAvatar();
+      renderAvatar();
+      say('Picture removed.');
+    } catch (e) {
+      say(errorText(e), { error: true });
+    }
+  });
+
   $('user-menu-button').addEventListener('click', () => {
+    renderAvatar();
     $('user-dialog-name').textContent = state.me?.username || '';
     profile.elements.username.value = state.me?.username || '';
     profile.elements.email.value = state.me?.email || '';

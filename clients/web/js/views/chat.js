@@ -31,6 +31,11 @@ export function mountChat({ store, controller, emojiPicker, onBack, openMembers 
   const composer = mountComposer({ store, controller, emojiPicker, onSent: () => { forceBottom = true; renderMessages(); } });
 
   const ctx = {
+    get api() { return controller.api; },
+    avatarOf: (userId) => {
+      const c = state.conversations.get(state.activeId);
+      return (c?.members || []).find((m) => m.user?.id === userId)?.user?.avatar_url || null;
+    },
     get meId() { return state.me?.id; },
     get me() { return state.me; },
     get isGroup() { return state.conversations.get(state.activeId)?.type === 'group'; },
@@ -56,6 +61,8 @@ export function mountChat({ store, controller, emojiPicker, onBack, openMembers 
     const c = state.conversations.get(state.activeId);
     if (!c) return;
     title.textContent = controller.conversationTitle(c);
+    const face = c.type === 'direct' ? controller.otherMember(c) : null;
+    $('chat-avatar').replaceChildren(avatar(title.textContent, { url: face ? face.avatar_url : c.avatar_url }));
     subtitle.replaceChildren();
     if (c.type === 'group') {
       const n = c.members?.length || c.member_ids?.length || 0;

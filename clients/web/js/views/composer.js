@@ -3,9 +3,12 @@
 // appears near the length limit and turns red past it; the text is never cut
 // (sending waits until it fits). `@` offers the conversation's members.
 
-import { $, el } from '../util.js';
+import { $, el, errorText } from '../util.js';
+import { formatBytes } from './files.js';
 
 export const MAX_CHARS = 4000; // PROTOCOL.md: 1–4000 characters after trimming
+export const MAX_FILES = 10; // attachments per message
+export const MAX_FILE_BYTES = 25 * 1024 * 1024; // the server's default upload limit
 const COUNTER_FROM = 3000;
 const WARN_FROM = 3800;
 
@@ -19,7 +22,11 @@ export function mountComposer({ store, controller, emojiPicker, onSent }) {
   const replyText = $('reply-preview-text');
   const mentionList = $('mention-list');
   const emojiButton = $('emoji-button');
+  const tray = $('attachment-tray');
+  const attachInput = $('attach-input');
   const drafts = new Map();
+  let uploads = []; // {key, file, status: 'uploading'|'done'|'failed', progress, result, abort, error}
+  let uploadSeq = 0;
   let mode = null; // {type: 'reply'|'edit', message}
   let mention = null; // {start, query, items, index}
 
@@ -33,7 +40,64 @@ export function mountComposer({ store, controller, emojiPicker, onSent }) {
     counter.textContent = over
       ? `${n.toLocaleString()} / ${MAX_CHARS.toLocaleString()}: ${(n - MAX_CHARS).toLocaleString()} too many to send`
       : `${n.toLocaleString()} / ${MAX_CHARS.toLocaleString()}`;
-    sendButton.disabled = over;
+    sendButton.disabled = over || uploads.some((u) => u.status === 'uploading');
+  }
+
+  // ---- attachments: uploaded as soon as they are picked, dropped or pasted ----
+  function renderTray() {
+    tray.hidden = !uploads.length;
+    tray.replaceChildren(...uploads.map((u) => el('li', {
+      class: 'upload', testid: 'upload-item', 'data-status': u.status,
+    },
+    el('span', { class: 'upload-name' }, u.file.name || 'file'),
+    el('span', { class: 'upload-size muted' }, formatBytes(u.file.size)),
+    u.status === 'uploading'
+      ? (u.bar = el('progress', { max: '1', value: String(u.progress || 0), testid: 'upload-progress', 'aria-label': `Uploading ${u.file.name}` }))
+      : el('span', { class: `upload-state${u.status === 'failed' ? ' error' : ''}`, testid: 'upload-state' }, u.status === 'failed' ? u.error : 'Ready'),
+    el('button', {
+      type: 'button', class: 'icon-btn upload-cancel', testid: 'upload-cancel', 'aria-label': `Remove ${u.file.name}`,
+      onclick: () => removeUpload(u.key),
+    }, '×'))));
+    renderCounter();
+  }
+
+  function removeUpload(key) {
+    const u = uploads.find((x) => x.key === key);
+    if (!u) return;
+    if (u.status === 'uploading') u.abort?.();
+    uploads = uploads.filter((x) => x.key !== key);
+    renderTray();
+  }
+
+  function clearUploads() {
+    for (const u of uploads) if (u.status === 'uploading') u.abort?.();
+    uploads = [];
+    renderTray();
+  }
+
+  function addFiles(files) {
+    if (state.activeId == null || mode?.type === 'edit') return;
+    for (const file of files) {
+      if (uploads.length >= MAX_FILES) break;
+      const u = { key: ++uploadSeq, file, status: 'uploading', progress: 0 };
+      uploads.push(u);
+      if (file.size > MAX_FILE_BYTES) {
+        Object.assign(u, { status: 'failed', error: `Too large (over ${formatBytes(MAX_FILE_BYTES)})` });
+        continue;
+      }
+      const { promise, abort } = controller.uploadAttachment(file, {
+        onProgress: (f) => {
+          u.progress = f;
+          if (u.bar) u.bar.value = f;
+        },
+      });
+      u.abort = abort;
+      promise.then((result) => Object.assign(u, { status: 'done', result }))
+        .catch((e) => Object.assign(u, { status: 'failed', error: errorText(e) }))
+        .finally(renderTray);
+    }
+    renderTray();
+    input.focus();
   }
 
   function autoresize() {
@@ -66,15 +130,19 @@ export function mountComposer({ store, controller, emojiPicker, onSent }) {
     const cid = state.activeId;
     if (cid == null) return;
     const text = input.value;
-    if (!text.trim() || length() > MAX_CHARS) return;
+    if (length() > MAX_CHARS || uploads.some((u) => u.status === 'uploading')) return;
+    const attachments = mode?.type === 'edit' ? [] : uploads.filter((u) => u.status === 'done').map((u) => u.result);
+    if (!text.trim() && !attachments.length) return;
     if (mode?.type === 'edit') {
       controller.edit(mode.message, text);
       mode = null;
       replyBar.hidden = true;
     } else {
-      controller.send(cid, text, mode?.type === 'reply' ? mode.message.id : null);
+      controller.send(cid, text, mode?.type === 'reply' ? mode.message.id : null, attachments);
       mode = null;
       replyBar.hidden = true;
+      uploads = [];
+      renderTray();
       onSent();
     }
     input.value = '';
@@ -175,6 +243,34 @@ export function mountComposer({ store, controller, emojiPicker, onSent }) {
   });
   input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) closeMentions(); }, 150));
   $('cancel-reply').addEventListener('click', () => setMode(null));
+  $('attach-button').addEventListener('click', () => attachInput.click());
+  attachInput.addEventListener('change', () => {
+    addFiles([...attachInput.files]);
+    attachInput.value = '';
+  });
+  input.addEventListener('paste', (e) => {
+    const files = [...(e.clipboardData?.files || [])];
+    if (files.length) {
+      e.preventDefault();
+      addFiles(files);
+    }
+  });
+  const dropZone = $('chat-view');
+  const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes('Files');
+  dropZone.addEventListener('dragover', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    dropZone.classList.add('dropping');
+  });
+  dropZone.addEventListener('dragleave', (e) => {
+    if (!dropZone.contains(e.relatedTarget)) dropZone.classList.remove('dropping');
+  });
+  dropZone.addEventListener('drop', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    dropZone.classList.remove('dropping');
+    addFiles([...e.dataTransfer.files]);
+  });
   emojiButton.addEventListener('click', () => emojiPicker.open(emojiButton, insertAtCaret));
 
   return {
@@ -184,6 +280,7 @@ export function mountComposer({ store, controller, emojiPicker, onSent }) {
     switchTo(cid) {
       mode = null;
       replyBar.hidden = true;
+      clearUploads();
       closeMentions();
       input.value = drafts.get(cid) || '';
       autoresize();

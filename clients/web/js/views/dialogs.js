@@ -105,7 +105,7 @@ export function mountDialogs({ store, controller, toast }) {
         );
       }
       return el('li', { class: 'person', testid: 'member-item', 'data-user-id': m.id, 'data-role': m.role },
-        avatar(m.username, { online }),
+        avatar(m.username, { online, url: m.avatar_url }),
         el('span', { class: 'name' }, self ? `${m.username} (you)` : m.username, m.role === 'admin' ? el('span', { class: 'role-tag' }, 'admin') : null),
         actions);
     }));

@@ -2,8 +2,9 @@
 // line, or an integration card (payment, dispute, job_update, ...). All user
 // text goes through text nodes.
 
-import { el, formatTime, formatFull } from '../util.js';
+import { el, avatar, formatTime, formatFull } from '../util.js';
 import { renderRich, mentionsUser } from '../format.js';
+import { renderAttachments } from './files.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🎉'];
 
@@ -19,7 +20,8 @@ export function messageSignature(m, ctx) {
   const r = m.pending ? null : ctx.receiptFor(m);
   const quoted = m.reply_to ? ctx.findMessage(m.reply_to) : null;
   return JSON.stringify([
-    m.id, m.content, m.edited_at, m.deleted, m.reactions, m.status, m.error,
+    m.id, m.content, m.edited_at, m.deleted, m.reactions, m.status, m.error, (m.attachments || []).map((a) => a.id),
+    ctx.showSender(m) ? ctx.avatarOf(m.sender_id) : null,
     m.sender_id === ctx.meId ? r : null, quoted ? [quoted.content, quoted.deleted] : null, ctx.showSender(m),
     [...ctx.members.keys()].join(','),
   ]);
@@ -39,12 +41,16 @@ export function renderMessage(m, ctx) {
     'data-mine': mine ? 'true' : 'false',
     'data-mentions-me': forMe ? 'true' : null,
   });
-  if (!mine && ctx.showSender(m)) li.append(el('div', { class: 'sender' }, m.sender_username || 'Unknown'));
+  if (!mine && ctx.showSender(m)) {
+    const face = avatar(m.sender_username, { url: ctx.avatarOf(m.sender_id) });
+    face.classList.add('small');
+    li.append(el('div', { class: 'sender' }, face, m.sender_username || 'Unknown'));
+  }
 
   const bubble = el('div', {
     class: 'bubble',
     tabindex: '0',
-    'aria-label': `${mine ? 'You' : m.sender_username || 'Unknown'}, ${formatFull(m.created_at)}${forMe ? ', mentions you' : ''}: ${m.deleted ? 'message deleted' : m.content}`,
+    'aria-label': `${mine ? 'You' : m.sender_username || 'Unknown'}, ${formatFull(m.created_at)}${forMe ? ', mentions you' : ''}: ${m.deleted ? 'message deleted' : describe(m)}`,
   });
   if (m.reply_to && !m.deleted) {
     const q = ctx.findMessage(m.reply_to);
@@ -53,7 +59,11 @@ export function renderMessage(m, ctx) {
     bubble.append(el('span', { class: 'quote', testid: 'reply-quote' }, text));
   }
   if (m.deleted) bubble.append(el('span', { class: 'deleted', testid: 'message-deleted' }, 'This message was deleted'));
-  else bubble.append(el('span', { class: 'content', testid: 'message-content' }, renderRich(m.content, { members: ctx.members, meId: ctx.meId })));
+  else {
+    const files = renderAttachments(ctx.api, m.attachments);
+    if (files) bubble.append(files);
+    if (m.content || !files) bubble.append(el('span', { class: 'content', testid: 'message-content' }, renderRich(m.content, { members: ctx.members, meId: ctx.meId })));
+  }
 
   const meta = el('div', { class: 'meta' });
   if (m.edited_at && !m.deleted) meta.append(el('span', { class: 'edited' }, 'edited'));
@@ -83,6 +93,14 @@ export function renderMessage(m, ctx) {
   }
   li.append(renderActions(m, mine, ctx));
   return li;
+}
+
+/** A message's text for labels and previews: its content, or what it carries. */
+export function describe(m) {
+  if (m.content || !m.attachments?.length) return m.content;
+  const n = m.attachments.length;
+  const noun = m.attachments.every((a) => a.thumbnail_url) ? 'photo' : 'file';
+  return n === 1 ? `sent a ${noun}` : `sent ${n} ${noun}s`;
 }
 
 function renderTicks(m, ctx) {

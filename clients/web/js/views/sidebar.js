@@ -71,9 +71,10 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
   function previewText(c) {
     const m = c.last_message;
     if (!m) return c.type === 'group' ? 'Group created' : 'No messages yet';
-    if (m.deleted || (m.content === '' && m.sender_id != null)) return 'Message deleted';
+    const carries = m.type === 'image' || m.type === 'file';
+    if (m.deleted || (m.content === '' && m.sender_id != null && !carries)) return 'Message deleted';
     const who = m.sender_id == null ? '' : m.sender_id === state.me?.id ? 'You: ' : c.type === 'group' ? `${senderName(c, m.sender_id)}: ` : '';
-    return `${who}${m.content}`;
+    return `${who}${m.content || (m.type === 'image' ? '📷 Photo' : '📎 File')}`;
   }
 
   function senderName(c, uid) {
@@ -97,7 +98,7 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
         'aria-label': `${name}${unread ? `, ${unread} unread` : ''}`,
         onclick: () => onOpenConversation(c.id),
       },
-      avatar(c.type === 'group' ? `# ${name}` : name, other ? { online: state.online.has(other.id) } : {}),
+      avatar(c.type === 'group' ? `# ${name}` : name, other ? { online: state.online.has(other.id), url: other.avatar_url } : { url: c.avatar_url }),
       el('span', { class: 'conv-name', testid: 'conversation-name' }, name),
       timeAgo(c.last_message?.created_at || c.created_at, { cls: 'conv-time' }),
       el('span', { class: 'conv-preview', testid: 'conversation-preview' }, previewText(c)),
@@ -125,7 +126,7 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
       const online = state.online.has(f.id);
       const seen = state.lastSeen.get(f.id);
       return el('li', { class: 'person', testid: 'friend-item', 'data-user-id': f.id, 'data-online': online ? 'true' : 'false' },
-        avatar(f.username, { online }),
+        avatar(f.username, { online, url: f.avatar_url }),
         el('span', { class: 'name' }, f.username, el('span', { class: 'sub' },
           online ? 'Online' : seen ? timeAgo(seen, { prefix: 'Last seen ', testid: 'last-seen' }) : 'Offline')),
         el('span', { class: 'actions' },

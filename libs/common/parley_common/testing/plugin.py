@@ -15,6 +15,7 @@ import pytest
 
 from . import backends
 from .databases import create_database, drop_database
+from .s3 import s3_server  # noqa: F401 - a fixture of the plugin
 
 PG_URL = os.environ.get(
     "PARLEY_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

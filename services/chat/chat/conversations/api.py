@@ -55,6 +55,7 @@ class MemberRead(BaseModel):
     id: int
     username: str
     email: str | None  # only the caller's own and their friends' (null for the others)
+    avatar_url: str | None = None
     role: Literal["admin", "member"]
     is_owner: bool
 

@@ -186,6 +186,7 @@ async def _publish_updated(ctx: Ctx, conversation: Conversation) -> None:
         name=conversation.name,
         type=conversation.type,
         updated_by=ctx.user_id,
+        avatar_url=conversation.avatar_url,
     )
     await publish.to_conversation(ctx.session, ctx.outbox, conversation.id, event)
 
@@ -238,6 +239,7 @@ async def list_members(ctx: Ctx, *, conversation_id: int) -> list[dict[str, Any]
             "id": u.id,
             "username": u.username,
             "email": email_of(u),
+            "avatar_url": u.avatar_url,
             "role": m.role,
             "is_owner": conversation.created_by == u.id,
         }

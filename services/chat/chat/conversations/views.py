@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.schemas import ContextRead, ConversationRead, LastMessage, MemberRef, UserRef
+from parley_common.schemas import (
+    ContextRead,
+    ConversationRead,
+    LastMessage,
+    MemberRef,
+    MemberUser,
+)
 
 from ..models import Conversation
 from . import repository as repo
@@ -41,7 +47,10 @@ async def to_reads(
                 private_pair_key=c.private_pair_key,
                 member_ids=sorted(m.user_id for m, _ in rows),
                 members=[
-                    MemberRef(user=UserRef(id=u.id, username=u.username), role=m.role)
+                    MemberRef(
+                        user=MemberUser(id=u.id, username=u.username, avatar_url=u.avatar_url),
+                        role=m.role,
+                    )
                     for m, u in rows
                 ],
                 last_message=LastMessage(
@@ -50,6 +59,8 @@ async def to_reads(
                     content="" if message.deleted else message.content,
                     sender_id=message.sender_id,
                     created_at=message.created_at,
+                    type=message.type,
+                    deleted=message.deleted,
                 )
                 if message
                 else None,
@@ -58,6 +69,7 @@ async def to_reads(
                 created_at=c.created_at,
                 settings=c.settings if c.type == "group" else {},
                 context=context_of(c),
+                avatar_url=c.avatar_url,
             )
         )
     return out

@@ -32,7 +32,7 @@ def _public(user: object) -> UserPublic:
 
 def _stranger(user: User) -> UserPublic:
     """Someone who is not (yet) the reader's friend: no email (ARCHITECTURE.md, consent)."""
-    return UserPublic(id=user.id, username=user.username, email=None)
+    return UserPublic(id=user.id, username=user.username, email=None, avatar_url=user.avatar_url)
 
 
 async def list_friends(ctx: Ctx, *, presence: httpx.AsyncClient | None) -> list[FriendRead]:
@@ -41,7 +41,13 @@ async def list_friends(ctx: Ctx, *, presence: httpx.AsyncClient | None) -> list[
         presence, [f.id for f in friends], ctx.settings.presence_timeout_seconds
     )
     return [
-        FriendRead(id=f.id, username=f.username, email=f.email, is_online=online.get(f.id, False))
+        FriendRead(
+            id=f.id,
+            username=f.username,
+            email=f.email,
+            avatar_url=f.avatar_url,
+            is_online=online.get(f.id, False),
+        )
         for f in friends
     ]
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import State
 
 from parley_common.errors import ServiceError
-from parley_common.frames import Id
+from parley_common.frames import MAX_ATTACHMENTS, Id
 from parley_common.internal import ServiceCaller
 from parley_common.internal_calls import InternalHandler
 from parley_common.schemas import JSON_INT_MAX, Int64, MessageRead
@@ -20,7 +20,7 @@ from ..deps import SessionDep
 from ..friends import repository as friend_repo
 from ..messages import service as message_service
 from ..messages.sending import SendRequest
-from ..messages.service import checked_content
+from ..messages.service import check_attachment_ids, checked_content
 from ..runtime import ChatRuntime, chat_runtime
 
 router = APIRouter(prefix="/internal", dependencies=[ServiceCaller], tags=["internal"])
@@ -54,6 +54,7 @@ class InternalSend(BaseModel):
     content: str
     client_msg_id: str | None = Field(default=None, max_length=128)
     reply_to: Id | None = None
+    attachment_ids: list[Id] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
 
 
 class InternalSends(BaseModel):
@@ -74,7 +75,10 @@ async def sends_of(rt: ChatRuntime, body: InternalSends) -> dict[str, Any]:
     checked: list[tuple[int, SendRequest]] = []
     for i, send in enumerate(body.sends):
         try:
-            content = checked_content(send.content, max_length)
+            content = checked_content(
+                send.content, max_length, allow_empty=bool(send.attachment_ids)
+            )
+            check_attachment_ids(send.attachment_ids)
         except ServiceError as exc:
             results[i] = _error(exc)
             continue
@@ -87,6 +91,7 @@ async def sends_of(rt: ChatRuntime, body: InternalSends) -> dict[str, Any]:
                     content=content,
                     client_msg_id=send.client_msg_id or None,
                     reply_to=send.reply_to,
+                    attachment_ids=tuple(send.attachment_ids),
                 ),
             )
         )

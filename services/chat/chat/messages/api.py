@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from parley_common.auth_deps import CurrentClaims
+from parley_common.frame_base import MAX_ATTACHMENTS
 from parley_common.openapi import errors
 from parley_common.schemas import Int64, MessageRead, Seq64, StatusOk
 
@@ -35,8 +36,16 @@ Content = Annotated[
 
 
 class MessageCreate(BaseModel):
-    # content is required by the rules (documented so); conversation_id's 400 comes first.
-    model_config = ConfigDict(json_schema_extra={"required": ["content"]})
+    # content is required by the rules unless attachment_ids are given (documented so);
+    # conversation_id's 400 comes first.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["content"]},
+                {"required": ["attachment_ids"], "properties": {"attachment_ids": {"minItems": 1}}},
+            ]
+        }
+    )
 
     conversation_id: Int64 | None = Field(
         default=None, description="Required (400 `conversation_id is required` without it)."
@@ -44,6 +53,13 @@ class MessageCreate(BaseModel):
     content: Content = None
     client_msg_id: str | None = Field(default=None, json_schema_extra={"maxLength": 128})
     reply_to: Int64 | None = None
+    attachment_ids: list[Int64] = Field(
+        default_factory=list,
+        # Checked by the service (400 past it), like the other rules of a send.
+        json_schema_extra={"maxItems": MAX_ATTACHMENTS},
+        description="Your own uploads (POST /attachments) not attached yet; content may then "
+        "be empty.",
+    )
 
 
 class MessageUpdate(BaseModel):
@@ -68,6 +84,7 @@ async def send_message(request: Request, claims: CurrentClaims, body: MessageCre
         content=body.content,
         client_msg_id=body.client_msg_id,
         reply_to=body.reply_to,
+        attachment_ids=body.attachment_ids,
     )
 
 

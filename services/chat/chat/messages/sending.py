@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from parley_common.batching import Batcher
 from parley_common.errors import ServiceError
 from parley_common.outbox import Outbox
-from parley_common.schemas import MessageRead
+from parley_common.schemas import AttachmentRead, MessageRead
 
-from ..errors import BadRequest, ConversationAccessDenied, MessagingBlocked
+from ..attachments import repository as attachment_repo
+from ..attachments import views as attachment_views
+from ..errors import AttachmentNotFound, BadRequest, ConversationAccessDenied, MessagingBlocked
 from . import repository as message_repo
 from . import send_repository as repo
 from . import views
@@ -48,6 +51,7 @@ class SendRequest:
     content: str
     client_msg_id: str | None = None
     reply_to: int | None = None
+    attachment_ids: tuple[int, ...] = ()
 
     @property
     def key(self) -> tuple[int, int, str] | None:
@@ -80,6 +84,8 @@ async def send_on(
     again: dict[int, int] = {}  # request index → index of the same send earlier in the batch
     drafts: list[Draft] = []
     drafted: list[int] = []
+    uploads = await attachment_repo.for_send(conn, [a for r in requests for a in r.attachment_ids])
+    claimed: set[int] = set()
     for i, r in enumerate(requests):
         roster = reads.rosters.get(r.conversation_id, [])
         me = next((m for m in roster if m[0] == r.sender_id), None)
@@ -105,6 +111,10 @@ async def send_on(
                 "Reply target not found in this conversation", code="reply_not_found"
             )
             continue
+        attachments = _claim(r, uploads, claimed)
+        if attachments is None:
+            results[i] = AttachmentNotFound()
+            continue
         drafts.append(
             Draft(
                 conversation_id=r.conversation_id,
@@ -115,11 +125,20 @@ async def send_on(
                 client_msg_id=r.client_msg_id or None,
                 reply_to=r.reply_to,
                 mentions=mentions_in(r.content, {key: uid for uid, _, key in roster}),
+                type=attachment_views.message_type(attachments),
+                attachments=attachments,
             )
         )
         drafted.append(i)
     for i, message in zip(drafted, await write(conn, outbox, drafts, reads), strict=True):
         results[i] = message
+        if message.attachments:
+            await attachment_repo.attach(
+                conn,
+                message_id=message.id,
+                conversation_id=message.conversation_id,
+                ids=requests[i].attachment_ids,
+            )
     if earlier:
         async with AsyncSession(bind=conn) as session:
             found = {m.id: m for m in await message_repo.by_ids(session, set(earlier.values()))}
@@ -130,6 +149,27 @@ async def send_on(
         results[i] = results[first]
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
+
+
+def _claim(
+    request: SendRequest, uploads: dict[int, Any], claimed: set[int]
+) -> list[AttachmentRead] | None:
+    """The request's attachments, when each is the sender's own, unattached upload and no
+    earlier send of the batch takes it; None otherwise (404: whose it is is not told)."""
+    found = []
+    for attachment_id in request.attachment_ids:
+        row = uploads.get(attachment_id)
+        if (
+            row is None
+            or row.uploader_id != request.sender_id
+            or row.message_id is not None
+            or row.deleted_at is not None
+            or attachment_id in claimed
+        ):
+            return None
+        found.append(row)
+    claimed.update(request.attachment_ids)
+    return [attachment_views.to_read(row) for row in found]
 
 
 class SendBatcher:
@@ -183,7 +223,8 @@ class SendBatcher:
 
     async def _transaction(self, requests: list[SendRequest]) -> list[SendResult]:
         engine = self._sessionmaker.kw["bind"]
-        if engine.dialect.name == "postgresql":
+        # Claiming uploads is a read, then writes: those batches take a transaction.
+        if engine.dialect.name == "postgresql" and not any(r.attachment_ids for r in requests):
             # Two statements, no BEGIN/COMMIT round trips (send_on says why that is enough).
             async with engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,12 @@ from parley_common.events import (
     MessageEdited,
     ReactionUpdated,
 )
+from parley_common.frame_base import MAX_ATTACHMENTS
 from parley_common.outbox import Outbox
 from parley_common.schemas import MessageRead
 
 from .. import publish
+from ..attachments import repository as attachment_repo
 from ..conversations import repository as conv_repo
 from ..deps import Ctx
 from ..errors import (
@@ -40,7 +43,10 @@ def check_content(ctx: Ctx, content: str | None) -> str:
     return checked_content(content, ctx.settings.max_message_length)
 
 
-def checked_content(content: str | None, max_length: int) -> str:
+def checked_content(content: str | None, max_length: int, *, allow_empty: bool = False) -> str:
+    """`allow_empty`: the message carries attachments, so no text is needed."""
+    if allow_empty and not (content or "").strip():
+        return content or ""
     if content is None or not content.strip():
         raise ValidationFailed("content", "Message content must not be empty", content)
     if len(content.strip()) > max_length:
@@ -48,6 +54,15 @@ def checked_content(content: str | None, max_length: int) -> str:
             "content", f"Message content must be at most {max_length} characters", None
         )
     return content
+
+
+def check_attachment_ids(attachment_ids: Sequence[int]) -> None:
+    if len(attachment_ids) > MAX_ATTACHMENTS:
+        raise BadRequest(
+            f"A message carries at most {MAX_ATTACHMENTS} attachments", code="too_many_attachments"
+        )
+    if len(set(attachment_ids)) != len(attachment_ids):
+        raise BadRequest("attachment_ids must not repeat an id", code="bad_request")
 
 
 @dataclass(slots=True)
@@ -92,11 +107,13 @@ async def send(
     content: str | None,
     client_msg_id: str | None,
     reply_to: int | None,
+    attachment_ids: Sequence[int] = (),
 ) -> MessageRead:
     """A user's send (checked and written in a batch with the sends arriving meanwhile)."""
     if conversation_id is None:
         raise BadRequest("conversation_id is required")
-    content = checked_content(content, max_length)
+    check_attachment_ids(attachment_ids)
+    content = checked_content(content, max_length, allow_empty=bool(attachment_ids))
     return await batcher.send(
         SendRequest(
             sender_id=sender_id,
@@ -104,6 +121,7 @@ async def send(
             content=content,
             client_msg_id=client_msg_id or None,
             reply_to=reply_to,
+            attachment_ids=tuple(attachment_ids),
         )
     )
 
@@ -178,6 +196,8 @@ async def delete(ctx: Ctx, *, message_id: int) -> None:
         return
     message.deleted, message.content, message.edited_at = True, "", utcnow()
     await ctx.session.flush()
+    if await attachment_repo.remove_with_message(ctx.session, message.id):
+        ctx.sweeper.wake_after_commit(ctx.session)
     event = MessageDeleted(
         conversation_id=message.conversation_id, message_id=message.id, seq=message.seq
     )

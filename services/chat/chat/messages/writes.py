@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from parley_common.db import utcnow
 from parley_common.events import MessageCreated, conv_key, envelope
 from parley_common.outbox import Outbox
-from parley_common.schemas import MessageRead
+from parley_common.schemas import AttachmentRead, MessageRead
 
 from .. import publish
 from ..metrics import MESSAGES_SENT
@@ -39,6 +39,7 @@ class Draft:
     mentions: list[int] = field(default_factory=list)
     kind: str | None = None
     metadata: dict[str, Any] | None = None
+    attachments: list[AttachmentRead] = field(default_factory=list)
 
 
 async def write_txn(
@@ -91,7 +92,13 @@ async def write(
         # The seq is assigned by the write, under the conversation's lock: the event carries a
         # stand-in that the same statement replaces.
         template = MessageRead.model_validate(
-            {**row, "seq": repo.SEQ_MARK, "created_at": now, "deleted": False}
+            {
+                **row,
+                "seq": repo.SEQ_MARK,
+                "created_at": now,
+                "deleted": False,
+                "attachments": draft.attachments,
+            }
         )
         templates.append(template)
         env = envelope(

@@ -111,7 +111,9 @@ def _conversation_created(e: ev.ConversationCreated) -> list[Outgoing]:
 
 
 def _conversation_updated(e: ev.ConversationUpdated) -> list[Outgoing]:
-    summary = fr.ConversationSummaryOut(id=e.conversation_id, name=e.name, type=e.type)
+    summary = fr.ConversationSummaryOut(
+        id=e.conversation_id, name=e.name, type=e.type, avatar_url=e.avatar_url
+    )
     frame = fr.ConversationUpdatedFrame(conversation=summary)
     return [Outgoing(frame, Audience(conversation=e.conversation_id))]
 

@@ -72,6 +72,7 @@ class ChatSends:
                     "content": f.content,
                     "client_msg_id": f.client_msg_id,
                     "reply_to": f.reply_to,
+                    "attachment_ids": f.attachment_ids,
                 }
                 for user, f in sends
             ]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.db import utcnow
 from parley_common.events import MessageCreated
+from parley_common.schemas import message_summary
 
 from .. import blocks, projections
 from ..config import Settings
@@ -87,7 +88,7 @@ async def on_message_txn(
                 message_id=message.id,
                 seq=message.seq,
                 sender_username=message.sender_username,
-                content=message.content,
+                content=message_summary(message),
                 created_at=message.created_at,
             )
             .on_conflict_do_nothing()

@@ -12,6 +12,7 @@ from parley_common.events import (
     MessageCreated,
 )
 from parley_common.outbox import Outbox
+from parley_common.schemas import message_summary
 
 from .. import blocks
 from . import repository, service
@@ -66,7 +67,7 @@ async def on_message_txn(session: AsyncSession, outbox: Outbox, event: MessageCr
             user_id=user_id,
             type_="mention",
             title=f"{message.sender_username} mentioned you",
-            body=_preview(message.content),
+            body=_preview(message_summary(message)),
             link=conversation_link(message.conversation_id),
             data={
                 "conversation_id": message.conversation_id,
@@ -90,7 +91,7 @@ async def _integration_txn(
             user_id=user_id,
             type_="integration",
             title=title,
-            body=_preview(message.content),
+            body=_preview(message_summary(message)),
             link=conversation_link(message.conversation_id),
             data={
                 "conversation_id": message.conversation_id,

@@ -3,16 +3,16 @@
 Expand only. Accounts that exist before this count as verified (their address has received
 Parley's emails all along); new ones verify through the link in the welcome email.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
