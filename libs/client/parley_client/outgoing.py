@@ -72,22 +72,27 @@ class FrameSender:
 
     async def send_message(
         self,
-        conversation_id: int,
+        conversation_id: int | None,
         content: str,
         *,
         client_msg_id: str | None = None,
         reply_to: int | None = None,
         attachment_ids: Sequence[int] = (),
+        recipient_id: int | None = None,
     ) -> str:
         """Sends a message; returns its client_msg_id (await `ack(client_msg_id)` for the
-        stored message). Until acked it is resent after every reconnect."""
+        stored message). Until acked it is resent after every reconnect. With `recipient_id`
+        (and no conversation): the direct conversation with that user, opened on first use."""
         client_msg_id = client_msg_id or uuid.uuid4().hex
         frame: dict[str, Any] = {
             "type": "send_message",
-            "conversation_id": conversation_id,
             "content": content,
             "client_msg_id": client_msg_id,
         }
+        if conversation_id is not None:
+            frame["conversation_id"] = conversation_id
+        if recipient_id is not None:
+            frame["recipient_id"] = recipient_id
         if reply_to is not None:
             frame["reply_to"] = reply_to
         if attachment_ids:

@@ -161,7 +161,9 @@ class SendMessageFrame(Frame):
     Resending with the same `client_msg_id` never duplicates the message."""
 
     type: Literal["send_message"]
-    conversation_id: Id
+    # Or `recipient_id`: the direct conversation with that user, opened on first use.
+    conversation_id: Id | None = None
+    recipient_id: Id | None = None
     # May be empty when the message carries attachments (uploaded with POST /attachments).
     content: str = Field(default="", max_length=MAX_CONTENT_CHARS)
     client_msg_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -170,6 +172,8 @@ class SendMessageFrame(Frame):
 
     @model_validator(mode="after")
     def _content_or_attachments(self) -> SendMessageFrame:
+        if (self.conversation_id is None) == (self.recipient_id is None):
+            raise ValueError("give conversation_id or recipient_id (one of them)")
         if not self.content and not self.attachment_ids:
             raise ValueError("content must not be empty without attachment_ids")
         if len(set(self.attachment_ids)) != len(self.attachment_ids):

@@ -15,7 +15,7 @@ from parley_common.schemas import Int64, MessageRead, Seq64, StatusOk
 from ..deps import CtxDep
 from ..errors import ValidationFailed
 from ..runtime import chat_runtime
-from . import service
+from . import direct, service
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 
@@ -48,7 +48,15 @@ class MessageCreate(BaseModel):
     )
 
     conversation_id: Int64 | None = Field(
-        default=None, description="Required (400 `conversation_id is required` without it)."
+        default=None,
+        description="Required unless `recipient_id` is given (400 `conversation_id is "
+        "required` without either).",
+    )
+    recipient_id: Int64 | None = Field(
+        default=None,
+        description="Instead of `conversation_id`: send in your direct conversation with this "
+        "user, opened on first use under POST /conversations' rules (friends unless stranger "
+        "DMs are on; never when either blocked the other).",
     )
     content: Content = None
     client_msg_id: str | None = Field(default=None, json_schema_extra={"maxLength": 128})
@@ -76,11 +84,14 @@ async def send_message(request: Request, claims: CurrentClaims, body: MessageCre
     if body.client_msg_id is not None and len(body.client_msg_id) > 128:
         raise ValidationFailed("client_msg_id", "client_msg_id must be at most 128 characters")
     rt = chat_runtime(request.app.state)
+    conversation_id = body.conversation_id
+    if conversation_id is None and body.recipient_id is not None:
+        conversation_id = await direct.conversation_with(rt, claims.user_id, body.recipient_id)
     return await service.send(
         rt.parts.sender,
         sender_id=claims.user_id,
         max_length=rt.settings.max_message_length,
-        conversation_id=body.conversation_id,
+        conversation_id=conversation_id,
         content=body.content,
         client_msg_id=body.client_msg_id,
         reply_to=body.reply_to,

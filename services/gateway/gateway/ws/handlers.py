@@ -110,6 +110,17 @@ class FrameHandler:
         conn.send(fr.LeftConversationFrame(conversation_id=frame.conversation_id))
 
     async def send_message(self, conn: Connection, frame: fr.SendMessageFrame) -> None:
+        if frame.conversation_id is None:
+            # To a user: their direct conversation, opened under chat's rules on first use.
+            body = {"type": "direct", "member_user_ids": [frame.recipient_id]}
+            try:
+                response = await call(self.gw.upstreams.chat, conn, "POST", "/conversations", json=body)
+            except ChatError as exc:
+                conn.send(exc.frame.model_copy(update={"client_msg_id": frame.client_msg_id}))
+                return
+            cid = int(response.json()["id"])
+            await self.gw.registry.bind(self.gw.registry.add_member(conn.user_id, cid))
+            frame = frame.model_copy(update={"conversation_id": cid})
         conn.send(await self.gw.sends.send(conn.user_id, frame))
 
     async def typing(self, conn: Connection, frame: fr.TypingClientFrame) -> None:
