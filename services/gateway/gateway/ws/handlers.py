@@ -114,7 +114,9 @@ class FrameHandler:
             # To a user: their direct conversation, opened under chat's rules on first use.
             body = {"type": "direct", "member_user_ids": [frame.recipient_id]}
             try:
-                response = await call(self.gw.upstreams.chat, conn, "POST", "/conversations", json=body)
+                response = await call(
+                    self.gw.upstreams.chat, conn, "POST", "/conversations", json=body
+                )
             except ChatError as exc:
                 conn.send(exc.frame.model_copy(update={"client_msg_id": frame.client_msg_id}))
                 return
