@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import structlog
-from sqlalchemy import Column, MetaData, Table, Uuid
+from sqlalchemy import Column, Index, MetaData, Table, Uuid
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,12 +34,15 @@ WorkCheck = Callable[[Envelope], bool]
 
 
 def processed_events_table(metadata: MetaData) -> Table:
-    return Table(
+    table = Table(
         "processed_events",
         metadata,
         Column("event_id", Uuid, primary_key=True),
         Column("processed_at", UTCDateTime, nullable=False),
     )
+    # Retention deletes the oldest ids in batches (parley_common.retention).
+    Index("ix_processed_events_processed_at", table.c.processed_at)
+    return table
 
 
 async def claim_events(
