@@ -85,13 +85,13 @@ class Platform:
                 row = await conn.fetchrow(query)
             finally:
                 await conn.close()
-            return row["kid"], row["private_key_pem"]
+            return row["kid"], _unsealed(row["private_key_pem"])
         import sqlite3
 
         assert self.data_dir is not None
         with contextlib.closing(sqlite3.connect(self.data_dir / "auth.db")) as db:
             kid, pem = db.execute(query).fetchone()
-        return kid, pem
+        return kid, _unsealed(pem)
 
     async def user(self, prefix: str = "u", *, urls: list[str] | None = None) -> ParleyClient:
         """A freshly registered, logged-in user (closed at the end of the session)."""
@@ -285,3 +285,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "stack_only: needs separate processes (replica failover, SIGKILL, broker cut); "
         "runs against the process stack only",
     )
+
+
+def _unsealed(stored: str) -> str:
+    """The PEM of a stored signing key (sealed with the key encryption key auth runs with:
+    the same environment as this test's)."""
+    from auth.config import Settings
+    from auth.keys import KeyVault
+
+    return KeyVault(Settings().key_encryption_key).open(stored)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 pytestmark = [pytest.mark.stack_only, pytest.mark.timeout(900)]
@@ -52,6 +53,10 @@ def run_schemathesis(gateway: str, token: str, cwd: Path) -> subprocess.Complete
     env = {
         **os.environ,
         "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+        # Its session must survive the run (schemathesis_hooks.map_path_parameters).
+        "PARLEY_FUZZ_SESSION_ID": str(
+            jwt.decode(token, options={"verify_signature": False})["sid"]
+        ),
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     return subprocess.run(

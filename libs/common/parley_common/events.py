@@ -158,6 +158,15 @@ class ConversationUpdated(EventData, event_type="conversation.updated"):
     avatar_url: str | None = None
 
 
+class ConversationDeleted(EventData, event_type="conversation.deleted"):
+    """A group deleted for everyone by its admin (routed to the conversation, before its
+    memberships end): gateways tell the members and drop it, notify forgets it."""
+
+    conversation_id: int
+    deleted_by: UserRef
+    member_ids: list[int]
+
+
 class MemberAdded(EventData, event_type="member.added"):
     conversation_id: int
     new_user: UserRef
@@ -303,6 +312,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         BlockRemoved,
         ConversationCreated,
         ConversationUpdated,
+        ConversationDeleted,
         MemberAdded,
         MemberRemoved,
         MessageCreated,

@@ -206,6 +206,14 @@ class MemberKickedFrame(Frame):
     kicked_by: UserRef | None
 
 
+class ConversationDeletedFrame(Frame):
+    """A group's admin deleted it for everyone; to its members (drop it from the list)."""
+
+    type: Literal["conversation_deleted"] = "conversation_deleted"
+    conversation_id: int
+    deleted_by: UserRef
+
+
 class KickedFromConversationFrame(Frame):
     """To the removed member."""
 
@@ -285,6 +293,7 @@ ServerFrame = Annotated[
     | MemberAddedFrame
     | MemberKickedFrame
     | KickedFromConversationFrame
+    | ConversationDeletedFrame
     | FriendRequestFrame
     | FriendAcceptedFrame
     | NotificationFrame

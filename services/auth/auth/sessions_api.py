@@ -3,6 +3,7 @@ an ended session's sockets close (session.revoked) and its refresh token stops w
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from fastapi import APIRouter
@@ -56,19 +57,20 @@ async def list_sessions(claims: CurrentClaims, session: SessionDep) -> list[Sess
     ]
 
 
-@router.delete("/{session_id}", response_model=StatusOk, responses=errors(404))
+# A session id is a UUID (hex): so `revoke-others` is never taken for one.
+@router.delete("/{session_id:uuid}", response_model=StatusOk, responses=errors(404))
 async def revoke_session(
-    session_id: str, claims: CurrentClaims, session: SessionDep, ctx: AuthCtx
+    session_id: uuid.UUID, claims: CurrentClaims, session: SessionDep, ctx: AuthCtx
 ) -> StatusOk:
     """End one of the caller's sessions (the current one too: that is logging out)."""
-    login_session = await session.get(LoginSession, session_id)
+    login_session = await session.get(LoginSession, session_id.hex)
     if (
         login_session is None
         or login_session.user_id != claims.user_id
         or login_session.revoked_at is not None
     ):
         raise SessionNotFound()
-    await service.revoke_session(session, ctx, claims.user_id, session_id, reason="revoked")
+    await service.revoke_session(session, ctx, claims.user_id, session_id.hex, reason="revoked")
     return StatusOk()
 
 

@@ -127,6 +127,9 @@ class Member(Base):
     read_at: Mapped[datetime | None]
     last_delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     delivered_at: Mapped[datetime | None]
+    # A direct chat the user hid (DELETE /conversations/{id}): out of their list until a
+    # message after this seq arrives.
+    hidden_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Message(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley_common.consumer import EventHandler
 from parley_common.events import (
     ConversationCreated,
+    ConversationDeleted,
     ConversationUpdated,
     Envelope,
     FriendAccepted,
@@ -48,6 +49,7 @@ BINDINGS = [
     "conv.*.message.created",
     "conv.*.receipt.updated",
     "conv.*.conversation.updated",
+    "conv.*.conversation.deleted",
     "conv.*.member.*",
     "user.*.conversation.created",
     "user.*.friend.*",
@@ -102,6 +104,7 @@ class NotifyEvents:
             ConversationUpdated.EVENT_TYPE: self.conversation_updated,
             MemberAdded.EVENT_TYPE: self.member_added,
             MemberRemoved.EVENT_TYPE: self.member_removed,
+            ConversationDeleted.EVENT_TYPE: self.conversation_deleted,
             MessageCreated.EVENT_TYPE: self.message_created,
             ReceiptUpdated.EVENT_TYPE: self.receipt_updated,
             NotificationRequested.EVENT_TYPE: self.notification_requested,
@@ -161,6 +164,14 @@ class NotifyEvents:
         await scheduler.drop_conversation_txn(
             session, user_id=e.user.id, conversation_id=e.conversation_id
         )
+
+    async def conversation_deleted(self, session: AsyncSession, env: Envelope) -> None:
+        e = env.parse(ConversationDeleted)
+        for user_id in e.member_ids:
+            await projections.remove_member_txn(session, e.conversation_id, user_id)
+            await scheduler.drop_conversation_txn(
+                session, user_id=user_id, conversation_id=e.conversation_id
+            )
 
     async def message_created(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(MessageCreated)

@@ -20,7 +20,7 @@ from parley_common.schemas import (
 
 from ..deps import CtxDep
 from ..messages import service as message_service
-from . import receipts, service
+from . import receipts, removal, service
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
@@ -129,6 +129,14 @@ async def create_group(ctx: CtxDep, body: GroupCreate) -> ConversationRead:
 async def get_direct_conversation(ctx: CtxDep, user_id: Int64) -> ConversationRead:
     """Your direct conversation with this user, if you have one."""
     return await service.get_direct(ctx, user_id=user_id)
+
+
+@router.delete("/{conversation_id:int}", response_model=StatusOk, responses=errors(403, 404))
+async def delete_conversation(ctx: CtxDep, conversation_id: Int64) -> StatusOk:
+    """A direct chat: hide it from your list until a new message arrives. A group (admins):
+    delete it for everyone, with its messages and files."""
+    await removal.hide_or_delete(ctx, conversation_id=conversation_id)
+    return StatusOk()
 
 
 @router.get("/{conversation_id:int}", response_model=ConversationRead, responses=errors(404))

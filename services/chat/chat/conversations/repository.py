@@ -113,6 +113,7 @@ async def list_for(
         select(Conversation)
         .join(Member, Member.conversation_id == Conversation.id)
         .where(Member.user_id == user_id, Member.left_at.is_(None))
+        .where(or_(Member.hidden_seq.is_(None), Conversation.last_seq > Member.hidden_seq))
     )
     if order == "recent":
         if before is not None:

@@ -140,6 +140,11 @@ def _member_removed(e: ev.MemberRemoved) -> list[Outgoing]:
     return [Outgoing(kicked, Audience(users=remaining)), Outgoing(notice, _users(e.user.id))]
 
 
+def _conversation_deleted(e: ev.ConversationDeleted) -> list[Outgoing]:
+    frame = fr.ConversationDeletedFrame(conversation_id=e.conversation_id, deleted_by=e.deleted_by)
+    return [Outgoing(frame, Audience(users=frozenset(e.member_ids)))]
+
+
 def _friend_requested(e: ev.FriendRequested) -> list[Outgoing]:
     return [Outgoing(fr.FriendRequestFrame(request=e.request), _users(e.receiver_id))]
 
@@ -165,6 +170,7 @@ _BUILDERS: dict[str, Callable[[Any], list[Outgoing]]] = {
     "conversation.updated": _conversation_updated,
     "member.added": _member_added,
     "member.removed": _member_removed,
+    "conversation.deleted": _conversation_deleted,
     "friend.requested": _friend_requested,
     "friend.accepted": _friend_accepted,
     "notification.created": _notification_created,

@@ -170,6 +170,11 @@ class Fanout:
                 removed = env.parse(ev.MemberRemoved)
                 self.viewers.leave_everywhere(removed.user.id, removed.conversation_id)
                 registry.remove_member(removed.user.id, removed.conversation_id)
+            case "conversation.deleted":
+                deleted = env.parse(ev.ConversationDeleted)
+                for user_id in deleted.member_ids:
+                    self.viewers.leave_everywhere(user_id, deleted.conversation_id)
+                    registry.remove_member(user_id, deleted.conversation_id)
             case "conversation.created":
                 conversation = env.parse(ev.ConversationCreated).conversation
                 return [
