@@ -30,6 +30,7 @@ PUBLIC_PREFIXES = (
     "/notifications",
     "/presence",
     "/attachments",
+    "/devices",
     "/health",
 )
 OPERATIONS = operations(OPENAPI)

@@ -35,7 +35,7 @@ from parley_common.loops import Loop
 from .. import projections
 from ..config import Settings
 from ..metrics import EMAILS_FAILED, EMAILS_PENDING, EMAILS_SENT
-from ..models import EmailItem, NotificationEmail, PendingEmail, ReadCursor
+from ..models import EmailItem, NotificationEmail, PendingEmail, ReadCursor, User
 from ..notifications import preferences
 from . import notification_emails, render, unsubscribe
 
@@ -112,12 +112,8 @@ class EmailSender:
         if not await notification_emails.still_wanted(session, email, prefs):
             email.status = "cancelled"
             return
-        user = await projections.get_user(session, email.user_id)
+        user = await self._recipient(session, email)
         if user is None:
-            self._failed(email, "recipient unknown (no user.registered seen yet)")
-            return
-        if user.email_verified is False:
-            email.status = "cancelled"  # only confirmed addresses get Parley's emails
             return
         settings = self._settings
         message = render.notification_message(
@@ -135,6 +131,19 @@ class EmailSender:
         await self._deliver(email, message)
         if email.status == "sent":
             log.info("email.sent", email_id=email.id, user_id=user.id, type=email.type)
+
+    async def _recipient(
+        self, session: AsyncSession, email: PendingEmail | NotificationEmail
+    ) -> User | None:
+        """Who the email goes to; None (and the email failed or cancelled) when nobody can."""
+        user = await projections.get_user(session, email.user_id)
+        if user is None:
+            self._failed(email, "recipient unknown (no user.registered seen yet)")
+            return None
+        if user.email_verified is False:
+            email.status = "cancelled"  # only confirmed addresses get Parley's emails
+            return None
+        return user
 
     def _unsubscribe_url(self, user_id: int, type_: str | None = None) -> str:
         settings = self._settings
@@ -160,12 +169,8 @@ class EmailSender:
         if not items or not prefs.email_missed_messages:
             email.status = "cancelled"
             return
-        user = await projections.get_user(session, email.user_id)
+        user = await self._recipient(session, email)
         if user is None:
-            self._failed(email, "recipient unknown (no user.registered seen yet)")
-            return
-        if user.email_verified is False:
-            email.status = "cancelled"  # only confirmed addresses get Parley's emails
             return
         settings = self._settings
         names = await projections.conversation_names(session, {i.conversation_id for i in items})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter
 
 from parley_common.auth_deps import CurrentClaims
 from parley_common.openapi import errors
@@ -22,7 +22,6 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 @router.post(
     "",
     response_model=DeviceCreated,
-    status_code=status.HTTP_201_CREATED,
     responses=errors(400),
 )
 async def register_device(
