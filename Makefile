@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PARLEY_ENVIRONMENT ?= development
 
-.PHONY: run services test test-unit lint fmt migrate docs bench bench-chat up down setup secrets screenshots
+.PHONY: run services test test-unit lint fmt migrate backup restore docs bench bench-chat up down setup secrets screenshots
 
 # Installs uv with pip when missing, creates .venv and syncs it with uv.lock.
 setup: .venv/.synced
@@ -50,6 +50,13 @@ lint: setup ## ruff, ruff format, mypy --strict (production code and tests; scri
 fmt: setup
 	@$(PY) -m ruff format .
 	@$(PY) -m ruff check --fix .
+
+backup: setup ## pg_dump every service's database into BACKUP_DIR (default backups/<time>)
+	@$(PY) -m parley.backup $${BACKUP_DIR:-backups/$$(date -u +%Y%m%dT%H%M%SZ)}
+
+restore: setup ## pg_restore every service's database from BACKUP_DIR (stop the services first)
+	@test -n "$(BACKUP_DIR)" || { echo "BACKUP_DIR=<directory of a backup> make restore"; exit 2; }
+	@$(PY) -m parley.backup --restore $(BACKUP_DIR)
 
 migrate: setup ## apply every service's migrations to the databases in PARLEY_*_DATABASE_URL
 	@$(PY) -m parley.migrate

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "parley.integration_keys",
         "create, revoke or list the keys of the integration API",
     ),
+    "backup": ("parley.backup", "back up the services' databases to DIR (--restore: restore them)"),
     "dlq": ("parley.dlq", "list, show, replay or drop the dead-letter queues' messages"),
     "keys": ("parley.signing_keys", "list, rotate or retire auth's token signing keys"),
     "vapid-key": ("parley.vapid_key", "a new VAPID key pair for Web Push"),
