@@ -22,8 +22,9 @@ from .migrate import database_url_for, ensure_database
 from .run_settings import RunSettings
 
 
-def embedded_url(data_dir: str | Path) -> str:
-    return f"sqlite+aiosqlite:///{Path(data_dir) / 'chat.db'}"
+def embedded_url(data_dir: str | Path, service: str = "chat") -> str:
+    """The SQLite database of `service` in `make run`'s data directory."""
+    return f"sqlite+aiosqlite:///{Path(data_dir) / f'{service}.db'}"
 
 
 async def _run(url: str, action: str, name: str | None) -> tuple[int, str]:

@@ -19,6 +19,7 @@ from auth.config import Settings
 from auth.main import MIGRATIONS
 from parley_common.db import create_engine, make_sessionmaker, migrate
 
+from .integration_keys import embedded_url
 from .migrate import database_url_for, ensure_database
 from .run_settings import RunSettings
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("retire", help="retire the keys no valid token can carry any more")
     args = p.parse_args(argv)
     if args.embedded:
-        url = f"sqlite+aiosqlite:///{(args.data_dir or RunSettings().data_dir) / 'auth.db'}"
+        url = embedded_url(args.data_dir or RunSettings().data_dir, "auth")
     else:
         url = args.database_url or database_url_for("auth")
     print(asyncio.run(run(url, args.action, Settings())))

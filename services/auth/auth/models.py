@@ -42,6 +42,10 @@ class User(Base):
     avatar_key: Mapped[str | None] = mapped_column(String(255))
 
     @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
     def avatar_url(self) -> str | None:
         if self.avatar_key is None:
             return None

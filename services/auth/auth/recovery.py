@@ -52,12 +52,7 @@ async def _within_quota(store: redis.Redis, key: str, limit: int) -> bool:
 async def _new_token(session: AsyncSession, user: User, purpose: str, lifetime: timedelta) -> str:
     """A fresh link for `user`; the earlier unused ones of this purpose stop working."""
     now = utcnow()
-    await session.execute(
-        update(EmailToken)
-        .where(EmailToken.user_id == user.id, EmailToken.purpose == purpose)
-        .where(EmailToken.used_at.is_(None))
-        .values(used_at=now)
-    )
+    await _void(session, user.id, purpose)
     token = secrets.token_urlsafe(32)
     session.add(
         EmailToken(

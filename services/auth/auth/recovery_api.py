@@ -65,7 +65,7 @@ async def verify_email(body: VerifyEmail, session: SessionDep, ctx: AuthCtx) -> 
 @router.post("/verify/resend", response_model=Sent, responses=errors(429))
 async def resend_verification(user: CurrentUser, session: SessionDep, ctx: AuthCtx) -> Sent:
     """Send the verification link again (nothing when the address is verified)."""
-    if user.email_verified_at is not None:
+    if user.email_verified:
         return Sent(message="Your address is already verified")
     await recovery.send_verification(ctx, session, user)
     return Sent(message=f"A verification link is on its way to {user.email}")

@@ -108,12 +108,7 @@ class AccountRead(UserRead):
 
 
 def account_of(user: Any) -> AccountRead:
-    return AccountRead.model_validate(
-        {
-            **UserRead.model_validate(user).model_dump(),
-            "email_verified": user.email_verified_at is not None,
-        }
-    )
+    return AccountRead.model_validate(user)
 
 
 class PasswordChange(BaseModel):

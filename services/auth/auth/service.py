@@ -201,7 +201,7 @@ async def publish_user(
         username=user.username,
         email=user.email,
         created_at=user.created_at,
-        email_verified=user.email_verified_at is not None,
+        email_verified=user.email_verified,
     )
     if isinstance(data, UserUpdated):
         data.avatar_url = user.avatar_url

@@ -78,6 +78,14 @@ def topic(collapse_key: str) -> str:
     return _NOT_TOPIC.sub("-", collapse_key)[:32]
 
 
+def vapid_public_key(vapid: Vapid) -> str:
+    """The VAPID public key browsers subscribe with (base64url, uncompressed point)."""
+    raw = vapid.public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 class WebPushProvider:
     platform = "webpush"
 
@@ -91,19 +99,7 @@ class WebPushProvider:
 
     @property
     def public_key(self) -> str:
-        """The VAPID public key browsers subscribe with (base64url, uncompressed point)."""
-        return self.public_key_of_vapid(self._vapid)
-
-    @staticmethod
-    def public_key_of_vapid(vapid: Vapid) -> str:
-        raw = vapid.public_key.public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @staticmethod
-    def public_key_of(private_key: str) -> str:
-        return WebPushProvider.public_key_of_vapid(Vapid.from_string(private_key))
+        return vapid_public_key(self._vapid)
 
     async def send(self, device: Device, push: Push) -> Result:
         subscription = {"endpoint": device.token, "keys": device.keys or {}}
