@@ -82,7 +82,7 @@ class TestAvatars:
         assert (await client.get(second, headers=other)).status_code == 404
 
         async with auth_runtime(app.state).sessionmaker() as session:
-            payloads = (await session.scalars(select(OUTBOX.c.payload))).all()
+            payloads = (await session.scalars(select(OUTBOX.c.payload).order_by(OUTBOX.c.id))).all()
         updates = [p for p in payloads if '"user.updated"' in p]
         assert len(updates) == 3 and url in updates[0] and '"avatar_url":null' in updates[2]
 
