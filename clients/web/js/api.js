@@ -158,7 +158,7 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
   const post = (p, b = {}) => request('POST', p, b);
   const put = (p, b = {}) => request('PUT', p, b);
   const patch = (p, b) => request('PATCH', p, b);
-  const del = (p) => request('DELETE', p);
+  const del = (p, b) => request('DELETE', p, b);
   const qs = (params) => {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
@@ -185,6 +185,17 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     },
     me: () => get('/auth/me'),
     updateMe: (fields) => put('/users/me', fields),
+    // Links from emails (`/?reset=`, `/?verify=`) work signed out: no token is sent.
+    forgotPassword: (email) => raw('POST', '/auth/password/forgot', { email }),
+    resetPassword: (token, new_password) => raw('POST', '/auth/password/reset', { token, new_password }),
+    verifyEmail: (token) => raw('POST', '/auth/verify', { token }),
+    resendVerification: () => post('/auth/verify/resend'),
+    changeEmail: (email, password) => post('/users/me/email', { email, password }),
+    deleteAccount: (password) => del('/users/me', { password }),
+    exportData: () => post('/users/me/export'),
+    sessions: () => get('/auth/sessions'),
+    revokeSession: (sid) => del(`/auth/sessions/${id(sid)}`),
+    revokeOtherSessions: () => post('/auth/sessions/revoke-others'),
     changePassword: (current_password, new_password) => put('/users/me/password', { current_password, new_password }),
     setAvatar: (file) => upload('PUT', '/users/me/avatar', file).promise,
     removeAvatar: () => del('/users/me/avatar'),
@@ -214,6 +225,7 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     addMember: (cid, uid) => post(`/conversations/${id(cid)}/members`, { user_id: uid }),
     kick: (cid, uid) => del(`/conversations/${id(cid)}/members/${id(uid)}`),
     leave: (cid) => del(`/conversations/${id(cid)}/leave`),
+    hideOrDelete: (cid) => del(`/conversations/${id(cid)}`),
     transferAdmin: (cid, uid) => put(`/conversations/${id(cid)}/transfer-admin`, { new_admin_id: uid }),
     markRead: (cid, seq) => post(`/conversations/${id(cid)}/read`, { seq }),
     markDelivered: (cid, seq) => post(`/conversations/${id(cid)}/delivered`, { seq }),

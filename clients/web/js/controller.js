@@ -6,6 +6,7 @@
 //   controller/typing.js         our own typing signal
 //   controller/actions.js        what the user does: message actions, friends, groups, account
 //   controller/notifications.js  the notifications page: filters, pages, read, delete, counts
+//   controller/account.js        address change and confirmation, sessions, delete account, export
 // Each part gets the same `core` object, so they reach each other without import cycles.
 
 import { ChatSocket, socketUrl } from './socket.js';
@@ -15,6 +16,7 @@ import { createFrameHandler } from './controller/frames.js';
 import { createTyping } from './controller/typing.js';
 import { createActions } from './controller/actions.js';
 import { createNotifications } from './controller/notifications.js';
+import { createAccount } from './controller/account.js';
 
 export function createController({ api, store, apiBase = '', toast = () => {}, isPageVisible = () => true, storage = globalThis.localStorage, onSignedOut = () => {}, WebSocketImpl }) {
   const { state } = store;
@@ -54,7 +56,8 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
     outboxWired = true;
   }
 
-  async function signOut({ expired = false } = {}) {
+  /** `expired`: the session is gone already (no logout call); `message` for the sign-in screen. */
+  async function signOut({ expired = false, message } = {}) {
     core.socket?.stop();
     core.socket = null;
     core.frames.reset();
@@ -63,8 +66,9 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
     if (!expired) await api.logout();
     else api.clearTokens();
     store.reset();
-    onSignedOut({ expired });
+    onSignedOut({ expired, message });
   }
+  core.account = createAccount(core, { signOut });
 
   const c = core.conversations;
   const o = core.outbox;
@@ -76,6 +80,7 @@ export function createController({ api, store, apiBase = '', toast = () => {}, i
     typing: core.typing.typing, stopTyping: core.typing.stop,
     ...core.actions,
     ...core.notifications,
+    ...core.account,
     searchUsers: (q) => api.searchUsers(q),
     uploadAttachment: (file, options) => api.uploadAttachment(file, options),
     get api() { return api; },

@@ -21,7 +21,10 @@ import { mountNotifications } from './views/notifications.js';
 import { mountAccount } from './views/account.js';
 import { mountSwitcher } from './views/switcher.js';
 import { mountEmojiPicker } from './views/emoji.js';
-import { mountRouter } from './router.js';
+import { mountRouter, emailLinkOf } from './router.js';
+import { mountRecovery } from './views/recovery.js';
+import { mountVerifyBanner } from './views/banner.js';
+import { mountPerson } from './views/person.js';
 import { toast } from './views/toast.js';
 import { $, errorText, tickTimes } from './util.js';
 
@@ -47,11 +50,18 @@ let controller = createController({
   apiBase: base,
   toast,
   isPageVisible: () => document.visibilityState === 'visible',
-  onSignedOut: ({ expired }) => { router.clear(); showAuth(expired ? 'Your session ended. Please sign in again.' : ''); },
+  onSignedOut: ({ expired, message }) => {
+    router.clear();
+    if (message) showAuth(message, { notice: true });
+    else showAuth(expired ? 'Your session ended. Please sign in again.' : '');
+  },
 });
 
 const auth = mountAuth({ api, onSignedIn: start });
-const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: openConversation });
+const recovery = mountRecovery({ api, auth, onContinue: () => (api.isLoggedIn ? start() : showAuth()) });
+const person = mountPerson({ store, controller, toast });
+const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: openConversation, onOpenPerson: person.open });
+mountVerifyBanner({ store, controller, toast });
 const dialogs = mountDialogs({ store, controller, toast });
 mountNotifications({ store, controller, toast });
 mountAccount({ store, controller, push: createPush({ api }), onSignOut: () => controller.signOut() });
@@ -91,9 +101,9 @@ store.on('connection', () => {
   node.textContent = s === 'online' ? 'Online' : s === 'connecting' ? 'Connecting…' : 'Offline';
 });
 
-function showAuth(message = '') {
+function showAuth(message = '', options = {}) {
   appRoot.hidden = true;
-  auth.show(message);
+  auth.show(message, options);
 }
 
 async function start() {
@@ -122,5 +132,11 @@ document.addEventListener('keydown', (e) => {
   }
 });
 
-if (api.isLoggedIn) start();
+// An emailed link (/?reset=…, /?verify=…) first; its token leaves the address bar and history at once.
+const emailLink = emailLinkOf(location.href);
+if (emailLink) {
+  history.replaceState(null, '', location.pathname);
+  appRoot.hidden = true;
+  recovery.open(emailLink);
+} else if (api.isLoggedIn) start();
 else showAuth();

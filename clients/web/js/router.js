@@ -22,6 +22,20 @@ export function targetOf(href, origin = globalThis.location?.origin) {
   return null;
 }
 
+/**
+ * The single-use link of an auth email (services/auth builds `<web_url>/?reset=<token>` and
+ * `/?verify=<token>`): {kind: 'reset' | 'verify', token} or null.
+ */
+export function emailLinkOf(href, origin = globalThis.location?.origin) {
+  let url;
+  try { url = new URL(href, origin); } catch { return null; }
+  for (const kind of ['reset', 'verify']) {
+    const token = url.searchParams.get(kind);
+    if (token && /^[\w-]{20,100}$/.test(token)) return { kind, token };
+  }
+  return null;
+}
+
 export function mountRouter({ store, controller, onOpen, onFriends = () => {} }) {
   const { state } = store;
 

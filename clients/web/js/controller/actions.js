@@ -3,7 +3,7 @@
 // preferences and push devices included). The notifications page is notifications.js.
 
 import { ApiError } from '../api.js';
-import { errorText } from '../util.js';
+import { errorText, uuid } from '../util.js';
 
 export function createActions(core) {
   const { api, store, state, toast } = core;
@@ -77,6 +77,31 @@ export function createActions(core) {
     return c;
   }
 
+  /**
+   * Writes to a friend without opening the chat (POST /messages with recipient_id: the server
+   * opens the direct conversation on first use). The answer goes through the same path as a
+   * live message, so the list shows the chat (back, if it was hidden) with this preview.
+   */
+  async function sendTo(uid, content) {
+    const text = content.trim();
+    if (!text) return null;
+    const m = await api.sendMessage({ recipient_id: uid, content: text, client_msg_id: uuid() });
+    if (m) core.frames.handleFrame({ type: 'new_message', message: m });
+    return m;
+  }
+
+  /** A direct chat is hidden from my list (until a new message); a group is deleted for all (admin). */
+  async function hideOrDelete(cid) {
+    core.leaving.add(cid);
+    try {
+      await api.hideOrDelete(cid);
+      if (state.activeId === cid) conv().close();
+      store.removeConversation(cid);
+    } finally {
+      setTimeout(() => core.leaving.delete(cid), 5000);
+    }
+  }
+
   // ---- groups ----
   async function createGroup(name, memberIds) {
     const c = store.upsertConversation(await api.createGroup(name, memberIds));
@@ -131,7 +156,7 @@ export function createActions(core) {
   return {
     edit, remove, toggleReaction,
     loadRelations, sendFriendRequest, cancelRequest, acceptRequest: (rid) => answerRequest(rid, true),
-    rejectRequest: (rid) => answerRequest(rid, false), startDirect,
+    rejectRequest: (rid) => answerRequest(rid, false), startDirect, sendTo, hideOrDelete,
     createGroup, rename, addMember, kick, leave, transferAdmin,
     updateProfile, setAvatar, removeAvatar,
     changePassword: (current, next) => api.changePassword(current, next),

@@ -43,6 +43,16 @@ export function createFrameHandler(core) {
       if (c && !core.leaving.has(f.conversation_id)) toast(f.message || `You were removed from ${c.name || 'a conversation'}`);
       store.removeConversation(f.conversation_id);
     },
+    conversation_deleted: (f) => {
+      // The group's admin deleted it: it leaves the list, and the screen if it was open.
+      const c = state.conversations.get(f.conversation_id);
+      if (!c) return;
+      if (state.activeId === f.conversation_id) conv().close();
+      store.removeConversation(f.conversation_id);
+      if (f.deleted_by?.id !== state.me?.id && !core.leaving.has(f.conversation_id)) {
+        toast(`${f.deleted_by?.username || 'The admin'} deleted ${c.name || 'a group'}`);
+      }
+    },
     friend_request: (f) => {
       if (!f.request) return;
       store.addRequest(f.request);

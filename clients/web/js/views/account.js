@@ -1,16 +1,20 @@
-// The account page (a dialog): username and email, password, notification
-// preferences and push (preferences.js), sessions and sign-out. It offers what the backend has: there is
-// no route that lists sessions, so it says how to end the others (a password
-// change signs out every other session) instead of showing a list it cannot fill.
+// The account page (a dialog): picture, username, email (changed with the password,
+// and only once the new address is confirmed), password, notification preferences
+// and push (preferences.js), sessions (sessions.js), export and deletion
+// (account-data.js), sign-out.
 
 import { $, avatar, errorText } from '../util.js';
 import { mountPreferences } from './preferences.js';
+import { mountSessions } from './sessions.js';
+import { mountAccountData } from './account-data.js';
 
 export function mountAccount({ store, controller, push, onSignOut }) {
   const { state } = store;
   const dialog = $('user-dialog');
   const profile = $('profile-form');
   const password = $('password-form');
+  const emailForm = $('email-form');
+  const pending = $('email-pending');
   const status = $('account-status');
 
   function say(text, { error = false } = {}) {
@@ -34,6 +38,14 @@ export function mountAccount({ store, controller, push, onSignOut }) {
   }
 
   const preferences = mountPreferences({ store, controller, push, say, busy });
+  const sessions = mountSessions({ controller, say });
+  mountAccountData({ controller, say, closeAccount: () => dialog.close() });
+
+  function renderPending() {
+    const address = state.me?.pending_email;
+    pending.hidden = !address;
+    pending.textContent = address ? `Confirmation sent to ${address}. Your address changes once you open the link in it.` : '';
+  }
 
   function renderAvatar() {
     $('account-avatar').replaceChildren(avatar(state.me?.username, { url: state.me?.avatar_url }));
@@ -68,20 +80,37 @@ export function mountAccount({ store, controller, push, onSignOut }) {
     renderAvatar();
     $('user-dialog-name').textContent = state.me?.username || '';
     profile.elements.username.value = state.me?.username || '';
-    profile.elements.email.value = state.me?.email || '';
+    emailForm.reset();
+    emailForm.elements.email.value = state.me?.email || '';
+    renderPending();
     password.reset();
     say('');
     dialog.showModal();
     preferences.load();
+    sessions.load();
   });
 
   profile.addEventListener('submit', (e) => {
     e.preventDefault();
     const f = profile.elements;
     busy(profile, async () => {
-      await controller.updateProfile({ username: f.username.value.trim(), email: f.email.value.trim() });
+      await controller.updateProfile({ username: f.username.value.trim() });
       $('user-dialog-name').textContent = state.me?.username || '';
     }, 'Profile saved.');
+  });
+
+  emailForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = emailForm.elements;
+    const email = f.email.value.trim();
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) { say('Enter a valid email address.', { error: true }); return; }
+    if (email.toLowerCase() === (state.me?.email || '').toLowerCase()) { say('That is your address already.', { error: true }); return; }
+    if (!f.password.value) { say('Enter your password to change the address.', { error: true }); return; }
+    busy(emailForm, async () => {
+      await controller.changeEmail(email, f.password.value);
+      f.password.value = '';
+      renderPending(); // "Confirmation sent to …" under the address
+    }, 'Check the new address for the confirmation link.');
   });
 
   password.addEventListener('submit', (e) => {

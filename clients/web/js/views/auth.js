@@ -1,6 +1,7 @@
 // Sign-in and registration forms. Registration checks every field at once and
 // shows each problem under its field (and the server's 422 list the same way),
-// then signs in right away.
+// then signs in right away. The recovery panels (forgot, reset, verify: recovery.js)
+// take the card's place through showPanel().
 
 import { $, errorText } from '../util.js';
 
@@ -11,15 +12,36 @@ export function mountAuth({ api, onSignedIn }) {
   const error = $('auth-error');
   const tabLogin = $('tab-login');
   const tabRegister = $('tab-register');
+  const tabs = $('auth-tabs');
+  const panels = ['forgot-form', 'reset-form', 'verify-panel'].map($);
+
+  /** Shows one recovery panel instead of the tabs and their forms. */
+  function showPanel(id) {
+    tabs.hidden = true;
+    loginForm.hidden = true;
+    registerForm.hidden = true;
+    for (const p of panels) p.hidden = p.id !== id;
+    setMessage('');
+    const panel = $(id);
+    (panel.querySelector('input') || panel.querySelector('h2')).focus?.();
+  }
+
+  /** The line under the card: a problem (red, the default) or good news. */
+  function setMessage(text, { notice = false } = {}) {
+    error.textContent = text;
+    error.classList.toggle('notice', notice);
+  }
 
   function select(register) {
+    tabs.hidden = false;
+    for (const p of panels) p.hidden = true;
     tabLogin.setAttribute('aria-selected', String(!register));
     tabRegister.setAttribute('aria-selected', String(register));
     tabLogin.tabIndex = register ? -1 : 0;
     tabRegister.tabIndex = register ? 0 : -1;
     loginForm.hidden = register;
     registerForm.hidden = !register;
-    error.textContent = '';
+    setMessage('');
     showFieldErrors({});
     (register ? registerForm : loginForm).querySelector('input').focus();
   }
@@ -124,12 +146,13 @@ export function mountAuth({ api, onSignedIn }) {
   });
 
   return {
-    show(message = '') {
+    show(message = '', { notice = false } = {}) {
       screen.hidden = false;
-      error.textContent = message;
       select(false);
-      error.textContent = message;
+      setMessage(message, { notice });
     },
     hide() { screen.hidden = true; },
+    showPanel(id) { screen.hidden = false; showPanel(id); },
+    setMessage,
   };
 }

@@ -171,8 +171,12 @@ export function mountComposer({ store, controller, emojiPicker, onSent }) {
     renderMentions();
   }
 
+  // The textarea is the list's combobox: the highlighted option is its aria-activedescendant,
+  // so a screen reader reads it while the focus stays in the text.
   function renderMentions() {
     mentionList.hidden = false;
+    input.setAttribute('aria-expanded', 'true');
+    input.setAttribute('aria-activedescendant', `mention-${mention.items[mention.index].id}`);
     mentionList.replaceChildren(...mention.items.map((u, i) => el('li', {
       role: 'option', id: `mention-${u.id}`, class: 'mention-option', testid: 'mention-option', 'data-user-id': u.id,
       'aria-selected': i === mention.index ? 'true' : 'false',
@@ -184,6 +188,8 @@ export function mountComposer({ store, controller, emojiPicker, onSent }) {
   function closeMentions() {
     mention = null;
     mentionList.hidden = true;
+    input.setAttribute('aria-expanded', 'false');
+    input.removeAttribute('aria-activedescendant');
     mentionList.replaceChildren();
   }
 

@@ -69,6 +69,7 @@ export function mountDialogs({ store, controller, toast }) {
   const addSelect = $('add-member-select');
   const membersError = $('members-error');
   const leaveButton = $('leave-button');
+  const removeButton = $('remove-conversation-button');
   let membersFor = null;
   let renameDirty = false; // never overwrite what the user is typing
   renameInput.addEventListener('input', () => { renameDirty = true; });
@@ -82,6 +83,9 @@ export function mountDialogs({ store, controller, toast }) {
     renameForm.hidden = !isGroup;
     addForm.hidden = !isGroup;
     leaveButton.hidden = !isGroup;
+    // A direct chat can be hidden by either side; a group deleted by its admin only.
+    removeButton.textContent = isGroup ? 'Delete group' : 'Hide chat';
+    removeButton.hidden = isGroup;
     if (isGroup && !renameDirty) renameInput.value = c.name || '';
     let members;
     try {
@@ -93,6 +97,7 @@ export function mountDialogs({ store, controller, toast }) {
     if (membersFor !== cid) return;
     const me = members.find((m) => m.id === state.me?.id);
     const iAmAdmin = me?.role === 'admin';
+    if (isGroup) removeButton.hidden = !iAmAdmin;
     memberList.replaceChildren(...members.map((m) => {
       const self = m.id === state.me?.id;
       const online = self || state.online.has(m.id);
@@ -150,6 +155,20 @@ export function mountDialogs({ store, controller, toast }) {
     if (!globalThis.confirm('Leave this group?')) return;
     try {
       await controller.leave(membersFor);
+      membersDialog.close();
+    } catch (e) {
+      membersError.textContent = errorText(e);
+    }
+  });
+  removeButton.addEventListener('click', async () => {
+    const c = state.conversations.get(membersFor);
+    if (!c) return;
+    const question = c.type === 'group'
+      ? `Delete ${c.name || 'this group'} for everyone? Its messages and files are removed for good.`
+      : `Hide your chat with ${controller.conversationTitle(c)}? It comes back when a new message arrives.`;
+    if (!globalThis.confirm(question)) return;
+    try {
+      await controller.hideOrDelete(c.id);
       membersDialog.close();
     } catch (e) {
       membersError.textContent = errorText(e);

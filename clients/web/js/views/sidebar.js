@@ -33,7 +33,7 @@ export function relationActions(store, controller, user, run) {
   }, 'Add friend')];
 }
 
-export function mountSidebar({ store, controller, toast, onOpenConversation }) {
+export function mountSidebar({ store, controller, toast, onOpenConversation, onOpenPerson = () => {} }) {
   const { state } = store;
   const convList = $('conversation-list');
   const convEmpty = $('conversation-empty');
@@ -125,10 +125,12 @@ export function mountSidebar({ store, controller, toast, onOpenConversation }) {
     friendList.replaceChildren(...friends.map((f) => {
       const online = state.online.has(f.id);
       const seen = state.lastSeen.get(f.id);
+      // The avatar and name open the friend's profile (write to them from there).
       return el('li', { class: 'person', testid: 'friend-item', 'data-user-id': f.id, 'data-online': online ? 'true' : 'false' },
-        avatar(f.username, { online, url: f.avatar_url }),
-        el('span', { class: 'name' }, f.username, el('span', { class: 'sub' },
-          online ? 'Online' : seen ? timeAgo(seen, { prefix: 'Last seen ', testid: 'last-seen' }) : 'Offline')),
+        el('button', { type: 'button', class: 'person-main', testid: 'friend-profile', 'aria-label': `${f.username}'s profile`, onclick: () => onOpenPerson(f) },
+          avatar(f.username, { online, url: f.avatar_url }),
+          el('span', { class: 'name' }, f.username, el('span', { class: 'sub' },
+            online ? 'Online' : seen ? timeAgo(seen, { prefix: 'Last seen ', testid: 'last-seen' }) : 'Offline'))),
         el('span', { class: 'actions' },
           el('button', { type: 'button', testid: 'start-dm', 'aria-label': `Message ${f.username}`, onclick: () => run(() => controller.startDirect(f.id)) }, 'Message')));
     }));
