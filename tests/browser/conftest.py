@@ -17,7 +17,9 @@ loop as the test.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import email
 import os
 import re
 import shutil
@@ -26,6 +28,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RESULTS = ROOT / "test-results" / "browser"
+# Base URL -> the embedded server's data dir: auth's emails land in its mail/ folder as .eml
+# files (the embedded platform's email transport), where UI.email_link reads them.
+DATA_DIRS: dict[str, Path] = {}
 
 SERVER_ENV = {
     "PARLEY_ENVIRONMENT": "development",
@@ -78,10 +84,12 @@ def parley_server() -> Iterator[str]:
     log.unlink(missing_ok=True)
     popen = spawn_embedded(port, data_dir, log, SERVER_ENV)
     url = f"http://127.0.0.1:{port}"
+    DATA_DIRS[url] = data_dir
     try:
         _wait_healthy(url, popen, log, timeout=60)
         yield url
     finally:
+        DATA_DIRS.pop(url, None)
         if popen.poll() is None:
             popen.send_signal(signal.SIGINT)
             try:
@@ -155,6 +163,34 @@ class UI:
             "refresh_token": body["refresh_token"],
             "expires_at": None,
         }
+
+    @staticmethod
+    async def email_link(base: str, to: str, kind: str, *, seen: int = 0) -> str:
+        """The path (`/?<kind>=<token>`) of the link in the newest email to `to` with such a
+        link, once more than `seen` of them exist (auth sends in the background: waits)."""
+        folder = DATA_DIRS[base] / "mail"
+        deadline = time.monotonic() + LIVE_MS / 1000
+        while True:
+            links: list[str] = []
+            files = sorted(folder.glob("*.eml"), key=lambda f: f.stat().st_mtime_ns)
+            for path in files:
+                message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+                body = message.get_body(preferencelist=("plain",)) if message["To"] == to else None
+                if body is not None:
+                    links += re.findall(rf"\?{kind}=[\w-]+", str(body.get_content()))
+            if len(links) > seen:
+                return "/" + links[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no new {kind} link emailed to {to} within {LIVE_MS} ms")
+            await asyncio.sleep(0.05)  # polling a condition with a deadline
+
+    @staticmethod
+    async def login(base: str, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        """One more session of the user (as another device would sign in)."""
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=20) as http:
+            r = await http.post("/auth/login", json={"username": username, "password": password})
+            r.raise_for_status()
+            return dict(r.json())
 
     @staticmethod
     async def call(base: str, tokens: dict[str, Any], method: str, path: str, **kw: Any) -> Any:

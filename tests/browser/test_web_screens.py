@@ -1,7 +1,8 @@
 """Every screen of the web client, looked at: at desktop (1280×800) and phone (390×844) width
-each screen is checked with axe-core (light and dark themes: no serious or critical
-violation), saved as a full-page screenshot under test-results/screens/, and compared with the
-committed reference in tests/browser/screens/ (a small tolerance for anti-aliasing).
+each screen is checked with axe-core and saved as a full-page screenshot under
+test-results/screens/ in the light and the dark theme (no serious or critical violation in
+either), and each screenshot is compared with the committed reference in tests/browser/screens/
+(`<screen>-<width>.png`, `<screen>-<width>-dark.png`; a small tolerance for anti-aliasing).
 
 After an intended visual change, update the references with one command and review the diff:
 
@@ -59,21 +60,24 @@ class Looker:
         self.problems: list[str] = []
         OUT.mkdir(parents=True, exist_ok=True)
 
-    async def axe_check(self, page: Page, screen: str) -> None:
-        for scheme in ("light", "dark"):
-            await page.emulate_media(color_scheme=scheme)
-            results = await self.axe.run(page)
-            for v in results.response["violations"]:
-                if v["impact"] in ("serious", "critical"):
-                    targets = [n["target"] for n in v["nodes"]][:5]
-                    self.problems.append(
-                        f"axe {screen} {self.width} {scheme}: {v['id']} ({v['impact']}) {targets}"
-                    )
-        await page.emulate_media(color_scheme="light")
+    async def axe_check(self, page: Page, screen: str, scheme: str) -> None:
+        results = await self.axe.run(page)
+        for v in results.response["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                targets = [n["target"] for n in v["nodes"]][:5]
+                self.problems.append(
+                    f"axe {screen} {self.width} {scheme}: {v['id']} ({v['impact']}) {targets}"
+                )
 
     async def look(self, page: Page, screen: str) -> None:
-        await self.axe_check(page, screen)
-        name = f"{screen}-{self.width}"
+        """Checks and compares the screen in the light theme, then in the dark one."""
+        for scheme, suffix in (("light", ""), ("dark", "-dark")):
+            await page.emulate_media(color_scheme=scheme)
+            await self.axe_check(page, screen, scheme)
+            await self.compare(page, f"{screen}-{self.width}{suffix}")
+        await page.emulate_media(color_scheme="light")
+
+    async def compare(self, page: Page, name: str) -> None:
         await page.evaluate(HIDING, [HIDE, True])
         png = await page.screenshot(full_page=True, animations="disabled", caret="hide")
         await page.evaluate(HIDING, [HIDE, False])
@@ -157,6 +161,13 @@ async def signed_out_screens(
         await tid(page, "register-submit").click()  # every field's problem at once
         await expect(tid(page, "register-password-error")).to_be_visible()
         await looker.look(page, "register")
+        await tid(page, "show-login").click()
+        await tid(page, "forgot-password").click()
+        await expect(tid(page, "forgot-email")).to_be_focused()
+        await looker.look(page, "forgot-password")
+        await page.goto(base + "/?reset=" + "x" * 43)  # the emailed link's page
+        await expect(tid(page, "reset-password")).to_be_focused()
+        await looker.look(page, "reset-password")
     finally:
         await context.close()
 
@@ -194,6 +205,10 @@ async def app_screens(
     await expect(tid(page, "sent-request-item")).to_have_count(1)
     await expect(tid(page, "friend-request-item")).to_have_count(1)
     await looker.look(page, "friends")
+    await tid(page, "friend-profile").click()
+    await expect(tid(page, "person-presence")).to_have_text("Online")
+    await looker.look(page, "friend-profile")
+    await page.keyboard.press("Escape")
     await tid(page, "tab-chats").click()
 
     await ben.click()
@@ -238,6 +253,7 @@ async def app_screens(
 
     await tid(page, "user-menu").click()
     await expect(tid(page, "pref-digest")).to_be_visible()
+    await expect(tid(page, "session-item")).to_have_count(1)
     await looker.look(page, "account")
     # Further down the same page: the per-type channels (push stays hidden: no VAPID key here).
     await expect(tid(page, "pref-channel-row")).to_have_count(6)
