@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
@@ -71,7 +71,11 @@ class Looker:
 
     async def look(self, page: Page, screen: str) -> None:
         """Checks and compares the screen in the light theme, then in the dark one."""
-        for scheme, suffix in (("light", ""), ("dark", "-dark")):
+        themes: tuple[tuple[Literal["light", "dark"], str], ...] = (
+            ("light", ""),
+            ("dark", "-dark"),
+        )
+        for scheme, suffix in themes:
             await page.emulate_media(color_scheme=scheme)
             await self.axe_check(page, screen, scheme)
             await self.compare(page, f"{screen}-{self.width}{suffix}")
