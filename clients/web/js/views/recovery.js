@@ -13,8 +13,9 @@ export function mountRecovery({ api, auth, onContinue }) {
   const verifyStatus = $('verify-status');
   let resetToken = null;
 
+  // "Back": to the app when this browser is signed in (a link opened from the inbox), else to sign-in.
   for (const back of document.querySelectorAll('#auth-screen [data-back]')) {
-    back.addEventListener('click', () => auth.show());
+    back.addEventListener('click', () => onContinue());
   }
 
   async function busy(form, fn) {
