@@ -6,6 +6,10 @@ proxy cut + Playwright offline emulation): Alice sees him go offline and sends f
 Bob's network comes back, his client reconnects by itself and shows every message exactly
 once, in seq order. Screenshots at each key step under test-results/browser/.
 
+Then (issue 17) hiding a direct chat (it comes back with the next message), an admin deleting
+a group (it leaves the other member's list and screen), and writing to a friend from their
+profile without opening the chat.
+
 Only the data-testid hooks of clients/web/README.md are used. Waits are Playwright
 expectations with timeouts, never fixed sleeps.
 """
@@ -17,6 +21,7 @@ import contextlib
 import itertools
 import re
 import uuid
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSocket, expect
@@ -258,6 +263,71 @@ async def test_direct_chat_live_and_offline_catch_up(
         print(watch_a.dump())
         print(watch_b.dump())
         raise
+    finally:
+        await ctx_a.close()
+        await ctx_b.close()
+
+
+async def test_hide_delete_and_write_from_profile(
+    browser: Browser, parley_server: str, ui: Any
+) -> None:
+    base = parley_server
+    t = {n: await ui.api_user(base, n) for n in ("ada", "bob", "cid")}
+    await ui.befriend(base, t["ada"], t["bob"], "bob")
+    await ui.befriend(base, t["ada"], t["cid"], "cid")
+    bob = await ui.call(base, t["bob"], "GET", "/auth/me")
+    direct = await ui.call(
+        base, t["ada"], "POST", "/messages", json={"recipient_id": bob["id"], "content": "hi bob"}
+    )
+    await ui.call(
+        base,
+        t["ada"],
+        "POST",
+        "/conversations",
+        json={"type": "group", "name": "Trip", "member_user_ids": [bob["id"]]},
+    )
+    ctx_a, pa = await ui.open_app(browser, base, t["ada"])
+    ctx_b, pb = await ui.open_app(browser, base, t["bob"])
+    try:
+        await ui.open_chat(pa, "bob")
+        await tid(pa, "members-button").click()
+        await expect(tid(pa, "remove-conversation-button")).to_have_text("Hide chat")
+        await tid(pa, "remove-conversation-button").click()  # the confirm() is accepted
+        items = tid(pa, "conversation-item")
+        await expect(items.filter(has_text="bob")).to_have_count(0)
+        await expect(pa.locator("#chat-empty")).to_be_visible()
+        await ui.call(
+            base,
+            t["bob"],
+            "POST",
+            "/messages",
+            json={"conversation_id": direct["conversation_id"], "content": "still there?"},
+        )
+        await expect(items.filter(has_text="bob")).to_contain_text("still there?")
+
+        await ui.open_chat(pb, "Trip")
+        await ui.open_chat(pa, "Trip")
+        await tid(pa, "members-button").click()
+        await expect(tid(pa, "remove-conversation-button")).to_have_text("Delete group")
+        await tid(pa, "remove-conversation-button").click()
+        await expect(items.filter(has_text="Trip")).to_have_count(0)
+        await expect(tid(pb, "conversation-item").filter(has_text="Trip")).to_have_count(0)
+        await expect(pb.locator("#chat-empty")).to_be_visible()
+        await expect(tid(pb, "toast").last).to_have_text("ada deleted Trip")
+
+        await tid(pa, "tab-friends").click()
+        await tid(pa, "friend-item").filter(has_text="cid").get_by_test_id("friend-profile").click()
+        await expect(tid(pa, "person-name")).to_have_text("cid")
+        await tid(pa, "person-message-input").fill("hello from your profile")
+        await tid(pa, "person-send").click()
+        await expect(tid(pa, "toast").last).to_have_text("Sent to cid.")
+        await expect(tid(pa, "person-dialog")).to_be_hidden()
+        await tid(pa, "tab-chats").click()
+        await expect(items.filter(has_text="cid")).to_contain_text("You: hello from your profile")
+        await expect(pa.locator("#chat-empty")).to_be_visible()  # no chat was opened
+        cid_convs = await ui.call(base, t["cid"], "GET", "/conversations")
+        assert [c["last_message"]["content"] for c in cid_convs] == ["hello from your profile"]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", pa.url)
     finally:
         await ctx_a.close()
         await ctx_b.close()
