@@ -52,6 +52,7 @@ RESULTS = ROOT / "test-results" / "browser"
 # Base URL -> the embedded server's data dir: auth's emails land in its mail/ folder as .eml
 # files (the embedded platform's email transport), where UI.email_link reads them.
 DATA_DIRS: dict[str, Path] = {}
+_stale_cleared: list[bool] = []  # non-empty once this run cleared the old screenshots
 
 SERVER_ENV = {
     "PARLEY_ENVIRONMENT": "development",
@@ -119,8 +120,12 @@ async def browser() -> AsyncIterator[Browser]:
             pytrace=False,
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for stale in RESULTS.glob("*.png"):  # screenshots of an earlier run must not mislead
-        stale.unlink(missing_ok=True)
+    if not _stale_cleared:
+        # Screenshots of an earlier run must not mislead; once per run, so a later test does
+        # not delete the screenshots of the tests before it.
+        for stale in RESULTS.glob("*.png"):
+            stale.unlink(missing_ok=True)
+        _stale_cleared.append(True)
     async with async_playwright() as p:
         chromium = await p.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

@@ -27,9 +27,7 @@ from parley.stack import ROOT, free_port
 from .test_web_chat import LIVE, new_page, register, tid
 
 pytestmark = pytest.mark.timeout(120)
-# Screenshots to look at (not compared). Not in test-results/browser/: the `browser` fixture
-# clears the .png files there before each test.
-RESULTS = ROOT / "test-results" / "account"
+RESULTS = ROOT / "test-results" / "browser"  # screenshots to look at (not compared)
 
 
 async def test_api_origin_never_comes_from_the_url(browser: Browser, parley_server: str) -> None:
@@ -81,7 +79,6 @@ async def test_confirm_address_sessions_and_password_reset(
     browser: Browser, parley_server: str, ui: Any
 ) -> None:
     base, name = parley_server, "eve"
-    RESULTS.mkdir(parents=True, exist_ok=True)
     address = f"{name}@example.com"
     tokens = await ui.api_user(base, name)
     await ui.login(base, name)  # a second device
@@ -159,7 +156,6 @@ async def test_profile_password_and_preferences(
     browser: Browser, parley_server: str, ui: Any
 ) -> None:
     a = "ann"
-    RESULTS.mkdir(parents=True, exist_ok=True)
     ta = await ui.api_user(parley_server, a)
     ctx_a, pa = await ui.open_app(browser, parley_server, ta)
     try:
