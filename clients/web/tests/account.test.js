@@ -114,7 +114,8 @@ const group = { id: 4, type: 'group', name: 'Weekend', members: [], last_seq: 1,
 const msg = (cid, seq, sender = 8) => ({ id: 100 + seq, conversation_id: cid, seq, sender_id: sender, sender_username: 'ben', content: `m${seq}`, type: 'text', reactions: {}, created_at: '2024-01-02T00:00:00Z' });
 const flush = () => new Promise((r) => setImmediate(r));
 
-test('a hidden direct chat leaves the list and comes back with a new message', async () => {
+test('a hidden direct chat leaves the list and comes back with a new message', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] }); // the 5 s "leaving" mark must not hold node open
   const { c, store, calls } = setup({
     'DELETE /conversations/3': { status: 200, body: { status: 'ok' } },
     'GET /conversations/3': { status: 200, body: { ...direct, last_seq: 3, unread_count: 1, last_message: msg(3, 3) } },
