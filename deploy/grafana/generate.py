@@ -90,6 +90,46 @@ def row(title: str, y: int, *, repeat: str = "") -> dict[str, Any]:
     return result
 
 
+def alert_list(title: str, *, grid: tuple[int, int, int, int]) -> dict[str, Any]:
+    """Grafana's alert list over the Prometheus datasource's rules (deploy/prometheus/
+    alerts.yml): the Parley alerts firing or pending, each with its summary and runbook."""
+    x, y, w, h = grid
+    return {
+        "type": "alertlist",
+        "title": title,
+        "description": "Parley's Prometheus alerts that fire or are pending; each one's "
+        "runbook_url leads to docs/operations.md, its dashboard annotation to the panel to look at.",
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "options": {
+            "viewMode": "list",
+            "groupMode": "default",
+            "groupBy": [],
+            "maxItems": 20,
+            "sortOrder": 1,
+            "dashboardAlerts": False,
+            "alertName": "Parley",
+            "alertInstanceLabelFilter": "",
+            # Rules of this datasource (Prometheus), not Grafana-managed ones.
+            "datasource": "Prometheus",
+            "stateFilter": {
+                "firing": True,
+                "pending": True,
+                "noData": False,
+                "normal": False,
+                "error": True,
+            },
+        },
+    }
+
+
+def below(dy: int, panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The panels moved down by `dy` grid rows (to make room above them)."""
+    for p in panels:
+        p["gridPos"]["y"] += dy
+    return panels
+
+
 def dashboard(
     uid: str, title: str, description: str, panels: list[dict[str, Any]], **extra: Any
 ) -> dict[str, Any]:
@@ -115,7 +155,15 @@ def dashboard(
                 "title": "Parley",
                 "includeVars": False,
                 "keepTime": True,
-            }
+            },
+            {
+                "type": "link",
+                "title": "Alert rules",
+                "tooltip": "Parley's Prometheus alert rules in Grafana Alerting",
+                "url": "/alerting/list?search=Parley",
+                "icon": "bolt",
+                "targetBlank": False,
+            },
         ],
         "templating": {"list": extra.pop("variables", [])},
         "annotations": {"list": []},
@@ -127,7 +175,31 @@ def dashboard(
 def overview() -> dict[str, Any]:
     http = "parley_http_request_duration_seconds_count"
     latency = "parley_delivery_latency_seconds_bucket"
-    panels = [
+    alerts = [
+        row("Alerts", 0),
+        alert_list("Parley alerts firing", grid=(0, 1, 12, 8)),
+        panel(
+            "Dead letters by queue",
+            [("max by (queue) (parley_dead_letters)", "{{queue}}")],
+            grid=(12, 1, 6, 8),
+            description="Messages a consumer failed on every time: `parley dlq show QUEUE`.",
+            thresholds=[(None, "green"), (1, "red")],
+        ),
+        panel(
+            "Database pool in use",
+            [
+                (
+                    "max by (service) (parley_db_pool_in_use / parley_db_pool_size)",
+                    "{{service}}",
+                )
+            ],
+            grid=(18, 1, 6, 8),
+            unit="percentunit",
+            description="Share of each service's database connections checked out.",
+            thresholds=[(None, "green"), (0.9, "red")],
+        ),
+    ]
+    panels = alerts + below(9, [
         row("Traffic", 0),
         panel(
             "WebSocket connections",
@@ -260,11 +332,12 @@ def overview() -> dict[str, Any]:
             description="Failed handlings; after a few attempts an event goes to the dead-letter queue.",
             thresholds=[(None, "green"), (0.01, "red")],
         ),
-    ]
+    ])  # fmt: skip
     return dashboard(
         "parley-overview",
         "Parley / Overview",
-        "Connections, messages, delivery latency, errors, outbox and event consumption.",
+        "Alerts firing, connections, messages, delivery latency, errors, outbox and event "
+        "consumption.",
         panels,
     )
 
@@ -397,11 +470,20 @@ def notify() -> dict[str, Any]:
             grid=(12, 14, 12, 8),
             description="Users with at least one live connection, as notify's presence sees them.",
         ),
+        row("Push", 22),
+        panel(
+            "Pushes /s by result",
+            [(f"sum by (result) (rate(parley_pushes_total[{RATE}]))", "{{result}}")],
+            grid=(0, 23, 24, 7),
+            unit="ops",
+            description="Web Push deliveries; many failed or retry: check the VAPID keys and "
+            "the push services' answers in notify's log.",
+        ),
     ]
     return dashboard(
         "parley-notify",
         "Parley / Notify",
-        "Emails sent, failed and pending; notifications created; users online.",
+        "Emails sent, failed and pending; notifications created; users online; pushes.",
         panels,
     )
 
