@@ -100,6 +100,62 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def chat_env(db_url: str, exchange: str, prefix: str, jwks_port: int) -> dict[str, str]:
+    """The environment of a bench chat process: its database, a private exchange, the bench's
+    JWKS server as auth."""
+    return {
+        **os.environ,
+        "PARLEY_DATABASE_URL": db_url,
+        "PARLEY_AMQP_URL": AMQP_URL,
+        "PARLEY_BUS_EXCHANGE": exchange,
+        "PARLEY_BUS_QUEUE_PREFIX": prefix,
+        "PARLEY_AUTH_URL": f"http://127.0.0.1:{jwks_port}",
+        "PARLEY_NOTIFY_URL": "http://127.0.0.1:9",
+        "PARLEY_AUTO_MIGRATE": "false",
+        "PARLEY_LOG_LEVEL": "WARNING",
+        "PARLEY_DB_POOL_SIZE": "20",
+        "PARLEY_ENVIRONMENT": "test",
+    }
+
+
+def spawn_chat(env: dict[str, str], port: int, log: Any) -> subprocess.Popen[bytes]:
+    """chat under uvicorn with WORKERS workers on `port`, output to the file `log`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chat.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-keep-alive",
+            "120",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=15)
+    if proc.poll() is None:
+        proc.kill()
+
+
 async def main() -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     db_url = await create_database(PG_URL, prefix="bench_chat")
@@ -113,43 +169,8 @@ async def main() -> dict[str, Any]:
     try:
         engine = create_engine(db_url)
         await migrate(engine, ROOT / "services" / "chat" / "chat" / "migrations")
-        env = {
-            **os.environ,
-            "PARLEY_DATABASE_URL": db_url,
-            "PARLEY_AMQP_URL": AMQP_URL,
-            "PARLEY_BUS_EXCHANGE": exchange,
-            "PARLEY_BUS_QUEUE_PREFIX": prefix,
-            "PARLEY_AUTH_URL": f"http://127.0.0.1:{jwks_port}",
-            "PARLEY_NOTIFY_URL": "http://127.0.0.1:9",
-            "PARLEY_AUTO_MIGRATE": "false",
-            "PARLEY_LOG_LEVEL": "WARNING",
-            "PARLEY_DB_POOL_SIZE": "20",
-            "PARLEY_ENVIRONMENT": "test",
-        }
-        proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "chat.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(WORKERS),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--timeout-keep-alive",
-                "120",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=server_log,
-            stderr=subprocess.STDOUT,
-        )
+        env = chat_env(db_url, exchange, prefix, jwks_port)
+        proc = spawn_chat(env, port, server_log)
         base = f"http://127.0.0.1:{port}"
         limits = httpx.Limits(
             max_connections=CONCURRENCY + 16, max_keepalive_connections=CONCURRENCY + 16
@@ -212,12 +233,7 @@ async def main() -> dict[str, Any]:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         return result
     finally:
-        if proc is not None:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=15)
-            if proc.poll() is None:
-                proc.kill()
+        stop(proc)
         jwks_server.shutdown()
         server_log.close()
         await drop_database(PG_URL, db_url)
@@ -376,9 +392,10 @@ async def run_throughput(
     conns: list[Conn],
     headers: dict[int, dict[str, str]],
     groups: list[tuple[int, list[int]]],
+    seconds: float = THROUGHPUT_SECONDS,
 ) -> dict[str, Any]:
     latencies: list[float] = []
-    stop_at = time.perf_counter() + THROUGHPUT_SECONDS
+    stop_at = time.perf_counter() + seconds
 
     async def worker(i: int) -> None:
         cid, members = groups[i % len(groups)]
