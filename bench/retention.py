@@ -32,21 +32,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.chat_http import (
-    CONCURRENCY,
     ROOT,
     USERS,
-    Conn,
     chat_env,
     free_port,
     make_groups,
     progress,
     register_users,
-    run_throughput,
     serve_jwks,
     spawn_chat,
     stop,
     wait_ready,
 )
+from bench.http_load import CONCURRENCY, Conn, run_throughput
 from parley_common.db import create_engine, migrate
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL
