@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PARLEY_ENVIRONMENT ?= development
 
-.PHONY: run services test test-unit lint fmt migrate backup restore docs bench bench-chat up down setup secrets screenshots
+.PHONY: run services test test-unit lint fmt migrate backup restore docs bench bench-chat bench-retention up down setup secrets screenshots
 
 # Installs uv with pip when missing, creates .venv and syncs it with uv.lock.
 setup: .venv/.synced
@@ -71,6 +71,9 @@ bench: setup
 
 bench-chat: setup
 	@$(PY) -m bench.chat_http
+
+bench-retention: setup ## send throughput with and without retention's cleanup (bench/README.md)
+	@$(PY) -m bench.retention
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -32,6 +31,14 @@ from typing import Any
 
 import httpx
 
+from bench.http_load import (
+    CONCURRENCY,
+    LATENCY_SECONDS,
+    THROUGHPUT_SECONDS,
+    Conn,
+    run_latency,
+    run_throughput,
+)
 from parley_common.db import create_engine, migrate
 from parley_common.events import UserRegistered, envelope, svc_key
 from parley_common.testing.databases import create_database, drop_database
@@ -41,10 +48,6 @@ from parley_common.testing.tokens import TokenFactory
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "chat_http.json"
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "48"))
-THROUGHPUT_SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
-LATENCY_RATE = float(os.environ.get("BENCH_RATE", "500"))
-LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "10"))
 USERS = 64
 GROUP_SIZE = 4
 
@@ -92,12 +95,60 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
+def chat_env(db_url: str, exchange: str, prefix: str, jwks_port: int) -> dict[str, str]:
+    """The environment of a bench chat process: its database, a private exchange, the bench's
+    JWKS server as auth."""
+    return {
+        **os.environ,
+        "PARLEY_DATABASE_URL": db_url,
+        "PARLEY_AMQP_URL": AMQP_URL,
+        "PARLEY_BUS_EXCHANGE": exchange,
+        "PARLEY_BUS_QUEUE_PREFIX": prefix,
+        "PARLEY_AUTH_URL": f"http://127.0.0.1:{jwks_port}",
+        "PARLEY_NOTIFY_URL": "http://127.0.0.1:9",
+        "PARLEY_AUTO_MIGRATE": "false",
+        "PARLEY_LOG_LEVEL": "WARNING",
+        "PARLEY_DB_POOL_SIZE": "20",
+        "PARLEY_ENVIRONMENT": "test",
+    }
+
+
+def spawn_chat(env: dict[str, str], port: int, log: Any) -> subprocess.Popen[bytes]:
+    """chat under uvicorn with WORKERS workers on `port`, output to the file `log`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chat.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-keep-alive",
+            "120",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=15)
+    if proc.poll() is None:
+        proc.kill()
 
 
 async def main() -> dict[str, Any]:
@@ -113,43 +164,8 @@ async def main() -> dict[str, Any]:
     try:
         engine = create_engine(db_url)
         await migrate(engine, ROOT / "services" / "chat" / "chat" / "migrations")
-        env = {
-            **os.environ,
-            "PARLEY_DATABASE_URL": db_url,
-            "PARLEY_AMQP_URL": AMQP_URL,
-            "PARLEY_BUS_EXCHANGE": exchange,
-            "PARLEY_BUS_QUEUE_PREFIX": prefix,
-            "PARLEY_AUTH_URL": f"http://127.0.0.1:{jwks_port}",
-            "PARLEY_NOTIFY_URL": "http://127.0.0.1:9",
-            "PARLEY_AUTO_MIGRATE": "false",
-            "PARLEY_LOG_LEVEL": "WARNING",
-            "PARLEY_DB_POOL_SIZE": "20",
-            "PARLEY_ENVIRONMENT": "test",
-        }
-        proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "chat.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(WORKERS),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--timeout-keep-alive",
-                "120",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=server_log,
-            stderr=subprocess.STDOUT,
-        )
+        env = chat_env(db_url, exchange, prefix, jwks_port)
+        proc = spawn_chat(env, port, server_log)
         base = f"http://127.0.0.1:{port}"
         limits = httpx.Limits(
             max_connections=CONCURRENCY + 16, max_keepalive_connections=CONCURRENCY + 16
@@ -212,12 +228,7 @@ async def main() -> dict[str, Any]:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         return result
     finally:
-        if proc is not None:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=15)
-            if proc.poll() is None:
-                proc.kill()
+        stop(proc)
         jwks_server.shutdown()
         server_log.close()
         await drop_database(PG_URL, db_url)
@@ -316,122 +327,6 @@ async def befriend(
         rid = next(q["id"] for q in requests if q["requester"]["id"] == user)
         r = await client.put(f"/friends/requests/{rid}/accept", headers=headers[other])
         r.raise_for_status()
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection for the load phases, requests one at a time.
-
-    httpx's pool costs the bench process milliseconds of CPU per request at this concurrency
-    (httpcore scans every pooled connection, with a getpeername() each, per request), which made
-    the client, not chat, the bottleneck on a 2-core machine. This speaks just enough HTTP/1.1
-    for chat's JSON answers (Content-Length bodies)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.lock = asyncio.Lock()
-
-    async def post(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
-        async with self.lock:
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            assert self.reader is not None
-            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            self.writer.write(
-                f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\n{head}\r\n".encode()
-                + body
-            )
-            status_line = await self.reader.readline()
-            if not status_line:
-                raise RuntimeError("connection closed by chat")
-            status = int(status_line.split(b" ", 2)[1])
-            length = 0
-            while (line := await self.reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            return status, await self.reader.readexactly(length)
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
-
-
-async def send(conn: Conn, headers: dict[str, str], cid: int, n: int) -> float:
-    body = json.dumps(
-        {"conversation_id": cid, "content": f"bench message {n}", "client_msg_id": uuid.uuid4().hex}
-    ).encode()
-    started = time.perf_counter()
-    status, answer = await conn.post("/messages", headers, body)
-    if status != 200:
-        raise RuntimeError(f"send failed: {status} {answer.decode(errors='replace')}")
-    return time.perf_counter() - started
-
-
-async def run_throughput(
-    conns: list[Conn],
-    headers: dict[int, dict[str, str]],
-    groups: list[tuple[int, list[int]]],
-) -> dict[str, Any]:
-    latencies: list[float] = []
-    stop_at = time.perf_counter() + THROUGHPUT_SECONDS
-
-    async def worker(i: int) -> None:
-        cid, members = groups[i % len(groups)]
-        sender = members[(i // len(groups)) % len(members)]
-        n = 0
-        while time.perf_counter() < stop_at:
-            latencies.append(await send(conns[i], headers[sender], cid, n))
-            n += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(CONCURRENCY)))
-    elapsed = time.perf_counter() - started
-    return {
-        "messages": len(latencies),
-        "seconds": round(elapsed, 2),
-        "messages_per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-    }
-
-
-async def run_latency(
-    conns: list[Conn],
-    headers: dict[int, dict[str, str]],
-    groups: list[tuple[int, list[int]]],
-) -> dict[str, Any]:
-    """Open loop: a send every 1/rate seconds whatever the answers do (no coordinated omission)."""
-    latencies: list[float] = []
-    tasks: list[asyncio.Task[None]] = []
-    total = int(LATENCY_RATE * LATENCY_SECONDS)
-
-    async def one(i: int) -> None:
-        cid, members = groups[i % len(groups)]
-        conn = conns[i % len(conns)]
-        latencies.append(await send(conn, headers[members[i % len(members)]], cid, i))
-
-    started = time.perf_counter()
-    for i in range(total):
-        due = started + i / LATENCY_RATE
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - started
-    return {
-        "target_rate": LATENCY_RATE,
-        "messages": len(latencies),
-        "achieved_rate": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-        "max_ms": round(max(latencies) * 1000, 2),
-    }
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ class Process:
     # /metrics and /readyz are served on this internal port (PARLEY_METRICS_PORT), never on
     # the gateway's public one.
     metrics_port: int = field(default_factory=lambda: free_port())
+    #: Where the process runs: another checkout's root runs that checkout's code when its
+    #: import roots are on PYTHONPATH (the upgrade test runs the previous release so).
+    cwd: Path = ROOT
 
     @property
     def url(self) -> str:
@@ -91,7 +94,9 @@ class Process:
             self.log_path = log_dir / f"{self.name}.log"
             out = self.log_path.open("ab")
         env = {**os.environ, **self.env, "PARLEY_METRICS_PORT": str(self.metrics_port)}
-        self.popen = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        self.popen = subprocess.Popen(
+            cmd, env=env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -141,6 +146,7 @@ class StackConfig:
     # Internal /metrics and /readyz port per process name; a free one when missing.
     metrics_ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT
 
 
 class Stack:
@@ -183,8 +189,10 @@ class Stack:
     def _process(self, name: str, port: int, env: dict[str, str]) -> Process:
         metrics_port = self.config.metrics_ports.get(name)
         if metrics_port is None:
-            return Process(name, port, env, host=self.config.host)
-        return Process(name, port, env, host=self.config.host, metrics_port=metrics_port)
+            return Process(name, port, env, host=self.config.host, cwd=self.config.cwd)
+        return Process(
+            name, port, env, host=self.config.host, metrics_port=metrics_port, cwd=self.config.cwd
+        )
 
     @property
     def gateways(self) -> list[Process]:

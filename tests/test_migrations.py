@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley.migrate import DATABASE_SERVICES, migrations_dir
+from parley.migrate import DATABASE_SERVICES, migrations_dir, schema_is_ready, wait_for_schema
 from parley_common.db import create_engine, downgrade, migrate
 
 
@@ -64,5 +64,25 @@ async def test_migrations_build_what_the_models_declare(service: str, pg_url: st
                 )
             )
         assert diff == []
+    finally:
+        await engine.dispose()
+
+
+async def test_wait_passes_only_once_the_schema_has_this_codes_revision(pg_url: str) -> None:
+    """`parley.migrate --wait` (the Kubernetes init container): not before the migration job
+    ran, not on an older revision, yes at head or at a newer release's revision."""
+    engine = create_engine(pg_url)
+    script = migrations_dir("notify")
+    try:
+        assert not await schema_is_ready("notify", pg_url)
+        await migrate(engine, script, "0006")
+        assert not await schema_is_ready("notify", pg_url)
+        with pytest.raises(SystemExit, match="not migrated after"):
+            await wait_for_schema("notify", pg_url, timeout=0.1, poll=0.05)
+        await migrate(engine, script)
+        await wait_for_schema("notify", pg_url, timeout=5)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999_next'"))
+        assert await schema_is_ready("notify", pg_url)
     finally:
         await engine.dispose()

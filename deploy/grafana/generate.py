@@ -8,126 +8,46 @@ what this script writes). Edit here, run it, commit both.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+# Run as a script (`python deploy/grafana/generate.py`) and loaded by path in the tests: either
+# way the sibling module is found from here.
+sys.path.insert(0, str(Path(__file__).parent))
+from grafana_panels import DATASOURCE, RATE, alert_list, below, dashboard, panel, row
+
 DASHBOARDS_DIR = Path(__file__).parent / "dashboards"
-RATE = "$__rate_interval"
-
-
-def target(expr: str, legend: str = "", ref: str = "A") -> dict[str, Any]:
-    return {
-        "datasource": DATASOURCE,
-        "expr": expr,
-        "legendFormat": legend or "__auto",
-        "range": True,
-        "refId": ref,
-    }
-
-
-def panel(
-    title: str,
-    targets: list[tuple[str, str]],
-    *,
-    grid: tuple[int, int, int, int],
-    unit: str = "short",
-    kind: str = "timeseries",
-    description: str = "",
-    thresholds: list[tuple[float | None, str]] | None = None,
-) -> dict[str, Any]:
-    x, y, w, h = grid
-    steps = [{"color": color, "value": value} for value, color in (thresholds or [(None, "green")])]
-    result: dict[str, Any] = {
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "targets": [
-            target(expr, legend, chr(ord("A") + i)) for i, (expr, legend) in enumerate(targets)
-        ],
-        "fieldConfig": {
-            "defaults": {
-                "unit": unit,
-                "thresholds": {"mode": "absolute", "steps": steps},
-            },
-            "overrides": [],
-        },
-        "options": {},
-    }
-    if kind == "timeseries":
-        result["fieldConfig"]["defaults"]["custom"] = {
-            "drawStyle": "line",
-            "lineWidth": 1,
-            "fillOpacity": 10,
-            "showPoints": "never",
-        }
-        result["options"] = {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        }
-    elif kind == "stat":
-        result["options"] = {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "value",
-            "graphMode": "area",
-            "textMode": "auto",
-        }
-    return result
-
-
-def row(title: str, y: int, *, repeat: str = "") -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "type": "row",
-        "title": title,
-        "collapsed": False,
-        "gridPos": {"x": 0, "y": y, "w": 24, "h": 1},
-        "panels": [],
-    }
-    if repeat:
-        result["repeat"] = repeat
-    return result
-
-
-def dashboard(
-    uid: str, title: str, description: str, panels: list[dict[str, Any]], **extra: Any
-) -> dict[str, Any]:
-    for i, p in enumerate(panels, start=1):
-        p["id"] = i
-    return {
-        "uid": uid,
-        "title": title,
-        "description": description,
-        "tags": ["parley"],
-        "timezone": "browser",
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "10s",
-        "time": {"from": "now-1h", "to": "now"},
-        "schemaVersion": 39,
-        "version": 1,
-        "links": [
-            {
-                "type": "dashboards",
-                "tags": ["parley"],
-                "asDropdown": False,
-                "title": "Parley",
-                "includeVars": False,
-                "keepTime": True,
-            }
-        ],
-        "templating": {"list": extra.pop("variables", [])},
-        "annotations": {"list": []},
-        "panels": panels,
-        **extra,
-    }
 
 
 def overview() -> dict[str, Any]:
     http = "parley_http_request_duration_seconds_count"
     latency = "parley_delivery_latency_seconds_bucket"
-    panels = [
+    alerts = [
+        row("Alerts", 0),
+        alert_list("Parley alerts firing", grid=(0, 1, 12, 8)),
+        panel(
+            "Dead letters by queue",
+            [("max by (queue) (parley_dead_letters)", "{{queue}}")],
+            grid=(12, 1, 6, 8),
+            description="Messages a consumer failed on every time: `parley dlq show QUEUE`.",
+            thresholds=[(None, "green"), (1, "red")],
+        ),
+        panel(
+            "Database pool in use",
+            [
+                (
+                    "max by (service) (parley_db_pool_in_use / parley_db_pool_size)",
+                    "{{service}}",
+                )
+            ],
+            grid=(18, 1, 6, 8),
+            unit="percentunit",
+            description="Share of each service's database connections checked out.",
+            thresholds=[(None, "green"), (0.9, "red")],
+        ),
+    ]
+    panels = alerts + below(9, [
         row("Traffic", 0),
         panel(
             "WebSocket connections",
@@ -260,11 +180,12 @@ def overview() -> dict[str, Any]:
             description="Failed handlings; after a few attempts an event goes to the dead-letter queue.",
             thresholds=[(None, "green"), (0.01, "red")],
         ),
-    ]
+    ])  # fmt: skip
     return dashboard(
         "parley-overview",
         "Parley / Overview",
-        "Connections, messages, delivery latency, errors, outbox and event consumption.",
+        "Alerts firing, connections, messages, delivery latency, errors, outbox and event "
+        "consumption.",
         panels,
     )
 
@@ -397,11 +318,20 @@ def notify() -> dict[str, Any]:
             grid=(12, 14, 12, 8),
             description="Users with at least one live connection, as notify's presence sees them.",
         ),
+        row("Push", 22),
+        panel(
+            "Pushes /s by result",
+            [(f"sum by (result) (rate(parley_pushes_total[{RATE}]))", "{{result}}")],
+            grid=(0, 23, 24, 7),
+            unit="ops",
+            description="Web Push deliveries; many failed or retry: check the VAPID keys and "
+            "the push services' answers in notify's log.",
+        ),
     ]
     return dashboard(
         "parley-notify",
         "Parley / Notify",
-        "Emails sent, failed and pending; notifications created; users online.",
+        "Emails sent, failed and pending; notifications created; users online; pushes.",
         panels,
     )
 

@@ -250,6 +250,24 @@ class TestMigrations:
         (service_db,) = [e for e in service_container["env"] if e["name"] == "PARLEY_DATABASE_URL"]
         assert db["valueFrom"] == service_db["valueFrom"]
 
+    @pytest.mark.parametrize("service", DATABASE_SERVICES)
+    def test_replicas_start_only_after_their_migration(
+        self, overlay: tuple[str, list[Resource]], service: str
+    ) -> None:
+        """`kubectl apply` creates the Jobs and rolls the Deployments at once: an init
+        container holds each new replica until the schema has its image's revision."""
+        _, resources = overlay
+        pod = one(resources, "Deployment", service)["spec"]["template"]["spec"]
+        (wait,) = pod["initContainers"]
+        (container,) = pod["containers"]
+        assert wait["command"] == ["python", "-m", "parley.migrate", "--wait", service]
+        assert wait["image"] == container["image"]
+        (db,) = [e for e in wait["env"] if e["name"] == "PARLEY_DATABASE_URL"]
+        (service_db,) = [e for e in container["env"] if e["name"] == "PARLEY_DATABASE_URL"]
+        assert db["valueFrom"] == service_db["valueFrom"]
+        assert wait["securityContext"]["readOnlyRootFilesystem"] is True
+        assert wait["resources"]["limits"]
+
 
 class TestSettings:
     def test_environment_names_only_real_settings(

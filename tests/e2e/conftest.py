@@ -57,6 +57,10 @@ E2E_ENV = {
     # Access tokens live 60 minutes: announce their expiry 10 s after they are issued, so that
     # token_expiring and the client's refresh + `auth` frame run in every long test.
     "PARLEY_TOKEN_EXPIRING_SECONDS": "3590",
+    # A `parley keys rotate` reaches auth within a second, and a retired key leaves every
+    # service's JWKS cache within two (tests/e2e/test_key_rotation.py).
+    "PARLEY_KEY_RELOAD_SECONDS": "1",
+    "PARLEY_JWKS_MAX_AGE_SECONDS": "2",
 }
 
 

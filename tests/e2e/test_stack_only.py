@@ -4,6 +4,8 @@ connection to cut. Selected by the `stack_only` marker; the embedded mode has no
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,7 +83,14 @@ class TestBrokerReconnect:
         extra = Process(
             "gateway-3",
             free_port(),
-            {**base.env, "PARLEY_AMQP_URL": amqp_via_proxy, "PARLEY_GATEWAY_ID": "gateway-3"},
+            {
+                **base.env,
+                "PARLEY_AMQP_URL": amqp_via_proxy,
+                "PARLEY_GATEWAY_ID": "gateway-3",
+                # What an operator reads during the cut (issue 18, quiet logs).
+                "PARLEY_LOG_LEVEL": "INFO",
+                "PARLEY_LOG_JSON": "true",
+            },
         )
         extra.start(stack.stack.log_dir)
         try:
@@ -110,9 +119,30 @@ class TestBrokerReconnect:
                 f"during {i}" for i in range(5)
             ]
             assert sb.opens == 1  # the socket itself stayed up
+            # One WARNING when the broker went away and one INFO when it was back: not the
+            # reconnect attempts of aio-pika at ERROR every second.
+            assert extra.log_path is not None
+            lines = logged(extra.log_path)
+            loud = [event for level, event in lines if level in ("warning", "error", "critical")]
+            assert loud == ["bus.connection_lost"], loud
+            assert [event for _, event in lines].count("bus.reconnected") == 1
         finally:
             extra.stop()
             await proxy.close()
+
+
+def logged(log: Path) -> list[tuple[str, str]]:
+    """(level, event) of each JSON line of a service's log; other lines (uvicorn's) as
+    ("other", text)."""
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            out.append(("other", line))
+            continue
+        out.append((str(record.get("level", "")).lower(), str(record.get("event", ""))))
+    return out
 
 
 class TestViewersAcrossReplicas:

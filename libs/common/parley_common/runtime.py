@@ -330,6 +330,7 @@ def _backend_steps(service: Service[S, P], rt: Runtime[S, P]) -> list[Step]:
                 settings.jwks_url,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
+                key_max_age_seconds=settings.jwks_max_age_seconds,
                 http=rt.client("auth"),
             )
 

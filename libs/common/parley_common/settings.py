@@ -79,6 +79,12 @@ class BaseServiceSettings(BaseSettings):
     jwt_issuer: str = Field(default="parley", description="`iss` of access tokens.")
     jwt_audience: str = Field(default="parley", description="`aud` of access tokens.")
     jwks_url: str = Field(default="", description="Defaults to {auth_url}/.well-known/jwks.json.")
+    jwks_max_age_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often token checks refetch auth's JWKS although they know every kid, "
+        "so that a retired signing key stops being accepted (a new kid is fetched at once).",
+    )
     auth_url: str = Field(default="http://127.0.0.1:8001", description="Where auth answers.")
     chat_url: str = Field(default="http://127.0.0.1:8002", description="Where chat answers.")
     notify_url: str = Field(default="http://127.0.0.1:8003", description="Where notify answers.")

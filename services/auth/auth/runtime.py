@@ -52,6 +52,7 @@ async def build(rt: AuthRuntime) -> AuthContext:
         "http://auth.local/.well-known/jwks.json",
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        key_max_age_seconds=settings.jwks_max_age_seconds,
         http=jwks_http,
     )
     rt.add_step("jwks_http", stop=jwks_http.aclose)

@@ -79,6 +79,7 @@ async def build(rt: GatewayRuntime, *, direct: DirectHandlers | None = None) -> 
         settings.jwks_url,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        key_max_age_seconds=settings.jwks_max_age_seconds,
         http=upstreams.auth,
         denylist=denylist,
     )

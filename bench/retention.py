@@ -1,0 +1,178 @@
+"""Send throughput with and without retention's cleanup running (issue 18).
+
+chat runs under uvicorn (bench/chat_http.py's setup) on a fresh PostgreSQL database whose
+outbox and inbox (processed_events) are filled with BENCH_RETENTION_ROWS old rows each, as a
+service that ran for months before retention existed would have them. Then POST /messages is
+driven at full speed twice, BENCH_SECONDS each:
+
+1. without cleanup: chat's own loop ran at its start, on empty tables, and waits an hour;
+2. with cleanup: a second chat replica starts (its retention loop runs at once, as at every
+   start) and deletes the old rows in batches of PARLEY_RETENTION_BATCH_SIZE with SKIP LOCKED
+   while the first replica takes the sends.
+
+The cleanup must last the whole second phase to count: the old rows left before and after it
+are printed, and `cleanup_covered_phase` says whether some were still left at its end (make
+BENCH_RETENTION_ROWS larger otherwise). Writes bench/results/retention.json.
+
+Run: `python -m bench.retention` (full size, on a quiet machine), or small:
+`BENCH_RETENTION_ROWS=20000 BENCH_SECONDS=3 python -m bench.retention`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.chat_http import (
+    ROOT,
+    USERS,
+    chat_env,
+    free_port,
+    make_groups,
+    progress,
+    register_users,
+    serve_jwks,
+    spawn_chat,
+    stop,
+    wait_ready,
+)
+from bench.http_load import CONCURRENCY, Conn, run_throughput
+from parley_common.db import create_engine, migrate
+from parley_common.testing.databases import create_database, drop_database
+from parley_common.testing.plugin import AMQP_URL, PG_URL
+from parley_common.testing.tokens import TokenFactory
+
+RESULTS = ROOT / "bench" / "results" / "retention.json"
+ROWS = int(os.environ.get("BENCH_RETENTION_ROWS", "2000000"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+# A payload the size of a message.created event's.
+PAYLOAD = "x" * 600
+
+FILL = {
+    "outbox": """
+        INSERT INTO outbox (event_id, event_type, routing_key, payload, created_at,
+                            available_at, attempts, sent_at)
+        SELECT gen_random_uuid(), 'message.created', 'chat.message.created', :payload,
+               now() - interval '40 days', now() - interval '40 days', 1,
+               now() - interval '40 days' + g * interval '1 millisecond'
+        FROM generate_series(1, :rows) AS g
+    """,
+    "processed_events": """
+        INSERT INTO processed_events (event_id, processed_at)
+        SELECT gen_random_uuid(), now() - interval '40 days' + g * interval '1 millisecond'
+        FROM generate_series(1, :rows) AS g
+    """,
+}
+OLD = {
+    "outbox": "SELECT count(*) FROM outbox WHERE sent_at < now() - interval '30 days'",
+    "processed_events": (
+        "SELECT count(*) FROM processed_events WHERE processed_at < now() - interval '30 days'"
+    ),
+}
+
+
+async def fill(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for table, sql in FILL.items():
+            await conn.execute(text(sql), {"payload": PAYLOAD, "rows": ROWS})
+            progress(f"{table}: {ROWS} old rows")
+    async with engine.connect() as conn:
+        # Fresh statistics, as autovacuum would have them on a table that grew over months.
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM ANALYZE outbox, processed_events"))
+
+
+async def old_rows(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return {table: (await conn.execute(text(sql))).scalar_one() for table, sql in OLD.items()}
+
+
+async def main() -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    db_url = await create_database(PG_URL, prefix="bench_retention")
+    exchange, prefix = f"parley.bench.{run}", f"bench.{run}."
+    tokens = TokenFactory()
+    jwks_server, jwks_port = serve_jwks(tokens)
+    port, replica_port = free_port(), free_port()
+    serving = cleaning = None
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    log = (RESULTS.parent / "retention.server.log").open("wb")
+    engine = create_engine(db_url)
+    try:
+        await migrate(engine, ROOT / "services" / "chat" / "chat" / "migrations")
+        env = chat_env(db_url, exchange, prefix, jwks_port)
+        serving = spawn_chat(env | {"PARLEY_RETENTION_INTERVAL_SECONDS": "3600"}, port, log)
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            await wait_ready(client)
+            await register_users(AMQP_URL, exchange)
+            headers = {
+                u: {"Authorization": f"Bearer {tokens.token(u, f'bench{u}', ttl=7200)}"}
+                for u in range(1, USERS + 1)
+            }
+            groups = await make_groups(client, headers)
+        await fill(engine)
+        conns = [Conn("127.0.0.1", port) for _ in range(CONCURRENCY)]
+        try:
+            progress(f"without cleanup ({SECONDS:.0f} s)")
+            without = await run_throughput(conns, headers, groups, SECONDS)
+            progress(f"without: {without}")
+
+            cleaning = spawn_chat(env, replica_port, log)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{replica_port}") as c:
+                await wait_ready(c)
+            before = await old_rows(engine)
+            progress(f"with cleanup ({SECONDS:.0f} s); old rows {before}")
+            with_cleanup = await run_throughput(conns, headers, groups, SECONDS)
+            after = await old_rows(engine)
+            progress(f"with: {with_cleanup}; old rows left {after}")
+        finally:
+            for conn in conns:
+                await conn.close()
+        deleted = sum(before.values()) - sum(after.values())
+        result = {
+            "benchmark": "retention",
+            "when": datetime.now(UTC).isoformat(),
+            "machine_cpus": os.cpu_count(),
+            "old_rows_per_table": ROWS,
+            "seconds_per_phase": SECONDS,
+            "concurrency": CONCURRENCY,
+            "without_cleanup": without,
+            "with_cleanup": with_cleanup,
+            "throughput_ratio": round(
+                with_cleanup["messages_per_second"] / without["messages_per_second"], 3
+            ),
+            "old_rows_before_phase": before,
+            "old_rows_after_phase": after,
+            "rows_deleted_per_second": round(deleted / with_cleanup["seconds"], 1),
+            "cleanup_covered_phase": sum(after.values()) > 0,
+        }
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+        return result
+    finally:
+        stop(cleaning)
+        stop(serving)
+        jwks_server.shutdown()
+        log.close()
+        await engine.dispose()
+        await drop_database(PG_URL, db_url)
+
+
+if __name__ == "__main__":
+    figures = asyncio.run(main())
+    a, b = figures["without_cleanup"], figures["with_cleanup"]
+    print(
+        f"without cleanup: {a['messages_per_second']} msg/s (p99 {a['p99_ms']} ms); "
+        f"with: {b['messages_per_second']} msg/s (p99 {b['p99_ms']} ms); "
+        f"ratio {figures['throughput_ratio']}; {figures['rows_deleted_per_second']} rows/s "
+        f"deleted; cleanup covered the phase: {figures['cleanup_covered_phase']}"
+    )
+    print(f"results in {RESULTS.relative_to(ROOT)}")
