@@ -124,7 +124,11 @@ async def _send_reset(ctx: AuthContext, email: str) -> None:
 
 
 async def _reset_link(ctx: AuthContext, session: AsyncSession, email: str) -> None:
-    user = await repo.user_by_email_key(session, email_key(email))
+    # Locked: two requests in a row run in two background transactions, and the later one
+    # must see (and void) the earlier one's link.
+    user = await session.scalar(
+        select(User).where(User.email_key == email_key(email)).with_for_update()
+    )
     if user is None or user.deleted_at is not None:
         return
     if not await within_quota(ctx.store, f"user:{user.id}", ctx.settings.account_emails_per_hour):

@@ -102,6 +102,10 @@ async def _leave_groups(ctx: Ctx, uid: int) -> None:
         if member is not None:
             await conversation_service.remove_member(ctx, conversation, member, reason="left")
     await session.execute(update(Member).where(Member.user_id == uid).values(hidden_seq=None))
+    # Who created a group says something about the user; the group no longer needs to know.
+    await session.execute(
+        update(Conversation).where(Conversation.created_by == uid).values(created_by=None)
+    )
 
 
 async def _anonymise_messages(ctx: Ctx, uid: int) -> None:
