@@ -9,7 +9,7 @@ from __future__ import annotations
 import email
 import json
 import re
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
@@ -89,10 +89,11 @@ async def _scalar(stack: Platform, service: str, query: str, *args: Any) -> Any:
         await conn.close()
 
 
-def _mails(folder: Path, to: str) -> list[Message]:
-    out = []
+def _mails(folder: Path, to: str) -> list[EmailMessage]:
+    out: list[EmailMessage] = []
     for path in sorted(folder.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+        assert isinstance(message, EmailMessage)  # what the default policy makes
         if message["To"] == to:
             out.append(message)
     return out
@@ -100,7 +101,7 @@ def _mails(folder: Path, to: str) -> list[Message]:
 
 def _link_token(folder: Path, to: str, pattern: str) -> str | None:
     for message in _mails(folder, to):
-        part = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        part = message.get_body(preferencelist=("plain",))
         match = re.search(pattern, str(part.get_content())) if part is not None else None
         if match:
             return match.group(1)
