@@ -62,6 +62,8 @@ class Mailer:
             )
 
     async def drain(self) -> None:
-        """Wait for the emails on their way (tests; shutdown)."""
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*list(self._pending))
+        """Wait for the emails on their way (tests; shutdown), also those that work started
+        meanwhile (a reset link's email is queued by its lookup)."""
+        while self._pending:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._pending), return_exceptions=True)
