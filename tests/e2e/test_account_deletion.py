@@ -49,8 +49,8 @@ ID_COLUMNS = {
     "sender_id",
     "created_by",
 }
-#: Published events, kept `outbox_retention_days` as a transport log, and consumed event ids.
-SKIPPED_TABLES = {"outbox", "processed_events", "alembic_version"}
+#: Consumed event ids (no data) and the schema version.
+SKIPPED_TABLES = {"processed_events", "alembic_version"}
 
 
 def _dsn(url: str) -> str:
@@ -190,10 +190,8 @@ async def test_deleting_an_account_leaves_nothing_of_it_but_the_others_history(
         (bob.user.username, "a reply"),
     ]
     assert [f.id for f in await bob.friends()] == []
-    assert [m.user.id for m in (await bob.conversation(group.id)).members] == [
-        bob.user.id,
-        carol.user.id,
-    ]
+    members = (await bob.conversation(group.id)).members
+    assert sorted(m.user.id for m in members) == sorted([bob.user.id, carol.user.id])
 
     # The links died with the account; a used link is refused too.
     assert (await http.get(f"/users/me/export/{export_token}")).status_code == 404

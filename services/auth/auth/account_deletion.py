@@ -58,6 +58,11 @@ async def delete_account(
     await exports.forget(session, ctx.storage, list(own_exports))
     if user.avatar_key:
         delete_after_commit(session, ctx.storage, user.avatar_key)
+    # Events already published that name the user (user.registered, ...) go now, not at
+    # outbox retention.
+    await ctx.outbox.forget_published(
+        session, [user.username, user.email, user.pending_email or ""]
+    )
     key = TOMBSTONE_KEY.format(user.id)
     user.username, user.username_key, user.username_skeleton = DELETED_USERNAME, key, key
     user.email, user.email_key, user.pending_email = "", key, None

@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.events import Envelope, UserDeleted
+from parley_common.outbox import Outbox
 from parley_common.schemas import DELETED_USERNAME
 
 from .models import (
@@ -36,7 +37,7 @@ from .projections import insert_for
 
 
 async def on_user_deleted_txn(
-    session: AsyncSession, presence: PresenceStore, env: Envelope
+    session: AsyncSession, outbox: Outbox, presence: PresenceStore, env: Envelope
 ) -> None:
     e = env.parse(UserDeleted)
     uid = e.user_id
@@ -44,6 +45,8 @@ async def on_user_deleted_txn(
     if user is not None and user.deleted_at is not None:
         return
     old_name = user.username if user is not None else None
+    if user is not None:  # published events naming the user go now, not at retention
+        await outbox.forget_published(session, [user.username, user.email])
     values = {"username": DELETED_USERNAME, "email": "", "email_verified": False}
     stmt = insert_for(session)(User).values(id=uid, deleted_at=e.deleted_at, **values)
     await session.execute(

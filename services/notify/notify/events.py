@@ -114,7 +114,7 @@ class NotifyEvents:
         }
 
     async def user_deleted(self, session: AsyncSession, env: Envelope) -> None:
-        await accounts.on_user_deleted_txn(session, self._presence, env)
+        await accounts.on_user_deleted_txn(session, self._outbox, self._presence, env)
 
     async def user_changed(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(UserRegistered)

@@ -49,6 +49,8 @@ async def on_user_deleted(ctx: Ctx, env: Envelope) -> None:
     existing = await session.get(User, uid, with_for_update=True)
     if existing is not None and existing.deleted_at is not None:
         return
+    if existing is not None:  # published events naming the user go now, not at retention
+        await ctx.outbox.forget_published(session, [existing.username, existing.email])
     await _tombstone(session, uid, e)
     await _end_relations(ctx, uid)
     await _leave_groups(ctx, uid)
