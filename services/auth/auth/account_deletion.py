@@ -24,7 +24,6 @@ from parley_common.storage import delete_after_commit
 
 from . import email_change, exports, reservations
 from . import repository as repo
-from .confusables import skeleton
 from .models import DataExport, EmailToken, LoginSession, User
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ async def delete_account(
     until = now + timedelta(days=ctx.settings.deleted_username_grace_days)
     await reservations.reserve(
         session,
-        [user.username_key, user.username_skeleton, user.email_key, skeleton(user.username_key)],
+        [user.username_key, user.username_skeleton, user.email_key],
         until=until,
     )
     for sid in await repo.live_session_ids(session, user.id):
