@@ -73,6 +73,9 @@ class Platform:
     stack: Stack | None = None
     auth_database_url: str | None = None
     data_dir: Path | None = None
+    #: The services' PostgreSQL URLs and the folder emails are written to (stack mode).
+    database_urls: dict[str, str] = field(default_factory=dict)
+    mail_dir: Path | None = None
     clients: list[ParleyClient] = field(default_factory=list)
 
     async def signing_key_pem(self) -> tuple[str, str]:
@@ -188,6 +191,8 @@ async def stack(s3_server: S3Server) -> AsyncIterator[Platform]:
             [g.url for g in platform_stack.gateways],
             platform_stack,
             auth_database_url=urls["auth"],
+            database_urls=dict(urls),
+            mail_dir=mail_dir,
         )
         yield platform
         await platform.aclose()

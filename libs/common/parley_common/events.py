@@ -109,6 +109,34 @@ class SessionRevoked(EventData, event_type="session.revoked"):
     access_until: datetime | None = None
 
 
+class UserDeleted(EventData, event_type="user.deleted"):
+    """An account was deleted (routed `svc.user.deleted`): every service removes what it holds
+    about the user and shows them to others as "Deleted user". Handlers are idempotent and
+    tolerate the user's older events arriving after this one."""
+
+    user_id: int
+    deleted_at: datetime
+
+
+class ExportRequested(EventData, event_type="export.requested"):
+    """A user asked for their data (routed `svc.export.requested`): each contributing service
+    stores its part of the archive under `exports/<export_id>/<service>.json` in the shared
+    object storage and answers with export.contributed."""
+
+    export_id: int
+    user_id: int
+
+
+class ExportContributed(EventData, event_type="export.contributed"):
+    """A service's part of an export is stored (routed `svc.export.contributed`): auth emails
+    the download link once every part is in."""
+
+    export_id: int
+    user_id: int
+    service: str
+    storage_key: str
+
+
 # --- chat: friends ---------------------------------------------------------------------------
 
 
@@ -305,6 +333,9 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         UserRegistered,
         UserUpdated,
         SessionRevoked,
+        UserDeleted,
+        ExportRequested,
+        ExportContributed,
         FriendRequested,
         FriendAccepted,
         FriendRemoved,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -80,12 +82,34 @@ def outbox_table(metadata: MetaData) -> Table:
     return table
 
 
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Outbox:
     """Writes events into a service's outbox table and wakes the relay after the commit."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self.wakeup = asyncio.Event()
+
+    async def forget_published(self, session: AsyncSession, values: Iterable[str]) -> None:
+        """Deletes the published rows whose payload contains any of `values` (a deleted user's
+        name or address, also inside a text such as a notification's title): they would
+        otherwise stay until outbox retention. A published row is only a record of what was
+        sent, so one deleted for a name that merely contains the value costs nothing. Rows not
+        yet published stay, so no event is lost; retention takes them later."""
+        # As the value appears inside the payload's JSON strings.
+        needles = [json.dumps(v, ensure_ascii=False)[1:-1] for v in values if v]
+        if not needles:
+            return
+        t = self.table
+        await session.execute(
+            delete(t).where(
+                t.c.sent_at.is_not(None),
+                or_(*(t.c.payload.like(f"%{_like_escaped(n)}%", escape="\\") for n in needles)),
+            )
+        )
 
     async def add(self, session: AsyncSession, env: Envelope, routing_keys: Iterable[str]) -> None:
         await self.add_many(session, [(env, routing_keys)])

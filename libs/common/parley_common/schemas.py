@@ -41,6 +41,10 @@ def in_int64(value: int) -> bool:
     return INT64_MIN <= value <= INT64_MAX
 
 
+#: The name a deleted account shows under, wherever it appears to others (issue 17).
+DELETED_USERNAME = "Deleted user"
+
+
 class Model(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -86,3 +86,16 @@ class Settings(BaseServiceSettings, StorageSettings):
         default=DEFAULT_MAX_IMAGE_PIXELS,
         description="Largest image (width × height) decoded; a larger one gets 422 (a bomb).",
     )
+    deleted_username_grace_days: int = Field(
+        default=30,
+        ge=0,
+        description="A deleted account's username and address stay unavailable this long.",
+    )
+    export_link_hours: int = Field(
+        default=24, ge=1, description="How long a data export's download link works."
+    )
+    export_parts: list[str] = Field(
+        default=["chat"],
+        description="The services whose parts a data export waits for (each answers "
+        "export.requested with export.contributed).",
+    )

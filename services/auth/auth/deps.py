@@ -27,7 +27,7 @@ AuthCtx = Annotated[AuthContext, Depends(get_context)]
 
 async def current_user(claims: CurrentClaims, session: SessionDep) -> User:
     user = await repo.get_user(session, claims.user_id)
-    if user is None:  # a valid token of a deleted account
+    if user is None or user.deleted_at is not None:  # a valid token of a deleted account
         raise Unauthorized("Could not validate credentials", code="invalid_token")
     return user
 

@@ -58,3 +58,17 @@ class EmailNotVerified(Forbidden):
 
 class TooManyEmails(RateLimited):
     code, detail = "too_many_emails", "Too many emails requested; try again later"
+
+
+class WrongPassword(BadRequest):
+    """Deleting the account or changing its address: the password, asked again."""
+
+    code, detail = "wrong_password", "Password is incorrect"
+
+
+class ExportPending(RateLimited):
+    code, detail = "export_pending", "An export is already being prepared"
+
+
+class ExportNotFound(NotFound):
+    code, detail = "export_not_found", "Export link is invalid or has expired"

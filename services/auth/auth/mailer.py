@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+from collections.abc import Coroutine
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 import structlog
 
@@ -43,7 +45,11 @@ class Mailer:
         self._pending: set[asyncio.Task[None]] = set()
 
     def send_later(self, message: EmailMessage) -> None:
-        task = asyncio.create_task(self._send(message))
+        self.run_later(self._send(message))
+
+    def run_later(self, work: Coroutine[Any, Any, None]) -> None:
+        """`work` after the answer (it logs its own failures); drained at shutdown."""
+        task = asyncio.create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -56,6 +62,8 @@ class Mailer:
             )
 
     async def drain(self) -> None:
-        """Wait for the emails on their way (tests; shutdown)."""
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*list(self._pending))
+        """Wait for the emails on their way (tests; shutdown), also those that work started
+        meanwhile (a reset link's email is queued by its lookup)."""
+        while self._pending:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._pending), return_exceptions=True)

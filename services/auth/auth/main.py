@@ -10,6 +10,7 @@ from parley_common.http import Transports
 from parley_common.runtime import Service, create_service_app
 
 from . import models, runtime
+from .accounts_api import router as accounts_router
 from .api import internal, router
 from .avatars import router as avatars_router
 from .config import Settings
@@ -22,7 +23,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE: Service[Settings, AuthContext] = Service(
     name="auth",
     title="Parley auth",
-    routers=[router, sessions_router, recovery_router, avatars_router, internal],
+    routers=[
+        router,
+        accounts_router,
+        sessions_router,
+        recovery_router,
+        avatars_router,
+        internal,
+    ],
     build=runtime.build,
     migrations=MIGRATIONS,
     outbox=models.OUTBOX,

@@ -40,6 +40,10 @@ class User(Base):
     #: The stored avatar (`avatars/users/<id>/<random>`): a new key for each upload, so the URL
     #: changes with it and caches never show an old face.
     avatar_key: Mapped[str | None] = mapped_column(String(255))
+    #: An address the user asked to move to, waiting for the link sent to it (NULL: none).
+    pending_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    #: A deleted account is a tombstone: no name, address, password or avatar (accounts.py).
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def email_verified(self) -> bool:
@@ -100,6 +104,35 @@ class EmailToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ReservedIdentity(Base):
+    """A deleted account's username, lookalike skeleton or address, kept from new accounts
+    until `release_at` (a grace period against impersonation). Only the SHA-256 of the key is
+    stored, and the row goes when it is released."""
+
+    __tablename__ = "reserved_identities"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    release_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DataExport(Base):
+    """A user's request for their data: `pending` until every service stored its part
+    (export.contributed), then `ready` with the download link's token (only its SHA-256)."""
+
+    __tablename__ = "data_exports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | ready
+    #: The services whose parts are stored, comma-separated (`chat`).
+    parts: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SigningKey(Base):

@@ -43,6 +43,7 @@ async def search_users(
     query = (
         select(User)
         .where(User.username_key.like(_escape_like(prefix_key) + "%", escape="\\"))
+        .where(User.deleted_at.is_(None))
         .order_by(User.username_key, User.id)
         .limit(limit)
     )

@@ -7,16 +7,18 @@ import functools
 from typing import cast
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
 from parley_common.email_transport import create_transport
+from parley_common.events import Envelope, ExportContributed, svc_key
 from parley_common.jwt_verify import JWTVerifier
 from parley_common.logging import configure_logging
 from parley_common.loops import Loop
 from parley_common.runtime import Runtime, runtime_of
 from parley_common.storage import create_storage
 
-from . import key_rotation, keys, retention
+from . import exports, key_rotation, keys, retention
 from .config import Settings
 from .keys import KeyRing, KeyVault
 from .mailer import Mailer
@@ -61,7 +63,7 @@ async def build(rt: AuthRuntime) -> AuthContext:
     rt.add_step("mailer", stop=mailer.drain)
     storage = create_storage(settings)
     rt.add_step("storage", storage.start, storage.close)
-    return AuthContext(
+    ctx = AuthContext(
         settings=settings,
         hasher=PasswordHasher(
             time_cost=settings.argon2_time_cost,
@@ -79,7 +81,18 @@ async def build(rt: AuthRuntime) -> AuthContext:
         mailer=mailer,
         store=rt.store,
         storage=storage,
+        sessionmaker=rt.sessionmaker,
     )
+
+    async def export_contributed(session: AsyncSession, env: Envelope) -> None:
+        await exports.on_contributed(ctx, session, env)
+
+    rt.add_consumer(
+        queue="auth.events",
+        bindings=[svc_key(ExportContributed.EVENT_TYPE)],
+        handlers={ExportContributed.EVENT_TYPE: export_contributed},
+    )
+    return ctx
 
 
 def auth_runtime(state: State) -> AuthRuntime:

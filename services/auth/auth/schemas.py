@@ -105,6 +105,10 @@ class AccountRead(UserRead):
     """The caller's own account: whether their address is confirmed, too."""
 
     email_verified: bool
+    pending_email: str | None = Field(
+        default=None,
+        description="An address waiting for its confirmation link to replace `email`.",
+    )
 
 
 def account_of(user: Any) -> AccountRead:
@@ -119,3 +123,22 @@ class PasswordChange(BaseModel):
 class PasswordChanged(BaseModel):
     status: Literal["success"] = "success"
     message: str = "Password updated successfully"
+
+
+class PasswordConfirmation(BaseModel):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class EmailChangeRequest(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class EmailChangePending(BaseModel):
+    status: Literal["pending"] = "pending"
+    pending_email: str
+
+
+class ExportQueued(BaseModel):
+    status: Literal["queued"] = "queued"
+    message: str = "Your data is being gathered; a download link will be emailed to you"

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import redis.asyncio as redis
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from parley_common.db import utcnow
 from parley_common.events import (
@@ -26,7 +26,7 @@ from parley_common.events import (
 from parley_common.outbox import Outbox
 from parley_common.storage import Storage
 
-from . import recovery
+from . import email_change, recovery, reservations
 from . import repository as repo
 from .config import Settings
 from .confusables import skeleton
@@ -65,6 +65,8 @@ class AuthContext:
     mailer: Mailer
     store: redis.Redis
     storage: Storage
+    #: For work done after the answer in a transaction of its own (a reset link).
+    sessionmaker: async_sessionmaker[AsyncSession]
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -96,27 +98,23 @@ async def register(session: AsyncSession, ctx: AuthContext, data: RegisterReques
 async def update_profile(
     session: AsyncSession, ctx: AuthContext, user: User, data: UserUpdate
 ) -> User:
+    """A new username applies at once; a new email starts a confirmed change (email_change.py):
+    the address stays until the link sent to the new one is used."""
     name_key = username_key(data.username) if data.username is not None else None
     mail_key = username_key(data.email) if data.email is not None else None
+    if mail_key is not None and mail_key == user.email_key:
+        mail_key = None  # the same address (perhaps in other letter case): no change
     await _check_free(session, name_key, mail_key, UsernameExists, EmailExists, user_id=user.id)
-    changed = False
     if data.username is not None and data.username != user.username:
-        user.username, user.username_key, changed = data.username, name_key or "", True
+        user.username, user.username_key = data.username, name_key or ""
         user.username_skeleton = skeleton(name_key or data.username)
-    old_email = user.email
-    if data.email is not None and data.email != user.email:
-        user.email, user.email_key, changed = data.email, mail_key or "", True
-        user.email_verified_at = None  # the new address is confirmed by its own link
-    if not changed:
-        return user
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise _taken(exc, UsernameExists, EmailExists) from None
-    await publish_user(session, ctx, user, UserUpdated)
-    if user.email != old_email:
-        recovery.tell_old_address(ctx, user, old_email)
-        await recovery.send_verification(ctx, session, user)
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            raise _taken(exc, UsernameExists, EmailExists) from None
+        await publish_user(session, ctx, user, UserUpdated)
+    if data.email is not None and mail_key is not None:
+        await email_change.start(ctx, session, user, data.email)
     return user
 
 
@@ -173,6 +171,10 @@ async def _check_free(
     user_id: int | None = None,
 ) -> None:
     if name_key is not None:
+        if await reservations.is_reserved(session, name_key) or await reservations.is_reserved(
+            session, skeleton(name_key)
+        ):
+            raise name_error()  # a deleted account's name, within its grace period
         other = await repo.user_by_username_key(session, name_key)
         if other is None:
             # A lookalike of a taken name answers exactly as the taken name does (the same
@@ -181,6 +183,8 @@ async def _check_free(
         if other is not None and other.id != user_id:
             raise name_error()
     if mail_key is not None:
+        if await reservations.is_reserved(session, mail_key):
+            raise mail_error()
         other = await repo.user_by_email_key(session, mail_key)
         if other is not None and other.id != user_id:
             raise mail_error()
@@ -226,6 +230,8 @@ async def login(
         user = await repo.user_by_email_key(session, key)
     else:
         user = await repo.user_by_username_key(session, key)
+    if user is not None and user.deleted_at is not None:
+        user = None  # a tombstone answers as an unknown name does
     # Count failures against the account when it exists, so name and email share one budget.
     throttle_key = f"id:{user.id}" if user is not None else f"name:{key}"
     try:
@@ -280,7 +286,7 @@ async def refresh(session: AsyncSession, ctx: AuthContext, refresh_token: str) -
         REFRESHES.labels("expired").inc()
         raise InvalidRefreshToken()
     user = await repo.get_user(session, login_session.user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise InvalidRefreshToken()
     REFRESHES.labels("ok").inc()
     login_session.last_used_at = now

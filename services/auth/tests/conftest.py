@@ -40,7 +40,10 @@ def make_settings(amqp: BusConfig | None = None, **overrides: Any) -> Settings:
     return service_settings(Settings, amqp=amqp, **defaults | overrides)
 
 
-DATA_TABLES = "users, login_sessions, refresh_tokens, signing_keys, outbox, processed_events"
+DATA_TABLES = (
+    "users, login_sessions, refresh_tokens, signing_keys, outbox, processed_events, "
+    "reserved_identities"
+)
 
 
 @pytest.fixture(scope="session")

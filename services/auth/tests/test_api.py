@@ -212,8 +212,10 @@ class TestMe:
             "avatar_url",
             "created_at",
             "email_verified",
+            "pending_email",
         }
         assert body["id"] == user["id"] and body["email_verified"] is False
+        assert body["pending_email"] is None
         assert_iso_with_zone(body["created_at"])
 
     async def test_missing_header(self, client: httpx.AsyncClient) -> None:
@@ -232,7 +234,8 @@ class TestUpdateMe:
         body = r.json()
         assert body["id"] == user["id"]
         assert body["username"] == "Léo"
-        assert body["email"] == "leo@new.example.com"
+        # A new address waits for its confirmation link (test_email_change.py).
+        assert (body["email"], body["pending_email"]) == (user["email"], "leo@new.example.com")
         assert_iso_with_zone(body["created_at"])
         assert (await client.get("/users/me", headers=auth)).json()["username"] == "Léo"
         await users.login("léo")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from parley_common.files import DEFAULT_ALLOWED_TYPES, DEFAULT_MAX_IMAGE_PIXELS
@@ -34,4 +36,9 @@ class Settings(BaseServiceSettings, StorageSettings):
         default=60.0,
         description="How often removed and expired uploads are deleted from storage (also "
         "right after a message with attachments is deleted).",
+    )
+    deleted_user_messages: Literal["keep", "erase"] = Field(
+        default="keep",
+        description="A deleted account's messages: `keep` their content (shown as from "
+        '"Deleted user"), or `erase` it with their reactions and attachments.',
     )

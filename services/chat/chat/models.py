@@ -46,6 +46,9 @@ class User(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     avatar_url: Mapped[str | None] = mapped_column(String(300))
+    #: Set by user.deleted: the row is a tombstone ("Deleted user", no address) that later
+    #: user.* events of the same user do not overwrite.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class FriendRequest(Base):

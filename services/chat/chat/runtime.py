@@ -11,7 +11,6 @@ from starlette.datastructures import State
 from parley_common.runtime import Runtime, runtime_of
 from parley_common.storage import Storage, create_storage
 
-from . import events
 from .attachments.sweeper import AttachmentSweeper
 from .config import Settings
 from .messages.sending import SendBatcher
@@ -39,7 +38,13 @@ async def build(rt: ChatRuntime) -> ChatParts:
         interval=rt.settings.attachment_sweep_seconds,
         unattached_seconds=rt.settings.unattached_upload_seconds,
     )
-    rt.add_consumer(queue=events.QUEUE, bindings=events.BINDINGS, handlers=events.HANDLERS)
+    # Imported here: the handlers reuse the request-path services, which import this module.
+    from . import events
+
+    handlers = events.handlers(
+        settings=rt.settings, outbox=rt.outbox, storage=storage, sweeper=sweeper
+    )
+    rt.add_consumer(queue=events.QUEUE, bindings=events.BINDINGS, handlers=handlers)
     rt.add_step("sender", stop=sender.close)
     rt.add_step("storage", storage.start, storage.close)
     rt.add_step("attachment_sweeper", sweeper.start, sweeper.stop)

@@ -50,4 +50,9 @@ async def upsert(session: AsyncSession, env: Envelope) -> None:
     if isinstance(data, UserUpdated):
         values["avatar_url"] = data.avatar_url
     stmt = insert_(User).values(id=data.user_id, created_at=data.created_at, **values)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+    # A deleted user's tombstone stays one, whatever older event of theirs arrives late.
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"], set_=values, where=User.deleted_at.is_(None)
+        )
+    )

@@ -27,12 +27,13 @@ from parley_common.events import (
     NotificationRequested,
     ReceiptUpdated,
     SessionRevoked,
+    UserDeleted,
     UserRegistered,
     UserUpdated,
 )
 from parley_common.outbox import Outbox
 
-from . import projections, read_cursors
+from . import accounts, projections, read_cursors
 from .config import Settings
 from .emails import scheduler
 from .models import Conversation
@@ -109,7 +110,11 @@ class NotifyEvents:
             ReceiptUpdated.EVENT_TYPE: self.receipt_updated,
             NotificationRequested.EVENT_TYPE: self.notification_requested,
             SessionRevoked.EVENT_TYPE: self.session_revoked,
+            UserDeleted.EVENT_TYPE: self.user_deleted,
         }
+
+    async def user_deleted(self, session: AsyncSession, env: Envelope) -> None:
+        await accounts.on_user_deleted_txn(session, self._outbox, self._presence, env)
 
     async def user_changed(self, session: AsyncSession, env: Envelope) -> None:
         e = env.parse(UserRegistered)

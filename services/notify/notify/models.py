@@ -33,6 +33,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     # Only confirmed addresses get emails (auth's verification link); NULL: as before, yes.
     email_verified: Mapped[bool | None] = mapped_column(Boolean)
+    #: Set by user.deleted: the row is a tombstone ("Deleted user", no address) that later
+    #: user.* events of the same user do not overwrite.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Friendship(Base):

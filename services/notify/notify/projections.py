@@ -26,7 +26,12 @@ async def upsert_user_txn(
 ) -> None:
     values = {"username": username, "email": email, "email_verified": email_verified}
     stmt = insert_for(session)(User).values(id=user_id, **values)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+    # A deleted user's tombstone stays one, whatever older event of theirs arrives late.
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["id"], set_=values, where=User.deleted_at.is_(None)
+        )
+    )
 
 
 async def add_friendship_txn(session: AsyncSession, a: int, b: int) -> None:

@@ -290,8 +290,8 @@ async def add_member(ctx: Ctx, *, conversation_id: int, user_id: int) -> User:
     return user
 
 
-async def _remove(
-    ctx: Ctx, conversation: Conversation, member: Member, *, reason: str, by: int | None
+async def remove_member(
+    ctx: Ctx, conversation: Conversation, member: Member, *, reason: str, by: int | None = None
 ) -> None:
     """End a membership; the removed user keeps what was sent before (left_seq)."""
     user = await user_repo.get(ctx.session, member.user_id)
@@ -348,7 +348,7 @@ async def kick(ctx: Ctx, *, conversation_id: int, user_id: int) -> None:
     target = await repo.active_member(ctx.session, conversation_id, user_id)
     if target is None:
         raise NotFound(MEMBER_NOT_FOUND, code="member_not_found")
-    await _remove(ctx, conversation, target, reason="kicked", by=ctx.user_id)
+    await remove_member(ctx, conversation, target, reason="kicked", by=ctx.user_id)
 
 
 async def leave(ctx: Ctx, *, conversation_id: int) -> None:
@@ -365,7 +365,7 @@ async def leave(ctx: Ctx, *, conversation_id: int) -> None:
         raise Forbidden(
             "This conversation is managed by the host application", code="managed_conversation"
         )
-    await _remove(ctx, conversation, member, reason="left", by=None)
+    await remove_member(ctx, conversation, member, reason="left", by=None)
 
 
 async def transfer_admin(ctx: Ctx, *, conversation_id: int, new_admin_id: int) -> User:

@@ -187,5 +187,13 @@ class PresenceStore:
             states[uid] = PresenceState(online=online, last_seen=last_seen)
         return states
 
+    async def forget(self, user_id: int) -> None:
+        """A deleted account: its presence goes (a socket that closes later finds nothing to
+        change, so it sets no `seen:` time either)."""
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{self._p}u:{user_id}", f"{self._p}seen:{user_id}")
+            pipe.srem(f"{self._p}online", str(user_id))
+            await pipe.execute()
+
     async def is_online(self, user_id: int) -> bool:
         return bool(await self._r.hlen(f"{self._p}u:{user_id}"))
