@@ -4,6 +4,7 @@
 // to topics and re-render what changed.
 
 import { BUILT_IN_FILTERS, notificationMethods } from './notifications.js';
+import { blockMethods } from './people.js';
 
 export class Thread {
   constructor(conversationId) {
@@ -388,6 +389,7 @@ export function createStore() {
 
     // notifications (notifications.js)
     ...notificationMethods(state, emit),
+    ...blockMethods(state, emit), // people.js: state.blocked
 
     reset() {
       state.me = null;
@@ -396,6 +398,7 @@ export function createStore() {
       state.pending.clear();
       state.cursors = new Cursors();
       state.friends.clear();
+      state.blocked.clear();
       state.online.clear();
       state.requests = [];
       state.sentRequests = [];
@@ -412,7 +415,7 @@ export function createStore() {
       state.activeId = null;
       state.connection = 'offline';
       emit('reset');
-      for (const topic of ['active', 'conversations', 'friends', 'requests', 'notifications', 'connection', 'me']) emit(topic);
+      for (const topic of ['active', 'conversations', 'friends', 'blocks', 'requests', 'notifications', 'connection', 'me']) emit(topic);
     },
   };
   return store;
