@@ -165,3 +165,94 @@ async def test_image_and_pdf_between_two_users(
 async def _conversation(ui: Any, base: str, tokens: dict[str, Any]) -> int:
     (conv,) = await ui.call(base, tokens, "GET", "/conversations")
     return int(conv["id"])
+
+
+async def test_group_picture_and_blocking(browser: Browser, parley_server: str, ui: Any) -> None:
+    """The admin sets and removes a group's picture in Details (the other member's list follows
+    live, and they may not change it); then she blocks a friend from his profile: her messages
+    to him are refused with the server's words, until she unblocks him on the account page."""
+    suffix = uuid.uuid4().hex[:6]
+    gia, hal = f"gia_{suffix}", f"hal_{suffix}"
+    tg, th = [await ui.api_user(parley_server, n) for n in (gia, hal)]
+    await ui.befriend(parley_server, tg, th, hal)
+    me_h = await ui.call(parley_server, th, "GET", "/auth/me")
+    group = await ui.call(
+        parley_server,
+        tg,
+        "POST",
+        "/conversations",
+        json={"type": "group", "name": f"Club {suffix}", "member_user_ids": [me_h["id"]]},
+    )
+    await ui.call(
+        parley_server, tg, "POST", "/messages", json={"recipient_id": me_h["id"], "content": "hi"}
+    )
+    context_g, page_g = await ui.open_app(browser, parley_server, tg)
+    context_h, page_h = await ui.open_app(browser, parley_server, th)
+    club = f'[data-testid="conversation-item"][data-conversation-id="{group["id"]}"]'
+    try:
+        await ui.open_chat(page_g, f"Club {suffix}")
+        await tid(page_g, "members-button").click()
+        status = tid(page_g, "group-avatar-status")
+        await tid(page_g, "group-avatar-input").set_input_files(
+            files=[FilePayload(name="notes.txt", mimeType="text/plain", buffer=b"hello")]
+        )
+        await expect(status).to_have_text(re.compile("notes.txt is not a picture"))
+        await tid(page_g, "group-avatar-input").set_input_files(
+            files=[FilePayload(name="club.png", mimeType="image/png", buffer=png((40, 90, 200)))]
+        )
+        await expect(status).to_have_text("Picture saved.", timeout=LIVE)
+        await expect(tid(page_g, "group-avatar").locator("img")).to_have_attribute("src", BLOB)
+        await expect(page_g.locator("#chat-avatar img")).to_have_attribute("src", BLOB)
+        # Hal's list shows it at once (conversation_updated); he sees it but has no buttons.
+        await expect(page_h.locator(f"{club} img")).to_have_attribute("src", BLOB, timeout=LIVE)
+        await ui.open_chat(page_h, f"Club {suffix}")
+        await tid(page_h, "members-button").click()
+        await expect(tid(page_h, "group-avatar").locator("img")).to_have_attribute("src", BLOB)
+        await expect(tid(page_h, "group-avatar-choose")).to_be_hidden()
+        await expect(tid(page_h, "group-avatar-status")).to_have_text(
+            "Only the group’s admin can change its picture."
+        )
+        await tid(page_g, "group-avatar-remove").click()  # the confirm() is accepted
+        await expect(status).to_have_text("Picture removed.", timeout=LIVE)
+        await expect(page_h.locator(f"{club} img")).to_have_count(0, timeout=LIVE)
+        got = await ui.call(parley_server, tg, "GET", f"/conversations/{group['id']}")
+        assert got["avatar_url"] is None
+        await page_g.keyboard.press("Escape")
+
+        # Block from the profile: no longer friends, and a message is refused in his words.
+        await tid(page_g, "tab-friends").click()
+        friend = tid(page_g, "friend-item").filter(has_text=hal)
+        await friend.get_by_test_id("friend-profile").click()
+        await tid(page_g, "person-block").click()
+        await expect(tid(page_g, "person-relation")).to_have_text(re.compile(f"You blocked {hal}"))
+        await expect(tid(page_g, "person-unblock")).to_be_visible()
+        await expect(friend).to_have_count(0)
+        await tid(page_g, "person-message-input").fill("can you read this?")
+        await tid(page_g, "person-send").click()
+        await expect(tid(page_g, "person-error")).to_have_text("You cannot message this user")
+        await page_g.keyboard.press("Escape")
+        await ui.open_chat(page_g, hal)
+        await expect(tid(page_g, "blocked-notice")).to_contain_text(f"You blocked {hal}")
+        await tid(page_g, "message-input").fill("still blocked?")
+        await tid(page_g, "message-input").press("Enter")
+        failed = tid(page_g, "message-bubble").filter(has_text="still blocked?")
+        await expect(failed.get_by_test_id("read-ticks")).to_have_text(
+            "! not sent: You cannot message this user", timeout=LIVE
+        )
+
+        # Unblock on the account page: the chat works again.
+        await tid(page_g, "user-menu").click()
+        blocked = tid(page_g, "blocked-item")
+        await expect(blocked).to_have_attribute("data-user-id", str(me_h["id"]))
+        await blocked.get_by_test_id("blocked-unblock").click()
+        await expect(tid(page_g, "blocked-list")).to_have_text("You have not blocked anyone.")
+        await expect(tid(page_g, "account-status")).to_have_text(f"{hal} is unblocked.")
+        await page_g.keyboard.press("Escape")
+        await expect(tid(page_g, "blocked-notice")).to_be_hidden()
+        await ui.send(page_g, "unblocked now")
+        await expect(tid(page_h, "conversation-item").filter(has_text=gia)).to_contain_text(
+            "unblocked now", timeout=LIVE
+        )
+    finally:
+        await context_g.close()
+        await context_h.close()

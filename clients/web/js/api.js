@@ -214,6 +214,9 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     acceptRequest: (rid) => put(`/friends/requests/${id(rid)}/accept`),
     rejectRequest: (rid) => put(`/friends/requests/${id(rid)}/reject`),
     removeFriend: (uid) => del(`/friends/${id(uid)}`),
+    blocks: () => get('/blocks'),
+    block: (uid) => post('/blocks', { user_id: uid }),
+    unblock: (uid) => del(`/blocks/${id(uid)}`),
 
     // conversations
     conversations: () => get('/conversations?order=recent'),
@@ -226,6 +229,9 @@ export function createApi({ base = '', storage = globalThis.localStorage, fetchI
     kick: (cid, uid) => del(`/conversations/${id(cid)}/members/${id(uid)}`),
     leave: (cid) => del(`/conversations/${id(cid)}/leave`),
     hideOrDelete: (cid) => del(`/conversations/${id(cid)}`),
+    // A group's picture (admins): multipart like the user's own; {promise, abort} for progress.
+    setGroupAvatar: (cid, file, options) => upload('PUT', `/conversations/${id(cid)}/avatar`, file, options),
+    removeGroupAvatar: (cid) => del(`/conversations/${id(cid)}/avatar`),
     transferAdmin: (cid, uid) => put(`/conversations/${id(cid)}/transfer-admin`, { new_admin_id: uid }),
     markRead: (cid, seq) => post(`/conversations/${id(cid)}/read`, { seq }),
     markDelivered: (cid, seq) => post(`/conversations/${id(cid)}/delivered`, { seq }),

@@ -64,7 +64,7 @@ const sidebar = mountSidebar({ store, controller, toast, onOpenConversation: ope
 mountVerifyBanner({ store, controller, toast });
 const dialogs = mountDialogs({ store, controller, toast });
 mountNotifications({ store, controller, toast });
-mountAccount({ store, controller, push: createPush({ api }), onSignOut: () => controller.signOut() });
+mountAccount({ store, controller, push: createPush({ api }), toast, onSignOut: () => controller.signOut() });
 const emojiPicker = mountEmojiPicker();
 const chat = mountChat({
   store,

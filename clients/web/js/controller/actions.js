@@ -1,6 +1,6 @@
-// What the user does outside sending: edit, delete and react to messages;
-// friends and requests (incoming and sent); groups; account (notification
-// preferences and push devices included). The notifications page is notifications.js.
+// What the user does outside sending: edit, delete and react to messages; friends,
+// requests (incoming and sent), unfriend and blocks; groups (their picture too); account
+// (notification preferences and push devices included). The notifications page is notifications.js.
 
 import { ApiError } from '../api.js';
 import { errorText, uuid } from '../util.js';
@@ -34,10 +34,16 @@ export function createActions(core) {
 
   // ---- friends ----
   async function loadRelations() {
-    const [friends, requests, sent] = await Promise.all([api.friends(), api.friendRequests(), api.sentRequests()]);
+    const [friends, requests, sent] = await Promise.all([
+      api.friends(), api.friendRequests(), api.sentRequests(), loadBlocks().catch(() => {}),
+    ]);
     store.setFriends(friends);
     store.setRequests(requests);
     store.setSentRequests(sent);
+  }
+
+  async function loadBlocks() {
+    store.setBlocked(await api.blocks());
   }
 
   async function sendFriendRequest(username) {
@@ -102,6 +108,32 @@ export function createActions(core) {
     }
   }
 
+  // ---- unfriend and blocks (the store changes at once; the lists are then read again) ----
+  async function removeFriend(uid) {
+    await api.removeFriend(uid);
+    store.removeFriend(uid);
+    await loadRelations().catch(() => {});
+  }
+
+  /** Blocking also ends the friendship and any pending request between us (server side). */
+  async function block(user) {
+    await api.block(user.id);
+    store.addBlocked({ id: user.id, username: user.username });
+    store.removeFriend(user.id);
+    store.emit('active'); // a direct chat with them shows the notice
+    await loadRelations().catch(() => {});
+  }
+
+  async function unblock(uid) {
+    try {
+      await api.unblock(uid);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e; // unblocked elsewhere already
+    }
+    store.removeBlocked(uid);
+    store.emit('active');
+  }
+
   // ---- groups ----
   async function createGroup(name, memberIds) {
     const c = store.upsertConversation(await api.createGroup(name, memberIds));
@@ -111,6 +143,17 @@ export function createActions(core) {
 
   async function rename(cid, name) {
     store.upsertConversation(await api.rename(cid, name));
+    store.emit('active');
+  }
+
+  /** A group's picture (admins); onProgress(fraction) while the bytes go out. */
+  async function setGroupAvatar(cid, file, onProgress) {
+    store.upsertConversation(await api.setGroupAvatar(cid, file, { onProgress }).promise);
+    store.emit('active');
+  }
+
+  async function removeGroupAvatar(cid) {
+    store.upsertConversation(await api.removeGroupAvatar(cid));
     store.emit('active');
   }
 
@@ -157,7 +200,8 @@ export function createActions(core) {
     edit, remove, toggleReaction,
     loadRelations, sendFriendRequest, cancelRequest, acceptRequest: (rid) => answerRequest(rid, true),
     rejectRequest: (rid) => answerRequest(rid, false), startDirect, sendTo, hideOrDelete,
-    createGroup, rename, addMember, kick, leave, transferAdmin,
+    loadBlocks, removeFriend, block, unblock,
+    createGroup, rename, setGroupAvatar, removeGroupAvatar, addMember, kick, leave, transferAdmin,
     updateProfile, setAvatar, removeAvatar,
     changePassword: (current, next) => api.changePassword(current, next),
     preferences: () => api.preferences(),

@@ -1,14 +1,15 @@
 // The account page (a dialog): picture, username, email (changed with the password,
 // and only once the new address is confirmed), password, notification preferences
-// and push (preferences.js), sessions (sessions.js), export and deletion
-// (account-data.js), sign-out.
+// and push (preferences.js), sessions (sessions.js), blocked users (blocked.js), export
+// and deletion (account-data.js), sign-out.
 
 import { $, avatar, errorText } from '../util.js';
 import { mountPreferences } from './preferences.js';
 import { mountSessions } from './sessions.js';
 import { mountAccountData } from './account-data.js';
+import { mountBlocked } from './blocked.js';
 
-export function mountAccount({ store, controller, push, onSignOut }) {
+export function mountAccount({ store, controller, push, toast, onSignOut }) {
   const { state } = store;
   const dialog = $('user-dialog');
   const profile = $('profile-form');
@@ -39,6 +40,7 @@ export function mountAccount({ store, controller, push, onSignOut }) {
 
   const preferences = mountPreferences({ store, controller, push, say, busy });
   const sessions = mountSessions({ controller, say });
+  const blocked = mountBlocked({ store, controller, say, toast });
   mountAccountData({ controller, say, closeAccount: () => dialog.close() });
 
   function renderPending() {
@@ -88,6 +90,7 @@ export function mountAccount({ store, controller, push, onSignOut }) {
     dialog.showModal();
     preferences.load();
     sessions.load();
+    blocked.load();
   });
 
   profile.addEventListener('submit', (e) => {

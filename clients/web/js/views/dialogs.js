@@ -1,10 +1,12 @@
 // Modal panels (native <dialog>: focus stays inside; one Escape closes them,
 // even from a search field, which would otherwise eat the first one):
-// new group, conversation details and members, message search. The notifications
-// page is notifications.js, the account page account.js, the Ctrl+K switcher switcher.js.
+// new group, conversation details and members (the group's picture: group-avatar.js),
+// message search. The notifications page is notifications.js, the account page
+// account.js, the Ctrl+K switcher switcher.js.
 
 import { $, el, avatar, formatFull, debounce, errorText } from '../util.js';
 import { relationActions } from './sidebar.js';
+import { mountGroupAvatar } from './group-avatar.js';
 
 function wireClose(dialog) {
   dialog.addEventListener('keydown', (e) => {
@@ -70,6 +72,7 @@ export function mountDialogs({ store, controller, toast }) {
   const membersError = $('members-error');
   const leaveButton = $('leave-button');
   const removeButton = $('remove-conversation-button');
+  const groupAvatar = mountGroupAvatar({ store, controller });
   let membersFor = null;
   let renameDirty = false; // never overwrite what the user is typing
   renameInput.addEventListener('input', () => { renameDirty = true; });
@@ -87,6 +90,7 @@ export function mountDialogs({ store, controller, toast }) {
     removeButton.textContent = isGroup ? 'Delete group' : 'Hide chat';
     removeButton.hidden = isGroup;
     if (isGroup && !renameDirty) renameInput.value = c.name || '';
+    groupAvatar.render(cid, null);
     let members;
     try {
       members = await controller.members(cid);
@@ -98,6 +102,7 @@ export function mountDialogs({ store, controller, toast }) {
     const me = members.find((m) => m.id === state.me?.id);
     const iAmAdmin = me?.role === 'admin';
     if (isGroup) removeButton.hidden = !iAmAdmin;
+    groupAvatar.render(cid, iAmAdmin);
     memberList.replaceChildren(...members.map((m) => {
       const self = m.id === state.me?.id;
       const online = self || state.online.has(m.id);

@@ -106,7 +106,9 @@ export function describe(m) {
 function renderTicks(m, ctx) {
   if (m.pending) {
     if (m.status === 'failed') {
-      return el('span', { class: 'ticks', testid: 'read-ticks', 'data-state': 'failed', title: m.error || 'Not sent', 'aria-label': 'Not sent' }, '! not sent');
+      // The server's reason stays in sight (e.g. 403 "You cannot message this user" after a block).
+      const why = m.error ? `: ${m.error}` : '';
+      return el('span', { class: 'ticks', testid: 'read-ticks', 'data-state': 'failed', title: m.error || 'Not sent', 'aria-label': `Not sent${why}` }, `! not sent${why}`);
     }
     return el('span', { class: 'ticks', testid: 'read-ticks', 'data-state': 'pending', 'aria-label': 'Sending', title: 'Sending' }, '○');
   }
