@@ -14,7 +14,7 @@ from typing import Any
 
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "48"))
 THROUGHPUT_SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
-LATENCY_RATE = float(os.environ.get("BENCH_RATE", "500"))
+LATENCY_RATE = float(os.environ.get("BENCH_RATE", "1000"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "10"))
 
 
@@ -138,6 +138,7 @@ async def run_latency(
         "messages": len(latencies),
         "achieved_rate": round(len(latencies) / elapsed, 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 2),
         "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         "max_ms": round(max(latencies) * 1000, 2),
     }

@@ -25,14 +25,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SERVICE: Service[Settings, runtime.ChatParts] = Service(
     name="chat",
     title="Parley chat",
+    # Starlette tries routes in order: the hot ones (a REST send, the gateway's WebSocket sends
+    # and connect lookups) first, so they do not pay for matching every other route.
     routers=[
+        messages_router,
+        internal_router,
         friends_router,
         conversations_router,
         conversation_avatars_router,
-        messages_router,
         attachments_router,
         integrations_router,
-        internal_router,
     ],
     build=runtime.build,
     migrations=MIGRATIONS,

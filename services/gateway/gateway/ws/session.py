@@ -6,7 +6,8 @@ when the socket's bindings are in place):
 1. the socket is registered and holds its frames back;
 2. its user's friends and conversations are looked up (unless this replica knows them: the
    user has another socket here), with every other socket that opens meanwhile;
-3. the friends' presence is looked up while the broker applies the bindings;
+3. the friends' presence is looked up while the broker applies the bindings (the user's own
+   binding is requested at step 2, beside the lookup);
 4. presence frames, `connected`, then whatever arrived during setup.
 
 Events published after `connected` reach the socket. When chat cannot tell the user's
@@ -47,15 +48,20 @@ class Session:
         conn.hold()
         registry = gw.registry
         binds = registry.add(conn)
+        own_binding: asyncio.Future[None] | None = None
         try:
             friend_ids = registry.friends_known(conn.user_id)
             ready = True
             if friend_ids is None:
+                # The user's own binding goes to the broker while chat is asked for the rest:
+                # one round trip less before `connected`.
+                own_binding = asyncio.ensure_future(registry.bind(binds))
+                binds = []
                 setup = await gw.setup.user(conn.user_id)
                 ready = setup is not None
                 friend_ids = setup.friend_ids if setup is not None else []
                 if setup is not None:
-                    binds += registry.learn(
+                    binds = registry.learn(
                         conn.user_id,
                         friend_ids=setup.friend_ids,
                         conversation_ids=setup.conversation_ids,
@@ -63,6 +69,8 @@ class Session:
             presence, _ = await asyncio.gather(
                 gw.setup.presence_frames(friend_ids), registry.bind(binds)
             )
+            if own_binding is not None:
+                await own_binding
             first: list[fr.Frame] = list(presence)
             if not ready:
                 first.append(
@@ -91,6 +99,11 @@ class Session:
                 if retry is not None:
                     retry.cancel()
         finally:
+            if own_binding is not None:
+                if not own_binding.done():
+                    own_binding.cancel()
+                elif not own_binding.cancelled():
+                    own_binding.exception()  # retrieved: a setup that failed already says why
             await self._teardown()
 
     async def _receive_loop(self, receive: Receive) -> None:
