@@ -32,11 +32,11 @@ from parley_client import socket as client_socket
 from parley_client.testing import befriend, new_user
 from parley_common.testing.asyncapi_frames import FrameChecker
 from parley_common.testing.databases import create_database, drop_database
-from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL
+from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL, redis_db_below
 from parley_common.testing.s3 import S3Server
 
 LOG_DIR = ROOT / "test-results" / "e2e-logs"
-E2E_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
+E2E_REDIS_URL = redis_db_below(REDIS_URL, 1)
 
 # Settings every mode gets: cheap password hashing, and rate limits out of the way of tests
 # that send hundreds of messages from one user (the limits themselves are the services' tests).

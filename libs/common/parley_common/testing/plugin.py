@@ -21,7 +21,25 @@ PG_URL = os.environ.get(
     "PARLEY_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 AMQP_URL = os.environ.get("PARLEY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_db_below(url: str, below: int) -> str:
+    """The URL of the Redis database `below` numbers under the URL's."""
+    base, _, db = url.rpartition("/")
+    number = (int(db) if db.isdigit() else 0) - below
+    if number < 0:
+        raise RuntimeError(f"no Redis database {below} below {url}")
+    return f"{base}/{number}"
+
+
+def worker_redis_url(url: str) -> str:
+    """The Redis database this test process may flush: under pytest-xdist each worker gets its
+    own, four below the previous worker's (the e2e stack takes the one below it)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return redis_db_below(url, 4 * int(worker[2:]) if worker[2:].isdigit() else 0)
+
+
+REDIS_URL = worker_redis_url(os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 
 # Every test run declares and deletes a few hundred durable queues. As quorum queues each is a
 # Raft group with its own fsyncs, which made the shared broker take tens of seconds per
