@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from . import previous_release
+from parley_common.testing import previous_release
 
 REPO = previous_release.REPO
 OPERATIONS = REPO / "docs" / "operations.md"

@@ -81,7 +81,7 @@ def parley_server() -> Iterator[str]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="parley-browser-"))
     port = free_port()
-    log = RESULTS / "server.log"
+    log = RESULTS / f"server-{port}.log"
     log.unlink(missing_ok=True)
     popen = spawn_embedded(port, data_dir, log, SERVER_ENV)
     url = f"http://127.0.0.1:{port}"

@@ -49,7 +49,7 @@ def push_server() -> Iterator[PushServer]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="parley-browser-push-"))
     port = free_port()
-    log = RESULTS / "server-push.log"
+    log = RESULTS / f"server-push-{port}.log"
     log.unlink(missing_ok=True)
     env = {**SERVER_ENV, "PARLEY_VAPID_PRIVATE_KEY": new_private_key()}
     popen = spawn_embedded(port, data_dir, log, env)

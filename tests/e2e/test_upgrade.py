@@ -24,10 +24,10 @@ from parley.migrate import migrate_service
 from parley.stack import Stack, StackConfig, free_port
 from parley_client import ParleyClient
 from parley_client.testing import befriend, new_user
+from parley_common.testing import previous_release
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL
 
-from .. import previous_release
 from .conftest import E2E_ENV, E2E_REDIS_URL, LOG_DIR, _delete_exchanges
 
 pytestmark = pytest.mark.stack_only

@@ -9,7 +9,8 @@ import subprocess  # nosec B404 - git, with fixed arguments
 import tarfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+# libs/common/parley_common/testing/ → the repository (the workspace installs it editable).
+REPO = Path(__file__).resolve().parents[4]
 PIN = REPO / "deploy" / "previous-release"
 #: The import roots of a checkout, as the workspace's editable installs put them on sys.path.
 IMPORT_ROOTS = (
