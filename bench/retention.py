@@ -5,10 +5,13 @@ outbox and inbox (processed_events) are filled with BENCH_RETENTION_ROWS old row
 service that ran for months before retention existed would have them. Then POST /messages is
 driven at full speed twice, BENCH_SECONDS each:
 
-1. without cleanup: chat's own loop ran at its start, on empty tables, and waits an hour;
-2. with cleanup: a second chat replica starts (its retention loop runs at once, as at every
-   start) and deletes the old rows in batches of PARLEY_RETENTION_BATCH_SIZE with SKIP LOCKED
-   while the first replica takes the sends.
+1. without cleanup: a second chat replica runs beside the one taking the sends, idle (both
+   ran their retention round at start, on empty tables, and wait an hour);
+2. with cleanup: that replica is replaced by one started after the fill (its retention loop
+   runs at once, as at every start), which deletes the old rows in paced batches of
+   PARLEY_RETENTION_BATCH_SIZE with SKIP LOCKED while the first replica takes the sends.
+   Measuring starts SETTLE seconds after it answers, so both phases compare two replicas
+   past their start, one of them deleting or not.
 
 The cleanup must last the whole second phase to count: the old rows left before and after it
 are printed, and `cleanup_covered_phase` says whether some were still left at its end (make
@@ -52,6 +55,7 @@ from parley_common.testing.tokens import TokenFactory
 
 RESULTS = ROOT / "bench" / "results" / "retention.json"
 ROWS = int(os.environ.get("BENCH_RETENTION_ROWS", "2000000"))
+SETTLE = float(os.environ.get("BENCH_SETTLE_SECONDS", "5"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 # A payload the size of a message.created event's.
 PAYLOAD = "x" * 600
@@ -102,7 +106,7 @@ async def main() -> dict[str, Any]:
     tokens = TokenFactory()
     jwks_server, jwks_port = serve_jwks(tokens)
     port, replica_port = free_port(), free_port()
-    serving = cleaning = None
+    serving = cleaning = idle = None
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     log = (RESULTS.parent / "retention.server.log").open("wb")
     engine = create_engine(db_url)
@@ -110,6 +114,7 @@ async def main() -> dict[str, Any]:
         await migrate(engine, ROOT / "services" / "chat" / "chat" / "migrations")
         env = chat_env(db_url, exchange, prefix, jwks_port)
         serving = spawn_chat(env | {"PARLEY_RETENTION_INTERVAL_SECONDS": "3600"}, port, log)
+        idle = spawn_chat(env | {"PARLEY_RETENTION_INTERVAL_SECONDS": "3600"}, free_port(), log)
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             await wait_ready(client)
@@ -126,9 +131,12 @@ async def main() -> dict[str, Any]:
             without = await run_throughput(conns, headers, groups, SECONDS)
             progress(f"without: {without}")
 
+            stop(idle)
+            idle = None
             cleaning = spawn_chat(env, replica_port, log)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{replica_port}") as c:
                 await wait_ready(c)
+            await asyncio.sleep(SETTLE)  # its second worker, bus and JWKS: started, not counted
             before = await old_rows(engine)
             progress(f"with cleanup ({SECONDS:.0f} s); old rows {before}")
             with_cleanup = await run_throughput(conns, headers, groups, SECONDS)
@@ -158,6 +166,7 @@ async def main() -> dict[str, Any]:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         return result
     finally:
+        stop(idle)
         stop(cleaning)
         stop(serving)
         jwks_server.shutdown()

@@ -186,7 +186,6 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         batch_size: int = 200,
         max_backoff_seconds: float = 5.0,
-        keep_sent_seconds: float = 3600.0,
         lease_seconds: float = 30.0,
         max_in_flight: int = 4,
     ) -> None:
@@ -198,14 +197,12 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._batch = batch_size
         self._max_backoff = max_backoff_seconds
-        self._keep_sent = keep_sent_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._max_in_flight = max_in_flight
         self._in_flight: set[asyncio.Task[int]] = set()
         self._confirmed: list[int] = []  # published, not yet marked sent
         self._failing = False  # publishes fail (broker away): said once, until they work again
         self._task: asyncio.Task[None] | None = None
-        self._last_purge = 0.0
         self._last_gauges = 0.0
 
     def start(self) -> None:
@@ -236,8 +233,9 @@ class OutboxRelay:
                     if len(claimed) >= self._batch:
                         continue  # more are waiting
                 else:
+                    # Sent rows are deleted by the retention loop (parley_common.retention:
+                    # batched, paced, kept `outbox_retention_days`), not here.
                     await self._update_gauges()
-                    await self._purge_sent()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -367,13 +365,3 @@ class OutboxRelay:
         OUTBOX_BACKLOG.labels(self._service).set(count)
         age = (utcnow() - oldest).total_seconds() if oldest else 0.0
         OUTBOX_AGE.labels(self._service).set(age)
-
-    async def _purge_sent(self) -> None:
-        loop_time = asyncio.get_running_loop().time()
-        if loop_time - self._last_purge < 60:
-            return
-        self._last_purge = loop_time
-        cutoff = utcnow() - timedelta(seconds=self._keep_sent)
-        t = self._table
-        async with self._sessionmaker() as session, session.begin():
-            await session.execute(delete(t).where(t.c.sent_at.is_not(None), t.c.sent_at < cutoff))

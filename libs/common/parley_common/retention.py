@@ -4,12 +4,16 @@ old read notifications).
 
 Each purge deletes in batches of `retention_batch_size` rows, picked with `FOR UPDATE SKIP
 LOCKED` on PostgreSQL, so a round never holds long locks nor waits for the rows live traffic
-is using, and several replicas can run it at once. `parley_retention_deleted_total{service,
+is using, and several replicas can run it at once. Between full batches it pauses
+`retention_pause_factor` times as long as the batch took: flat out, deleting two million old
+rows cut the sends of the same database to 43 % while it ran (`make bench-retention`). `parley_retention_deleted_total{service,
 table}` counts what went.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,11 +77,13 @@ class Retention:
         purges: Sequence[Purge],
         interval: float,
         batch_size: int,
+        pause_factor: float = 0.0,
     ) -> None:
         self._service = service
         self._sessionmaker = sessionmaker
         self.purges = list(purges)
         self._batch_size = batch_size
+        self._pause_factor = pause_factor
         self._loop = Loop(f"retention:{service}", self._round, interval)
         # What "old" is measured against; tests move it forward.
         self.clock: Callable[[], datetime] = utcnow
@@ -99,10 +105,14 @@ class Retention:
         deleted: dict[str, int] = {}
         for purge in self.purges:
             total = 0
-            while n := await self._batch(purge, now):
+            while True:
+                started = time.monotonic()
+                n = await self._batch(purge, now)
                 total += n
                 if n < self._batch_size:
                     break
+                if self._pause_factor:
+                    await asyncio.sleep((time.monotonic() - started) * self._pause_factor)
             deleted[purge.label] = deleted.get(purge.label, 0) + total
             DELETED.labels(self._service, purge.label).inc(total)
         return deleted

@@ -280,6 +280,7 @@ def _retention(service: Service[S, P], rt: Runtime[S, P]) -> Retention:
         purges=standard_purges(service.outbox, service.processed, settings) + rt.purges,
         interval=settings.retention_interval_seconds,
         batch_size=settings.retention_batch_size,
+        pause_factor=settings.retention_pause_factor,
     )
 
 

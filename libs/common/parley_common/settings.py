@@ -132,6 +132,13 @@ class BaseServiceSettings(BaseSettings):
     retention_batch_size: int = Field(
         default=1000, ge=1, description="Rows deleted per statement (short locks, small WAL)."
     )
+    retention_pause_factor: float = Field(
+        default=9.0,
+        ge=0,
+        description="Between two full batches the cleanup pauses this many times as long as the "
+        "batch took, so it takes at most 1/(1+factor) of the database time it could (0: no "
+        "pause; bench/README.md, Retention).",
+    )
     outbox_retention_days: float = Field(
         default=7.0, ge=0, description="Published outbox rows are kept this long."
     )

@@ -28,8 +28,11 @@ ChatRuntime = Runtime[Settings, ChatParts]
 
 async def build(rt: ChatRuntime) -> ChatParts:
     assert rt.engine is not None
-    # SQLite has one writer at a time: one send transaction at once there.
-    concurrency = 1 if rt.engine.dialect.name == "sqlite" else 4
+    # SQLite has one writer at a time: one send transaction at once there. On PostgreSQL two
+    # per process: with four, sends arriving one by one (open loop, `make bench-chat` at
+    # 1,000 msg/s) each got a transaction of their own and p99 reached 750 ms; with two, those
+    # that arrive meanwhile share the next one (p99 130-200 ms, bench/README.md).
+    concurrency = 1 if rt.engine.dialect.name == "sqlite" else 2
     sender = SendBatcher(rt.sessionmaker, rt.outbox, concurrency=concurrency)
     storage = create_storage(rt.settings)
     sweeper = AttachmentSweeper(
