@@ -105,9 +105,10 @@ class Retention:
         deleted: dict[str, int] = {}
         for purge in self.purges:
             total = 0
+            after: object = None
             while True:
                 started = time.monotonic()
-                n = await self._batch(purge, now)
+                n, after = await self._batch(purge, now, after)
                 total += n
                 if n < self._batch_size:
                     break
@@ -117,17 +118,24 @@ class Retention:
             DELETED.labels(self._service, purge.label).inc(total)
         return deleted
 
-    async def _batch(self, purge: Purge, now: datetime) -> int:
+    async def _batch(self, purge: Purge, now: datetime, after: object) -> tuple[int, object]:
+        """Deletes one batch in key order, past `after` (the last key of the batch before: the
+        scan does not walk again over the index entries of rows just deleted, which vacuum has
+        not removed yet); the rows deleted and the last key."""
         key = purge.table.c[purge.key]
+        condition = purge.condition(now)
+        if after is not None:
+            condition = condition & (key > after)
         doomed = (
             select(key)
-            .where(purge.condition(now))
+            .where(condition)
             .order_by(key)
             .limit(self._batch_size)
             .with_for_update(skip_locked=True)
         )
         async with self._sessionmaker() as session, session.begin():
             result = await session.execute(
-                delete(purge.table).where(key.in_(doomed.scalar_subquery()))
+                delete(purge.table).where(key.in_(doomed.scalar_subquery())).returning(key)
             )
-        return int(getattr(result, "rowcount", 0) or 0)
+            keys = list(result.scalars())
+        return len(keys), max(keys) if keys else after
