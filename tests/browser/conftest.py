@@ -173,6 +173,12 @@ class UI:
     async def email_link(base: str, to: str, kind: str, *, seen: int = 0) -> str:
         """The path (`/?<kind>=<token>`) of the link in the newest email to `to` with such a
         link, once more than `seen` of them exist (auth sends in the background: waits)."""
+        return "/" + await UI.emailed(base, to, rf"\?{kind}=[\w-]+", seen=seen)
+
+    @staticmethod
+    async def emailed(base: str, to: str, pattern: str, *, seen: int = 0) -> str:
+        """The last match of `pattern` in the plain-text emails to `to`, once more than `seen`
+        matches exist (auth sends in the background: waits)."""
         folder = DATA_DIRS[base] / "mail"
         deadline = time.monotonic() + LIVE_MS / 1000
         while True:
@@ -182,11 +188,11 @@ class UI:
                 message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
                 body = message.get_body(preferencelist=("plain",)) if message["To"] == to else None
                 if body is not None:
-                    links += re.findall(rf"\?{kind}=[\w-]+", str(body.get_content()))
+                    links += re.findall(pattern, str(body.get_content()))
             if len(links) > seen:
-                return "/" + links[-1]
+                return links[-1]
             if time.monotonic() > deadline:
-                raise AssertionError(f"no new {kind} link emailed to {to} within {LIVE_MS} ms")
+                raise AssertionError(f"no new {pattern!r} emailed to {to} within {LIVE_MS} ms")
             await asyncio.sleep(0.05)  # polling a condition with a deadline
 
     @staticmethod

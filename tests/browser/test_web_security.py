@@ -10,7 +10,9 @@ The banner asks to confirm the address, "send again" mails a new link, the link 
 the account page lists the sessions, signs one out, then all the others; "Forgot password?"
 mails a reset link, the reset page sets the password (a second use of the link is refused) and
 the new password signs in. The rest of the account page: username, password, notification
-preferences, the deletion dialog, sign-out."""
+preferences, the deletion dialog, sign-out. Then issue 17's routes (docs/accounts.md): the
+address changes only through the link emailed to the new one, the export arrives as an emailed
+download link, and a deleted account is signed out and cannot sign in again."""
 
 from __future__ import annotations
 
@@ -180,7 +182,7 @@ async def test_profile_password_and_preferences(
         await tid(pa, "prefs-save").click()
         await expect(tid(pa, "account-status")).to_have_text("Notification settings saved.")
         await expect(tid(pa, "session-item")).to_have_count(1)
-        # Deleting asks for the password first (the route itself: tests/account.test.js).
+        # Deleting asks for the password first (the deletion itself: the last test here).
         await tid(pa, "delete-account-button").click()
         await expect(tid(pa, "delete-account-password")).to_be_focused()
         await pa.screenshot(path=RESULTS / "account-delete-dialog.png", full_page=True)
@@ -197,3 +199,67 @@ async def test_profile_password_and_preferences(
         await expect(tid(pa, "login-username")).to_be_visible()
     finally:
         await ctx_a.close()
+
+
+async def test_email_change_export_and_deletion(
+    browser: Browser, parley_server: str, ui: Any
+) -> None:
+    """The three account routes of issue 17 (docs/accounts.md) through the page, with the
+    links read from the emails the server sent."""
+    base, name = parley_server, "dora"
+    new_address = f"{name}.new@example.com"
+    tokens = await ui.api_user(base, name)
+    ctx, page = await ui.open_app(browser, base, tokens)
+    try:
+        await open_account(page)
+        await tid(page, "account-email").fill(new_address)
+        await tid(page, "account-email-password").fill("not my password")
+        await tid(page, "email-save").click()
+        await expect(tid(page, "account-status")).to_have_text("Password is incorrect")
+        await expect(tid(page, "email-pending")).to_be_hidden()
+        await tid(page, "account-email-password").fill(ui.PASSWORD)
+        await tid(page, "email-save").click()
+        await expect(tid(page, "email-pending")).to_contain_text(
+            f"Confirmation sent to {new_address}"
+        )
+        await page.reload()  # the pending address comes back from the server (/auth/me)
+        await open_account(page)
+        await expect(tid(page, "email-pending")).to_contain_text(new_address)
+        await expect(tid(page, "account-email")).to_have_value(f"{name}@example.com")
+        link = await ui.email_link(base, new_address, "verify")
+        await page.goto(base + link)
+        await expect(tid(page, "verify-panel")).to_have_attribute("data-state", "done")
+        await tid(page, "verify-continue").click()
+        await expect(tid(page, "connection-status")).to_have_attribute("data-state", "online")
+        await open_account(page)
+        await expect(tid(page, "account-email")).to_have_value(new_address)
+        await expect(tid(page, "email-pending")).to_be_hidden()
+
+        await tid(page, "export-button").click()
+        await expect(tid(page, "account-status")).to_have_text("We will email you a download link.")
+        download = await ui.emailed(base, new_address, r"/users/me/export/[\w-]+")
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=20) as http:
+            archive = await http.get(download)  # the link alone, no bearer token
+        assert archive.status_code == 200, archive.text
+        assert "attachment" in archive.headers["content-disposition"]
+        profile = archive.json()["profile"]
+        assert (profile["username"], profile["email"]) == (name, new_address)
+
+        await tid(page, "delete-account-button").click()
+        await tid(page, "delete-account-password").fill("not my password")
+        await tid(page, "delete-account-confirm").click()
+        await expect(tid(page, "delete-account-error")).to_have_text("Password is incorrect")
+        await expect(tid(page, "connection-status")).to_have_attribute("data-state", "online")
+        await tid(page, "delete-account-password").fill(ui.PASSWORD)
+        await tid(page, "delete-account-confirm").click()
+        await expect(tid(page, "auth-error")).to_have_text("Your account was deleted.")
+        await expect(tid(page, "delete-account-dialog")).to_be_hidden()
+        assert await page.evaluate("localStorage.getItem('parley.tokens')") is None
+
+        await tid(page, "login-username").fill(name)
+        await tid(page, "login-password").fill(ui.PASSWORD)
+        await tid(page, "login-submit").click()
+        await expect(tid(page, "auth-error")).to_have_text("Invalid credentials")
+        await expect(tid(page, "connection-status")).to_be_hidden()
+    finally:
+        await ctx.close()
