@@ -110,6 +110,7 @@ def chat_env(db_url: str, exchange: str, prefix: str, jwks_port: int) -> dict[st
         "PARLEY_LOG_LEVEL": "WARNING",
         "PARLEY_DB_POOL_SIZE": "20",
         "PARLEY_ENVIRONMENT": "test",
+        "PARLEY_GC_FREEZE": "true",  # the default; the test plugin imported here turns it off
     }
 
 

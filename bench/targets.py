@@ -48,6 +48,8 @@ PARLEY_BENCH_ENV = {
     "PARLEY_REST_BURST": "100000",
     "PARLEY_LOG_LEVEL": "WARNING",
     "PARLEY_LOG_JSON": "true",
+    # The default; the test plugin imported above turns it off for test processes.
+    "PARLEY_GC_FREEZE": "true",
     "PARLEY_DB_POOL_SIZE": "5",
 }
 

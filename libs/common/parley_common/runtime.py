@@ -11,6 +11,7 @@ dependencies reach everything through `runtime_of(app.state)`, typed per service
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -266,6 +267,10 @@ async def _running(
             await _start(step, started)
         app.state.runtime = runtime
         app.state.readiness_checks.update(_readiness(runtime, service.store_in_readiness))
+        if settings.gc_freeze:
+            # What exists now lives as long as the process: the collector need not walk it
+            # again at every full collection (gen-2 pauses of 70 ms in a loaded gateway).
+            gc.freeze()
         yield runtime
     finally:
         for step in reversed(started):

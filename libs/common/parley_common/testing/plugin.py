@@ -48,6 +48,9 @@ REDIS_URL = worker_redis_url(os.environ.get("PARLEY_TEST_REDIS_URL", "redis://12
 # through their settings (`bus_queue_type`); processes the tests start inherit the variable.
 TEST_QUEUE_TYPE = "classic"
 os.environ.setdefault("PARLEY_BUS_QUEUE_TYPE", TEST_QUEUE_TYPE)
+# A test process starts hundreds of apps: freezing at each start would keep every earlier
+# test's garbage for good. Service processes the tests start inherit it too.
+os.environ.setdefault("PARLEY_GC_FREEZE", "false")
 
 _containers: backends.Containers | None = None
 
