@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +33,18 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """`insert` with ON CONFLICT for the session's database: both backends have it, under
+    dialect-specific constructs (PostgreSQL's when the session is unbound)."""
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def like_escaped(value: str) -> str:
+    """`value` taken literally inside a LIKE pattern written with `escape="\\"`."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

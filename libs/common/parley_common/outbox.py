@@ -36,7 +36,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from .bus import Bus
-from .db import UTCDateTime, utcnow
+from .db import UTCDateTime, like_escaped, utcnow
 from .events import Envelope
 from .metrics import EVENTS_PUBLISHED, OUTBOX_AGE, OUTBOX_BACKLOG
 
@@ -82,10 +82,6 @@ def outbox_table(metadata: MetaData) -> Table:
     return table
 
 
-def _like_escaped(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 class Outbox:
     """Writes events into a service's outbox table and wakes the relay after the commit."""
 
@@ -107,7 +103,7 @@ class Outbox:
         await session.execute(
             delete(t).where(
                 t.c.sent_at.is_not(None),
-                or_(*(t.c.payload.like(f"%{_like_escaped(n)}%", escape="\\") for n in needles)),
+                or_(*(t.c.payload.like(f"%{like_escaped(n)}%", escape="\\") for n in needles)),
             )
         )
 

@@ -45,6 +45,12 @@ def in_int64(value: int) -> bool:
 DELETED_USERNAME = "Deleted user"
 
 
+def deleted_user_key(user_id: int) -> str:
+    """A deleted account's unique keys (username, address): `#` is in no username and no
+    address, so no one can log in as or register one, and each stays unique."""
+    return f"#deleted:{user_id}"
+
+
 class Model(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.db import utcnow
 from parley_common.events import UserDeleted, envelope, svc_key
-from parley_common.schemas import DELETED_USERNAME
+from parley_common.schemas import DELETED_USERNAME, deleted_user_key
 from parley_common.storage import delete_after_commit
 
 from . import email_change, exports, reservations
@@ -29,9 +29,6 @@ from .models import DataExport, EmailToken, LoginSession, User
 if TYPE_CHECKING:
     from .service import AuthContext
 
-#: Tombstones' unique keys: `#` is in no username and no address, so no one can log in as or
-#: register one, and each stays unique.
-TOMBSTONE_KEY = "#deleted:{}"
 UNUSABLE_PASSWORD_HASH = "!"  # no argon2 hash: nothing verifies against it
 
 
@@ -62,7 +59,7 @@ async def delete_account(
     await ctx.outbox.forget_published(
         session, [user.username, user.email, user.pending_email or ""]
     )
-    key = TOMBSTONE_KEY.format(user.id)
+    key = deleted_user_key(user.id)
     user.username, user.username_key, user.username_skeleton = DELETED_USERNAME, key, key
     user.email, user.email_key, user.pending_email = "", key, None
     user.password_hash, user.avatar_key = UNUSABLE_PASSWORD_HASH, None

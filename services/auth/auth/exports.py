@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from datetime import timedelta
@@ -29,6 +28,7 @@ from parley_common.storage import ObjectNotFound, Storage, delete_after_commit
 from .errors import ExportNotFound, ExportPending
 from .mailer import compose
 from .models import DataExport, User
+from .tokens import digest
 
 if TYPE_CHECKING:
     from .service import AuthContext
@@ -38,10 +38,6 @@ FORMAT = "parley.export.v1"
 
 def part_key(export_id: int, service: str) -> str:
     return f"exports/{export_id}/{service}.json"
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def forget(session: AsyncSession, storage: Storage, exports: list[DataExport]) -> None:
@@ -92,7 +88,7 @@ async def on_contributed(ctx: AuthContext, session: AsyncSession, env: Envelope)
     if user is None or user.deleted_at is not None:
         return
     token = secrets.token_urlsafe(32)
-    export.status, export.token_hash = "ready", _hash(token)
+    export.status, export.token_hash = "ready", digest(token)
     export.expires_at = utcnow() + timedelta(hours=ctx.settings.export_link_hours)
     settings = ctx.settings
     ctx.mailer.send_later(
@@ -114,7 +110,7 @@ async def on_contributed(ctx: AuthContext, session: AsyncSession, env: Envelope)
 
 
 async def archive(ctx: AuthContext, session: AsyncSession, token: str) -> dict[str, Any]:
-    export = await session.scalar(select(DataExport).where(DataExport.token_hash == _hash(token)))
+    export = await session.scalar(select(DataExport).where(DataExport.token_hash == digest(token)))
     if export is None or export.expires_at is None or export.expires_at <= utcnow():
         raise ExportNotFound()
     user = await session.get(User, export.user_id)

@@ -9,7 +9,6 @@ are capped (`account_emails_per_hour`).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from .errors import InvalidEmailToken, TooManyEmails
 from .mailer import compose
 from .models import EmailToken, User
 from .schemas import username_key as email_key
+from .tokens import digest
 
 if TYPE_CHECKING:
     from .service import AuthContext
@@ -35,10 +35,6 @@ log = structlog.get_logger(__name__)
 
 RESET, VERIFY, CHANGE = "reset", "verify", "change"
 QUOTA_PREFIX = "auth:account-emails"
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def within_quota(store: redis.Redis, key: str, limit: int) -> bool:
@@ -69,7 +65,7 @@ async def new_token(
         EmailToken(
             user_id=user.id,
             purpose=purpose,
-            token_hash=_hash(token),
+            token_hash=digest(token),
             email=email or user.email,
             created_at=now,
             expires_at=now + lifetime,
@@ -84,7 +80,7 @@ async def use_token(session: AsyncSession, token: str, *purposes: str) -> tuple[
     purpose; the link is used up."""
     row = await session.scalar(
         select(EmailToken)
-        .where(EmailToken.token_hash == _hash(token), EmailToken.purpose.in_(purposes))
+        .where(EmailToken.token_hash == digest(token), EmailToken.purpose.in_(purposes))
         .with_for_update()
     )
     now = utcnow()

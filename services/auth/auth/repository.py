@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley_common.db import like_escaped
+
 from .models import LoginSession, RefreshToken, User
 
 
@@ -33,16 +35,12 @@ async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> Sequence[Us
     return (await session.scalars(select(User).where(User.id.in_(ids)).order_by(User.id))).all()
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def search_users(
     session: AsyncSession, *, prefix_key: str, limit: int, exclude_id: int | None
 ) -> Sequence[User]:
     query = (
         select(User)
-        .where(User.username_key.like(_escape_like(prefix_key) + "%", escape="\\"))
+        .where(User.username_key.like(like_escaped(prefix_key) + "%", escape="\\"))
         .where(User.deleted_at.is_(None))
         .order_by(User.username_key, User.id)
         .limit(limit)

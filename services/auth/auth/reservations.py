@@ -4,34 +4,27 @@ and pass for them. Only SHA-256 digests of the keys are kept, until they are rel
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.db import utcnow
+from parley_common.db import insert_for, utcnow
 
 from .models import ReservedIdentity
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+from .tokens import digest
 
 
 async def is_reserved(session: AsyncSession, key: str) -> bool:
     found = await session.scalar(
-        select(ReservedIdentity.release_at).where(ReservedIdentity.key_hash == _digest(key))
+        select(ReservedIdentity.release_at).where(ReservedIdentity.key_hash == digest(key))
     )
     return found is not None and found > utcnow()
 
 
 async def reserve(session: AsyncSession, keys: list[str], *, until: datetime) -> None:
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = [{"key_hash": _digest(k), "release_at": until} for k in dict.fromkeys(keys)]
-    stmt = insert(ReservedIdentity).values(rows)
+    rows = [{"key_hash": digest(k), "release_at": until} for k in dict.fromkeys(keys)]
+    stmt = insert_for(session)(ReservedIdentity).values(rows)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=["key_hash"], set_={"release_at": stmt.excluded.release_at}

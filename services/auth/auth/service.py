@@ -48,7 +48,7 @@ from .models import LoginSession, RefreshToken, User
 from .passwords import PasswordHasher
 from .schemas import PasswordChange, RegisterRequest, TokenResponse, UserUpdate, username_key
 from .throttle import LoginThrottle
-from .tokens import hash_refresh_token, issue_access_token, new_refresh_token, new_session_id
+from .tokens import digest, issue_access_token, new_refresh_token, new_session_id
 
 PRODUCER = "auth"
 
@@ -269,7 +269,7 @@ async def login(
 async def refresh(session: AsyncSession, ctx: AuthContext, refresh_token: str) -> TokenResponse:
     """Rotate: the presented token is spent and a new one of the same family is issued. A spent
     token presented again means it leaked: the whole family is revoked."""
-    token = await repo.get_refresh_token(session, hash_refresh_token(refresh_token))
+    token = await repo.get_refresh_token(session, digest(refresh_token))
     if token is None:
         REFRESHES.labels("invalid").inc()
         raise InvalidRefreshToken()
@@ -295,7 +295,7 @@ async def refresh(session: AsyncSession, ctx: AuthContext, refresh_token: str) -
 
 async def logout(session: AsyncSession, ctx: AuthContext, refresh_token: str) -> None:
     """Revoke the token's family. Unknown or spent tokens are fine too (as RFC 7009 does)."""
-    token = await repo.get_refresh_token(session, hash_refresh_token(refresh_token))
+    token = await repo.get_refresh_token(session, digest(refresh_token))
     if token is None:
         return
     login_session = await session.get(LoginSession, token.session_id)
@@ -310,7 +310,7 @@ async def _issue_tokens(
     plain = new_refresh_token()
     session.add(
         RefreshToken(
-            token_hash=hash_refresh_token(plain),
+            token_hash=digest(plain),
             session_id=sid,
             expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
         )

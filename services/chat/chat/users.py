@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.db import utcnow
+from parley_common.db import insert_for, utcnow
 from parley_common.events import Envelope, UserRegistered, UserUpdated
 
 from .models import User
@@ -39,8 +38,6 @@ async def upsert(session: AsyncSession, env: Envelope) -> None:
     data: UserRegistered | UserUpdated = (
         env.parse(UserUpdated) if env.type == "user.updated" else env.parse(UserRegistered)
     )
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {
         "username": data.username,
         "username_key": username_key(data.username),
@@ -49,7 +46,7 @@ async def upsert(session: AsyncSession, env: Envelope) -> None:
     }
     if isinstance(data, UserUpdated):
         values["avatar_url"] = data.avatar_url
-    stmt = insert_(User).values(id=data.user_id, created_at=data.created_at, **values)
+    stmt = insert_for(session)(User).values(id=data.user_id, created_at=data.created_at, **values)
     # A deleted user's tombstone stays one, whatever older event of theirs arrives late.
     await session.execute(
         stmt.on_conflict_do_update(

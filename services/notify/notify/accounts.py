@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley_common.db import insert_for
 from parley_common.events import Envelope, UserDeleted
 from parley_common.outbox import Outbox
 from parley_common.schemas import DELETED_USERNAME
@@ -33,7 +34,6 @@ from .models import (
     User,
 )
 from .presence.store import PresenceStore
-from .projections import insert_for
 
 
 async def on_user_deleted_txn(

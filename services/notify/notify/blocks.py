@@ -13,10 +13,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley_common.consumer import EventHandler
+from parley_common.db import insert_for
 from parley_common.events import BlockCreated, BlockRemoved, Envelope
 
 from .models import Block
-from .projections import insert_for
 
 BINDINGS = ["svc.block.*"]
 

@@ -9,16 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley_common.db import insert_for
+
 from .models import Conversation, Friendship, Membership, User
-
-
-def insert_for(session: AsyncSession):  # type: ignore[no-untyped-def]
-    # ON CONFLICT exists on both backends, under dialect-specific constructs.
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def upsert_user_txn(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley_common.db import insert_for
+
 from .models import ReadCursor
-from .projections import insert_for
 
 
 async def advance_txn(

@@ -15,12 +15,11 @@ Idempotent: a redelivered event (or a second one) finds the tombstone and change
 from __future__ import annotations
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.db import utcnow
+from parley_common.db import insert_for, utcnow
 from parley_common.events import Envelope, FriendRemoved, UserDeleted
-from parley_common.schemas import DELETED_USERNAME
+from parley_common.schemas import DELETED_USERNAME, deleted_user_key
 
 from .. import publish
 from ..conversations import repository as conversation_repo
@@ -39,8 +38,6 @@ from ..models import (
     User,
 )
 
-TOMBSTONE_KEY = "#deleted:{}"
-
 
 async def on_user_deleted(ctx: Ctx, env: Envelope) -> None:
     session = ctx.session
@@ -58,17 +55,15 @@ async def on_user_deleted(ctx: Ctx, env: Envelope) -> None:
 
 
 async def _tombstone(session: AsyncSession, uid: int, e: UserDeleted) -> None:
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {
         "username": DELETED_USERNAME,
-        "username_key": TOMBSTONE_KEY.format(uid),
+        "username_key": deleted_user_key(uid),
         "email": "",
         "avatar_url": None,
         "updated_at": utcnow(),
         "deleted_at": e.deleted_at,
     }
-    stmt = insert(User).values(id=uid, created_at=e.deleted_at, **values)
+    stmt = insert_for(session)(User).values(id=uid, created_at=e.deleted_at, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
     session.expire_all()  # the ORM's copy of the row still had the old name
 

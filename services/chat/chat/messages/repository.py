@@ -8,10 +8,9 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.db import utcnow
+from parley_common.db import insert_for, like_escaped, utcnow
 
 from ..models import Member, Message, Reaction
 
@@ -86,7 +85,7 @@ async def search(
         )
     else:
         # SQLite (embedded mode): substring match, newest first.
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = like_escaped(q)
         query = query.where(Message.content.ilike(f"%{escaped}%", escape="\\")).order_by(
             Message.id.desc()
         )
@@ -94,10 +93,8 @@ async def search(
 
 
 async def add_reaction(session: AsyncSession, message_id: int, user_id: int, emoji: str) -> None:
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert_(Reaction)
+        insert_for(session)(Reaction)
         .values(message_id=message_id, user_id=user_id, emoji=emoji, created_at=utcnow())
         .on_conflict_do_nothing()
     )

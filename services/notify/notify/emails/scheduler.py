@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley_common.db import utcnow
+from parley_common.db import insert_for, utcnow
 from parley_common.events import MessageCreated
 from parley_common.schemas import message_summary
 
-from .. import blocks, projections
+from .. import blocks
 from ..config import Settings
 from ..models import EmailItem, PendingEmail, ReadCursor
 from ..notifications import preferences
@@ -81,7 +81,7 @@ async def on_message_txn(
         if cursors.get(user_id, 0) >= message.seq:
             continue
         inserted = await session.execute(
-            projections.insert_for(session)(EmailItem)
+            insert_for(session)(EmailItem)
             .values(
                 user_id=user_id,
                 conversation_id=message.conversation_id,
@@ -117,7 +117,7 @@ async def schedule_txn(
     # A concurrent transaction may create the row first: then ours is not needed, since items
     # join whichever email is sent next.
     await session.execute(
-        projections.insert_for(session)(PendingEmail)
+        insert_for(session)(PendingEmail)
         .values(
             user_id=user_id,
             kind="digest" if digest else "missed",

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley_common.db import insert_for
+
 from ..models import Preferences
-from ..projections import insert_for
 from . import channels
 from .schemas import ChannelChoice, PreferencesRead, PreferencesUpdate
 
