@@ -111,6 +111,8 @@ class TestFriendRequests:
             await expect(tid(pa, "sent-request-item")).to_have_count(0)
             await expect(result.get_by_test_id("send-friend-request")).to_be_visible()
             await pb.reload()
+            # Live delivery below needs Bob's new socket up (`connected`), as open_app waits.
+            await expect(tid(pb, "connection-status")).to_have_attribute("data-state", "online")
             await tid(pb, "tab-friends").click()
             await expect(tid(pb, "friend-request-item")).to_have_count(0)
 
