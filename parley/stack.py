@@ -7,6 +7,7 @@ processes of a stack of their own.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,9 +34,18 @@ GATEWAY_FLAGS = [
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port that binds now, below Linux's ephemeral range (32768-60999): a port the kernel
+    hands out for bind(0) can be taken by any outgoing connection (to PostgreSQL, RabbitMQ)
+    before the service binds it, which happened with two test workers starting stacks."""
+    for _ in range(100):
+        port = random.randint(20000, 32767)  # nosec B311 - a port number, not a secret
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32767")
 
 
 @dataclass
