@@ -24,6 +24,7 @@ export function mountChat({ store, controller, emojiPicker, onBack, openMembers 
   let renderedFor = null;
   let forceBottom = false;
   let anchor = { bottom: true }; // where the reader is, kept across layout changes
+  let anchoredAt = ''; // the scroller size the anchor was last applied at
   let seekDivider = false; // just opened: start at "New messages" rather than the bottom
 
   scroller.style.overflowAnchor = 'none';
@@ -103,6 +104,9 @@ export function mountChat({ store, controller, emojiPicker, onBack, openMembers 
   /** Remembers the first visible row (or "at the bottom") so a relayout can put the reader back. */
   function rememberPosition() {
     if (!scroller.clientHeight) return; // hidden (phone layout, other pane): nothing to remember
+    // A resize not yet handled: scrollTop still belongs to the old layout (a clamp's scroll event
+    // or a render can come before the ResizeObserver), so the old anchor holds: apply it instead.
+    if (sizeKey() !== anchoredAt) { restorePosition(); return; }
     if (isAtBottom()) { anchor = { bottom: true }; return; }
     for (const node of list.children) {
       if (node.offsetTop + node.offsetHeight > scroller.scrollTop) {
@@ -115,6 +119,11 @@ export function mountChat({ store, controller, emojiPicker, onBack, openMembers 
   function restorePosition() {
     if (anchor.bottom) scroller.scrollTop = scroller.scrollHeight;
     else if (anchor.node?.isConnected) scroller.scrollTop = anchor.node.offsetTop - anchor.offset;
+    if (scroller.clientHeight) anchoredAt = sizeKey();
+  }
+
+  function sizeKey() {
+    return `${scroller.clientWidth}x${scroller.clientHeight}`;
   }
 
   function rowFor(key, make) {
