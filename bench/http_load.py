@@ -16,6 +16,7 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "48"))
 THROUGHPUT_SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 LATENCY_RATE = float(os.environ.get("BENCH_RATE", "1000"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "10"))
+WARMUP_SECONDS = float(os.environ.get("BENCH_WARMUP_SECONDS", "5"))
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -11,9 +11,12 @@ driven at full speed twice, BENCH_SECONDS each:
    once, as at every start), which deletes the old rows in paced batches of
    PARLEY_RETENTION_BATCH_SIZE with SKIP LOCKED while the first replica takes the sends.
 3. without cleanup again, as in 1.
-Every phase starts measuring SETTLE seconds after its second replica answers, and the ratio
-compares phase 2 with the mean of 1 and 3: the sends get slower from one phase to the next
-whatever happens (control runs with nothing to delete gave 0.69-0.73 against phase 1 alone).
+Before phase 1, a warm-up (bench/chat_http.py's `warm_up`: sends, then ANALYZE) gives the
+database messages and statistics. Without it the sends slowed from phase to phase whatever the
+second replica did (control runs with nothing to delete gave 0.69-0.73): chat's prepared
+statements kept plans costed on the empty tables, and this machine's PostgreSQL has autovacuum
+off, so nothing replanned them. Every phase starts measuring SETTLE seconds after its second
+replica answers, and the ratio compares phase 2 with the mean of 1 and 3.
 
 The cleanup must last the whole second phase to count: the old rows left before and after it
 are printed, and `cleanup_covered_phase` says whether some were still left at its end (make
@@ -49,6 +52,7 @@ from bench.chat_http import (
     spawn_chat,
     stop,
     wait_ready,
+    warm_up,
 )
 from bench.http_load import CONCURRENCY, Conn, run_throughput
 from parley_common.db import create_engine, migrate
@@ -139,6 +143,8 @@ async def main() -> dict[str, Any]:
         await fill(engine)
         conns = [Conn("127.0.0.1", port) for _ in range(CONCURRENCY)]
         try:
+            progress("warm-up, ANALYZE")
+            await warm_up(engine, conns, headers, groups)
             keeping = {"PARLEY_OUTBOX_RETENTION_DAYS": "365", "PARLEY_INBOX_RETENTION_DAYS": "365"}
             idle = await second_replica(env | keeping, free_port(), log)
             progress(f"without cleanup ({SECONDS:.0f} s)")
@@ -154,9 +160,8 @@ async def main() -> dict[str, Any]:
             after = await old_rows(engine)
             progress(f"with: {with_cleanup}; old rows left {after}")
 
-            # Without again, after: the sends slow down from one phase to the next whatever the
-            # second replica does (a control run deleting nothing gave 0.69), so the cleanup
-            # phase is compared with the mean of the phases around it.
+            # Without again, after: the cleanup phase is compared with the mean of the phases
+            # around it, so a drift from phase to phase does not count for or against it.
             stop(cleaning)
             cleaning = None
             idle = await second_replica(env | keeping, free_port(), log)
