@@ -207,7 +207,9 @@ async def main() -> dict[str, Any]:
             try:
                 progress(f"{len(groups)} conversations; warm-up ({WARMUP_SECONDS:.0f} s), ANALYZE")
                 warmed = await warm_up(engine, conns, headers, groups)
-                progress(f"{warmed} messages in the warm-up; throughput ({THROUGHPUT_SECONDS:.0f} s)")
+                progress(
+                    f"{warmed} messages in the warm-up; throughput ({THROUGHPUT_SECONDS:.0f} s)"
+                )
                 cpu_before = cpu_seconds(proc.pid)
                 throughput = await run_throughput(conns, headers, groups)
                 cpu = cpu_seconds(proc.pid) - cpu_before
