@@ -301,6 +301,7 @@ def _backend_steps(service: Service[S, P], rt: Runtime[S, P]) -> list[Step]:
             watch_pool(service.name, rt.engine)
             if settings.auto_migrate:
                 await db.migrate(rt.engine, migrations)
+            await db.warn_if_autovacuum_off(rt.engine, service.name)
             rt._sessionmaker = db.make_sessionmaker(rt.engine)
             if service.outbox is not None:
                 rt._outbox = Outbox(service.outbox)

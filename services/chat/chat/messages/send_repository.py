@@ -99,7 +99,8 @@ SELECT
     (SELECT json_agg(json_build_array(req.conversation_id, req.sender_id, req.client_msg_id, x.id))
        FROM req CROSS JOIN LATERAL (
             SELECT id FROM messages WHERE conversation_id = req.conversation_id
-               AND sender_id = req.sender_id AND client_msg_id = req.client_msg_id LIMIT 1) x),
+               AND sender_id = req.sender_id AND client_msg_id = req.client_msg_id
+             ORDER BY conversation_id, sender_id, client_msg_id LIMIT 1) x),
     (SELECT jsonb_agg(DISTINCT jsonb_build_array(req.sender_id, req.conversation_id))
        FROM req JOIN convs c ON c.id = req.conversation_id AND c.type = 'direct'
        JOIN conversation_members m ON m.conversation_id = req.conversation_id
