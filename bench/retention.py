@@ -3,24 +3,29 @@
 chat runs under uvicorn (bench/chat_http.py's setup) on a fresh PostgreSQL database whose
 outbox and inbox (processed_events) are filled with BENCH_RETENTION_ROWS old rows each, as a
 service that ran for months before retention existed would have them. Then POST /messages is
-driven at full speed twice, BENCH_SECONDS each:
+driven at full speed in 2 * BENCH_RETENTION_PAIRS + 1 phases of BENCH_SECONDS, without and
+with cleanup in turn (without, with, without, ..., without):
 
-1. without cleanup: a second chat replica starts beside the one taking the sends, with the
-   retention ages set to a year (its round at start finds nothing to delete);
-2. with cleanup: it is replaced by one with the default ages (its retention loop runs at
-   once, as at every start), which deletes the old rows in paced batches of
-   PARLEY_RETENTION_BATCH_SIZE with SKIP LOCKED while the first replica takes the sends.
-3. without cleanup again, as in 1.
-Before phase 1, a warm-up (bench/chat_http.py's `warm_up`: sends, then ANALYZE) gives the
-database messages and statistics. Without it the sends slowed from phase to phase whatever the
-second replica did (control runs with nothing to delete gave 0.69-0.73): chat's prepared
-statements kept plans costed on the empty tables, and this machine's PostgreSQL has autovacuum
-off, so nothing replanned them. Every phase starts measuring SETTLE seconds after its second
-replica answers, and the ratio compares phase 2 with the mean of 1 and 3.
+- without cleanup: a second chat replica runs beside the one taking the sends, with the
+  retention ages set to a year (its round at start finds nothing to delete);
+- with cleanup: the second replica has the default ages (its retention loop runs at once, as
+  at every start) and deletes the old rows in paced batches of PARLEY_RETENTION_BATCH_SIZE
+  with SKIP LOCKED while the first replica takes the sends.
 
-The cleanup must last the whole second phase to count: the old rows left before and after it
-are printed, and `cleanup_covered_phase` says whether some were still left at its end (make
-BENCH_RETENTION_ROWS larger otherwise). Writes bench/results/retention.json.
+Each phase has a replica of its own, measured from SETTLE seconds after it answers. Each
+cleanup phase is compared with the mean of the two phases around it, and the ratio is the mean
+of those: this machine's speed changes over minutes (a timeit loop: 744 ns to 1.5 us within
+an hour), which three phases in a row could not tell apart from the cleanup's cost.
+
+Before the first phase, a warm-up (bench/chat_http.py's `warm_up`: sends, then ANALYZE) gives
+the database messages and statistics. Without it, the sends slowed from phase to phase
+whatever the second replica did (control runs with nothing to delete gave 0.69-0.73): chat's
+prepared statements kept plans costed on the empty tables, and this machine's PostgreSQL has
+autovacuum off, so nothing replanned them.
+
+The cleanup must last every cleanup phase to count: `cleanup_covered_phase` says whether old
+rows were still left at the end of each (make BENCH_RETENTION_ROWS larger otherwise). Writes
+bench/results/retention.json.
 
 Run: `python -m bench.retention` (full size, on a quiet machine), or small:
 `BENCH_RETENTION_ROWS=20000 BENCH_SECONDS=3 python -m bench.retention`.
@@ -31,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import uuid
 from datetime import UTC, datetime
@@ -63,7 +69,8 @@ from parley_common.testing.tokens import TokenFactory
 RESULTS = ROOT / "bench" / "results" / "retention.json"
 ROWS = int(os.environ.get("BENCH_RETENTION_ROWS", "2000000"))
 SETTLE = float(os.environ.get("BENCH_SETTLE_SECONDS", "5"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+PAIRS = int(os.environ.get("BENCH_RETENTION_PAIRS", "3"))
 # A payload the size of a message.created event's.
 PAYLOAD = "x" * 600
 
@@ -122,7 +129,7 @@ async def main() -> dict[str, Any]:
     exchange, prefix = f"parley.bench.{run}", f"bench.{run}."
     tokens = TokenFactory()
     jwks_server, jwks_port = serve_jwks(tokens)
-    port, replica_port = free_port(), free_port()
+    port = free_port()
     serving = cleaning = idle = None
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     log = (RESULTS.parent / "retention.server.log").open("wb")
@@ -146,32 +153,45 @@ async def main() -> dict[str, Any]:
             progress("warm-up, ANALYZE")
             await warm_up(engine, conns, headers, groups)
             keeping = {"PARLEY_OUTBOX_RETENTION_DAYS": "365", "PARLEY_INBOX_RETENTION_DAYS": "365"}
-            idle = await second_replica(env | keeping, free_port(), log)
-            progress(f"without cleanup ({SECONDS:.0f} s)")
-            without = await run_throughput(conns, headers, groups, SECONDS)
-            progress(f"without: {without}")
-
-            stop(idle)
-            idle = None
-            cleaning = await second_replica(env, replica_port, log)
-            before = await old_rows(engine)
-            progress(f"with cleanup ({SECONDS:.0f} s); old rows {before}")
-            with_cleanup = await run_throughput(conns, headers, groups, SECONDS)
-            after = await old_rows(engine)
-            progress(f"with: {with_cleanup}; old rows left {after}")
-
-            # Without again, after: the cleanup phase is compared with the mean of the phases
-            # around it, so a drift from phase to phase does not count for or against it.
-            stop(cleaning)
-            cleaning = None
-            idle = await second_replica(env | keeping, free_port(), log)
-            progress(f"without cleanup again ({SECONDS:.0f} s)")
-            without_after = await run_throughput(conns, headers, groups, SECONDS)
-            progress(f"without, after: {without_after}")
+            phases: list[dict[str, Any]] = []
+            # Without, with, without, ... with, without: each cleanup phase between two without.
+            for i in range(2 * PAIRS + 1):
+                cleanup = i % 2 == 1
+                replica_env = env if cleanup else env | keeping
+                replica = await second_replica(replica_env, free_port(), log)
+                if cleanup:
+                    cleaning = replica
+                else:
+                    idle = replica
+                before = await old_rows(engine)
+                name = "with cleanup" if cleanup else "without cleanup"
+                progress(f"phase {i + 1}: {name} ({SECONDS:.0f} s); old rows {before}")
+                sends = await run_throughput(conns, headers, groups, SECONDS)
+                after = await old_rows(engine)
+                progress(f"phase {i + 1}: {sends}; old rows left {after}")
+                phases.append(
+                    sends
+                    | {
+                        "cleanup": cleanup,
+                        "old_rows_before": before,
+                        "old_rows_after": after,
+                        "rows_deleted_per_second": round(
+                            (sum(before.values()) - sum(after.values())) / sends["seconds"], 1
+                        ),
+                    }
+                )
+                stop(replica)
+                idle = cleaning = None
         finally:
             for conn in conns:
                 await conn.close()
-        deleted = sum(before.values()) - sum(after.values())
+        rate = [p["messages_per_second"] for p in phases]
+        # Each cleanup phase against the mean of the two around it, so that a machine getting
+        # faster or slower over the minutes does not count for or against the cleanup.
+        pair_ratios = [
+            round(rate[i] / ((rate[i - 1] + rate[i + 1]) / 2), 3) for i in range(1, len(rate), 2)
+        ]
+        with_cleanup = [p for p in phases if p["cleanup"]]
         result = {
             "benchmark": "retention",
             "when": datetime.now(UTC).isoformat(),
@@ -179,18 +199,13 @@ async def main() -> dict[str, Any]:
             "old_rows_per_table": ROWS,
             "seconds_per_phase": SECONDS,
             "concurrency": CONCURRENCY,
-            "without_cleanup": without,
-            "with_cleanup": with_cleanup,
-            "without_cleanup_after": without_after,
-            "throughput_ratio": round(
-                with_cleanup["messages_per_second"]
-                / ((without["messages_per_second"] + without_after["messages_per_second"]) / 2),
-                3,
+            "phases": phases,
+            "pair_ratios": pair_ratios,
+            "throughput_ratio": round(statistics.mean(pair_ratios), 3),
+            "rows_deleted_per_second": round(
+                statistics.mean(p["rows_deleted_per_second"] for p in with_cleanup), 1
             ),
-            "old_rows_before_phase": before,
-            "old_rows_after_phase": after,
-            "rows_deleted_per_second": round(deleted / with_cleanup["seconds"], 1),
-            "cleanup_covered_phase": sum(after.values()) > 0,
+            "cleanup_covered_phase": all(sum(p["old_rows_after"].values()) for p in with_cleanup),
         }
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         return result
@@ -206,13 +221,13 @@ async def main() -> dict[str, Any]:
 
 if __name__ == "__main__":
     figures = asyncio.run(main())
-    a, b = figures["without_cleanup"], figures["with_cleanup"]
-    c = figures["without_cleanup_after"]
+    rates = " -> ".join(
+        f"{p['messages_per_second']}{' (cleanup)' if p['cleanup'] else ''}"
+        for p in figures["phases"]
+    )
     print(
-        f"without cleanup: {a['messages_per_second']} msg/s (p99 {a['p99_ms']} ms); "
-        f"with: {b['messages_per_second']} msg/s (p99 {b['p99_ms']} ms); "
-        f"without, after: {c['messages_per_second']} msg/s (p99 {c['p99_ms']} ms); "
-        f"ratio {figures['throughput_ratio']}; {figures['rows_deleted_per_second']} rows/s "
-        f"deleted; cleanup covered the phase: {figures['cleanup_covered_phase']}"
+        f"sends (msg/s): {rates}; ratio {figures['throughput_ratio']} "
+        f"(per cleanup phase {figures['pair_ratios']}); {figures['rows_deleted_per_second']} "
+        f"rows/s deleted; cleanup covered every phase: {figures['cleanup_covered_phase']}"
     )
     print(f"results in {RESULTS.relative_to(ROOT)}")
