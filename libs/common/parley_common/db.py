@@ -206,7 +206,7 @@ async def autovacuum_on(engine: AsyncEngine) -> bool:
     if engine.dialect.name != "postgresql":
         return True
     async with engine.connect() as conn:
-        return (await conn.execute(text("SHOW autovacuum"))).scalar_one() == "on"
+        return bool((await conn.execute(text("SHOW autovacuum"))).scalar_one() == "on")
 
 
 async def warn_if_autovacuum_off(engine: AsyncEngine, service: str) -> None:
