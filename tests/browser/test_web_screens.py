@@ -28,7 +28,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from parley.stack import ROOT
 
-pytestmark = [pytest.mark.timeout(300), pytest.mark.runs_long]
+pytestmark = pytest.mark.timeout(300)
 
 REFERENCES = ROOT / "tests" / "browser" / "screens"
 OUT = ROOT / "test-results" / "screens"

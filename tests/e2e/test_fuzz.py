@@ -22,7 +22,7 @@ from typing import Any
 import jwt
 import pytest
 
-pytestmark = [pytest.mark.stack_only, pytest.mark.timeout(900), pytest.mark.runs_long]
+pytestmark = [pytest.mark.stack_only, pytest.mark.timeout(900)]
 
 HERE = Path(__file__).resolve().parent
 # Per operation, deterministic; 5 keeps the run near a minute within CI's 15-minute budget.

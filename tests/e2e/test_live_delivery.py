@@ -119,7 +119,6 @@ def broker_proxy(latency: float) -> tuple[TcpProxy, str]:
     return proxy, AMQP_URL.replace(f"{host}:{port}", "127.0.0.1:{port}")
 
 
-@pytest.mark.runs_long
 class TestConnectBurst:
     @pytest.mark.timeout(400)
     async def test_burst_of_500_then_messages_everywhere_with_a_slow_broker(

@@ -59,9 +59,6 @@ def pytest_configure(config: pytest.Config) -> None:
     """Before anything is collected: the servers answer, or testcontainers starts them (and the
     URLs above point at those), or the run stops here with one message (backends.py)."""
     global PG_URL, AMQP_URL, REDIS_URL, _containers
-    config.addinivalue_line(
-        "markers", "runs_long: takes a minute or more; its file is handed to a worker first"
-    )
     if config.option.help or config.option.version:
         return
     urls = {"database": PG_URL, "amqp": AMQP_URL, "redis": REDIS_URL}
@@ -75,15 +72,6 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["PARLEY_TEST_DATABASE_URL"] = PG_URL
         os.environ["PARLEY_TEST_AMQP_URL"] = AMQP_URL
         os.environ["PARLEY_TEST_REDIS_URL"] = REDIS_URL
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with a `runs_long` test first. pytest-xdist (`--dist loadfile`) hands whole files
-    to the workers in collection order, and a long file that came up last kept one worker busy
-    for minutes after the other had finished (the 500-socket burst, schemathesis, the screens:
-    60-145 s each in CI)."""
-    long_files = {item.path for item in items if item.get_closest_marker("runs_long")}
-    items.sort(key=lambda item: item.path not in long_files)  # stable: the rest keep their order
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
