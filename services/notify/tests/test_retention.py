@@ -41,7 +41,9 @@ async def test_sent_and_read_rows_go_pending_and_unread_stay(notify: Notify) -> 
     now = utcnow()
     async with notify_runtime(notify.app.state).sessionmaker() as session, session.begin():
         sent = PendingEmail(user_id=BOB, kind="missed", status="sent", due_at=now, sent_at=now)
-        pending = PendingEmail(user_id=BOB, kind="missed", status="pending", due_at=now)
+        # Due tomorrow: the service's own sender loop would otherwise send it meanwhile.
+        later = now + timedelta(days=1)
+        pending = PendingEmail(user_id=BOB, kind="missed", status="pending", due_at=later)
         session.add_all([sent, pending])
         await session.flush()
         for seq, email_id in ((1, sent.id), (2, sent.id), (3, None)):
@@ -60,7 +62,11 @@ async def test_sent_and_read_rows_go_pending_and_unread_stay(notify: Notify) -> 
         for status in ("sent", "cancelled", "pending"):
             session.add(
                 NotificationEmail(
-                    user_id=BOB, type="task.assigned", title="t", status=status, due_at=now
+                    user_id=BOB,
+                    type="task.assigned",
+                    title="t",
+                    status=status,
+                    due_at=later if status == "pending" else now,
                 )
             )
         for is_read in (True, False):
