@@ -130,7 +130,8 @@ async def main() -> dict[str, Any]:
     tokens = TokenFactory()
     jwks_server, jwks_port = serve_jwks(tokens)
     port = free_port()
-    serving = cleaning = idle = None
+    serving: subprocess.Popen[bytes] | None = None
+    replica: subprocess.Popen[bytes] | None = None  # this phase's second replica
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     log = (RESULTS.parent / "retention.server.log").open("wb")
     engine = create_engine(db_url)
@@ -157,12 +158,7 @@ async def main() -> dict[str, Any]:
             # Without, with, without, ... with, without: each cleanup phase between two without.
             for i in range(2 * PAIRS + 1):
                 cleanup = i % 2 == 1
-                replica_env = env if cleanup else env | keeping
-                replica = await second_replica(replica_env, free_port(), log)
-                if cleanup:
-                    cleaning = replica
-                else:
-                    idle = replica
+                replica = await second_replica(env if cleanup else env | keeping, free_port(), log)
                 before = await old_rows(engine)
                 name = "with cleanup" if cleanup else "without cleanup"
                 progress(f"phase {i + 1}: {name} ({SECONDS:.0f} s); old rows {before}")
@@ -181,7 +177,7 @@ async def main() -> dict[str, Any]:
                     }
                 )
                 stop(replica)
-                idle = cleaning = None
+                replica = None
         finally:
             for conn in conns:
                 await conn.close()
@@ -210,8 +206,7 @@ async def main() -> dict[str, Any]:
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")
         return result
     finally:
-        stop(idle)
-        stop(cleaning)
+        stop(replica)
         stop(serving)
         jwks_server.shutdown()
         log.close()
