@@ -18,6 +18,10 @@ UserRead = schemas.UserRead
 
 T = TypeVar("T")
 
+#: Idle connections are reused for at most this long: under the 5 s after which the gateway
+#: (uvicorn) closes them, so a request never goes out on a connection being closed.
+KEEPALIVE_EXPIRY = 2.0
+
 
 class RestBase:
     """Async client of one Parley deployment.
@@ -47,6 +51,15 @@ class RestBase:
         self.refresh_token = refresh_token
         self.origin = origin
         self.user: UserRead | None = None
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(
+                    max_connections=100,
+                    max_keepalive_connections=20,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
+                ),
+                retries=1,
+            )
         self._http = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport)
         self._refresh_lock = asyncio.Lock()
         self.sockets: list[Socket] = []
