@@ -30,6 +30,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --all-packages
+# uv compiles what it installs (UV_COMPILE_BYTECODE), not the editable workspace: with
+# PYTHONDONTWRITEBYTECODE and a read-only root filesystem every start would compile it again.
+RUN .venv/bin/python -m compileall -q services libs parley
 
 
 FROM python:3.11-slim AS runtime

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -36,7 +37,11 @@ from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL, redis_db_b
 from parley_common.testing.s3 import S3Server
 
 LOG_DIR = ROOT / "test-results" / "e2e-logs"
+# The plugin gives each xdist worker four Redis databases: REDIS_URL's for the services' own
+# tests, and one per stack these tests start, so that equal user ids of two stacks never meet.
 E2E_REDIS_URL = redis_db_below(REDIS_URL, 1)
+UNTRACED_REDIS_URL = redis_db_below(REDIS_URL, 2)
+UPGRADE_REDIS_URL = redis_db_below(REDIS_URL, 3)
 
 # Settings every mode gets: cheap password hashing, and rate limits out of the way of tests
 # that send hundreds of messages from one user (the limits themselves are the services' tests).
@@ -51,6 +56,9 @@ E2E_ENV = {
     "PARLEY_REST_BURST": "5000",
     "PARLEY_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
     "PARLEY_LOG_LEVEL": "WARNING",
+    # At most 10 connections per process (5 + 5 overflow): two xdist workers, each with up to
+    # two stacks of three services, stay under PostgreSQL's default max_connections of 100.
+    "PARLEY_DB_POOL_SIZE": "5",
     "PARLEY_OUTBOX_POLL_SECONDS": "0.2",
     # Replays up to 250 messages; a larger gap gets resync_required (tested with 251).
     "PARLEY_RESUME_MAX_MESSAGES": "250",
@@ -136,10 +144,10 @@ def _wait_http(url: str, popen: subprocess.Popen[bytes], log: Path, timeout: flo
     raise TimeoutError(f"{url} not healthy after {timeout}s; see {log}")
 
 
-async def _flush_redis() -> None:
+async def _flush_redis(url: str) -> None:
     import redis.asyncio as redis
 
-    client = redis.Redis.from_url(E2E_REDIS_URL)
+    client = redis.Redis.from_url(url)
     try:
         await client.flushdb()
     finally:
@@ -162,17 +170,46 @@ async def _delete_exchanges(exchange: str) -> None:
 async def stack(s3_server: S3Server) -> AsyncIterator[Platform]:
     """auth, chat, notify and two gateway replicas as processes on the real backends, with
     uploads in an S3 bucket (a moto server process; the embedded mode stores them as files)."""
+    async with running_stack(s3_server, E2E_REDIS_URL) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+async def untraced_stack(s3_server: S3Server) -> AsyncIterator[Platform]:
+    """A stack of the module's own whose processes (and any its tests start) `make test`'s
+    coverage does not measure: for the load tests of test_live_delivery.py. Traced, ~2,000 REST
+    calls and 500 sockets took twice the CPU (195 s of a CI run; 66 s alone untraced), and the
+    functional tests measure the same code."""
+    with untraced_children():
+        async with running_stack(s3_server, UNTRACED_REDIS_URL) as platform:
+            yield platform
+
+
+@contextlib.contextmanager
+def untraced_children() -> Iterator[None]:
+    """Child processes started meanwhile run without coverage (its subprocess patch hands its
+    settings to children in COVERAGE_PROCESS_* variables); this process stays measured."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("COVERAGE_PROCESS_")}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(s3_server: S3Server, redis_url: str) -> AsyncIterator[Platform]:
+    """A stack on its own databases, exchange and Redis database (flushed before and after)."""
     run = uuid.uuid4().hex[:8]
     urls = {}
     for name in ("auth", "chat", "notify"):
         urls[name] = await create_database(PG_URL, prefix=f"parley_e2e_{name}")
-    await _flush_redis()
+    await _flush_redis(redis_url)
     mail_dir = Path(tempfile.mkdtemp(prefix="parley-e2e-mail-"))
     ports = {name: free_port() for name in ("auth", "chat", "notify", "gateway", "gateway-2")}
     config = StackConfig(
         database_urls=urls,
         amqp_url=AMQP_URL,
-        redis_url=E2E_REDIS_URL,
+        redis_url=redis_url,
         smtp_url=f"file://{mail_dir}",
         bus_exchange=f"parley.e2e.{run}",
         bus_queue_prefix=f"e2e.{run}.",
@@ -201,7 +238,7 @@ async def stack(s3_server: S3Server) -> AsyncIterator[Platform]:
         for url in urls.values():
             with contextlib.suppress(Exception):
                 await drop_database(PG_URL, url)
-        await _flush_redis()
+        await _flush_redis(redis_url)
         await _delete_exchanges(config.bus_exchange)
         shutil.rmtree(mail_dir, ignore_errors=True)
 

@@ -1,7 +1,10 @@
 """No silent loss of live frames (issue: hot path). Once a socket has received `connected`,
 every event published afterwards for its user and its conversations reaches it live, or the
 socket is told to resume first. Raw `websockets` clients here: they never resume, so a live
-frame that does not arrive is a lost frame."""
+frame that does not arrive is a lost frame.
+
+These are load tests: they run on a stack of this module's own that coverage does not trace
+(`untraced_stack`, tests/e2e/conftest.py), so the processes they start are not traced either."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from parley.stack import Process, free_port
 from parley_client.testing import PASSWORD, unique_name
+from parley_common.http import KEEPALIVE_EXPIRY
 from parley_common.testing.plugin import AMQP_URL
 from parley_common.testing.proxy import TcpProxy
 from parley_common.testing.waiting import wait_for
@@ -53,7 +57,14 @@ class Users:
     """Users registered straight through the REST API (fast, many at once)."""
 
     def __init__(self, base: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base, timeout=60, trust_env=False)
+        # Idle connections kept under the gateway's 5 s keep-alive (see parley_common.http).
+        limits = httpx.Limits(
+            max_connections=64, max_keepalive_connections=32, keepalive_expiry=KEEPALIVE_EXPIRY
+        )
+        transport = httpx.AsyncHTTPTransport(limits=limits)
+        self.http = httpx.AsyncClient(
+            base_url=base, timeout=60, trust_env=False, transport=transport
+        )
         self.gate = asyncio.Semaphore(32)
 
     async def new(self) -> tuple[int, str, str]:
@@ -81,12 +92,18 @@ class Users:
         return r.json()
 
     async def group(self, members: list[tuple[int, str, str]]) -> int:
-        """A group created by the first member, who befriends every other one first."""
-        creator = members[0][1]
-        for _, token, name in members[1:]:
-            await self.call(creator, "POST", "/friends/request", json={"username": name})
-            requests = await self.call(token, "GET", "/friends/requests")
-            await self.call(token, "PUT", f"/friends/requests/{requests[0]['id']}/accept")
+        """A group created by the first member: every other member asks to be friends, the
+        creator accepts them all from one list of requests, then creates the group."""
+        creator, creator_name = members[0][1], members[0][2]
+        asked = {"username": creator_name}
+        await asyncio.gather(
+            *(self.call(t, "POST", "/friends/request", json=asked) for _, t, _ in members[1:])
+        )
+        requests = await self.call(creator, "GET", "/friends/requests")
+        assert len(requests) == len(members) - 1
+        await asyncio.gather(
+            *(self.call(creator, "PUT", f"/friends/requests/{r['id']}/accept") for r in requests)
+        )
         conv = await self.call(
             creator,
             "POST",
@@ -122,14 +139,14 @@ def broker_proxy(latency: float) -> tuple[TcpProxy, str]:
 class TestConnectBurst:
     @pytest.mark.timeout(400)
     async def test_burst_of_500_then_messages_everywhere_with_a_slow_broker(
-        self, stack: Any
+        self, untraced_stack: Any
     ) -> None:
         """500 sockets open, 50 at a time, through a gateway whose broker link adds 20 ms
         each way; right after the last `connected` every group gets messages. Every member's
         socket receives every message live."""
         proxy, url_template = broker_proxy(latency=0.02)
         await proxy.start()
-        users = Users(stack.gateway_urls[0])
+        users = Users(untraced_stack.gateway_urls[0])
         try:
             t0 = time.monotonic()
             people = list(await asyncio.gather(*(users.new() for _ in range(500))))
@@ -137,7 +154,7 @@ class TestConnectBurst:
             conversations = list(await asyncio.gather(*(users.group(room) for room in rooms)))
             print(f"setup {time.monotonic() - t0:.1f}s", flush=True)
             amqp = url_template.format(port=proxy.port)
-            async with extra_gateway(stack, PARLEY_AMQP_URL=amqp) as gateway:
+            async with extra_gateway(untraced_stack, PARLEY_AMQP_URL=amqp) as gateway:
                 gate = asyncio.Semaphore(50)
                 sockets: dict[int, ClientConnection] = {}
 
@@ -192,15 +209,17 @@ class TestConnectBurst:
 
 
 class TestReconnectingUser:
-    async def test_sockets_closing_and_reopening_miss_nothing_live(self, stack: Any) -> None:
+    async def test_sockets_closing_and_reopening_miss_nothing_live(
+        self, untraced_stack: Any
+    ) -> None:
         """A user's sockets come and go (two at a time, each closing while the other opens)
         while a friend sends: after each `connected`, every message sent reaches it live."""
-        users = Users(stack.gateway_urls[0])
+        users = Users(untraced_stack.gateway_urls[0])
         try:
             sender, churner = await users.new(), await users.new()
             cid = await users.group([sender, churner])
-            url = ws(stack.gateway_urls[1])
-            out, _ = await open_socket(ws(stack.gateway_urls[0]), sender[1])
+            url = ws(untraced_stack.gateway_urls[1])
+            out, _ = await open_socket(ws(untraced_stack.gateway_urls[0]), sender[1])
             previous: ClientConnection | None = None
             for round_ in range(15):
                 sock, _ = await open_socket(url, churner[1])
@@ -232,16 +251,16 @@ class TestReconnectingUser:
 
 class TestSetupFailure:
     async def test_chat_down_at_connect_is_told_at_once_then_resume_required(
-        self, stack: Any
+        self, untraced_stack: Any
     ) -> None:
-        users = Users(stack.gateway_urls[0])
-        chat = stack.stack.processes["chat"]
+        users = Users(untraced_stack.gateway_urls[0])
+        chat = untraced_stack.stack.processes["chat"]
         proxy = await TcpProxy("127.0.0.1", chat.port).start()
         try:
             alice, bob = await users.new(), await users.new()
             cid = await users.group([alice, bob])
             chat_url = f"http://127.0.0.1:{proxy.port}"
-            async with extra_gateway(stack, PARLEY_CHAT_URL=chat_url) as gateway:
+            async with extra_gateway(untraced_stack, PARLEY_CHAT_URL=chat_url) as gateway:
                 await proxy.cut()
                 sock, before = await open_socket(ws(gateway.url), bob[1])
                 errors = [f for f in before if f["type"] == "error"]
@@ -252,7 +271,7 @@ class TestSetupFailure:
                 frame = await recv_type(sock, "resume_required", timeout=15)
                 assert frame["reason"]
                 assert time.monotonic() - started < 6.5  # retried at most 5 s apart
-                sender, _ = await open_socket(ws(stack.gateway_urls[0]), alice[1])
+                sender, _ = await open_socket(ws(untraced_stack.gateway_urls[0]), alice[1])
                 await sender.send(
                     json.dumps({"type": "send_message", "conversation_id": cid, "content": "back"})
                 )

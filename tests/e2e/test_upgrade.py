@@ -28,7 +28,14 @@ from parley_common.testing import previous_release
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL
 
-from .conftest import E2E_ENV, E2E_REDIS_URL, LOG_DIR, _delete_exchanges
+from .conftest import (
+    E2E_ENV,
+    LOG_DIR,
+    UPGRADE_REDIS_URL,
+    _delete_exchanges,
+    _flush_redis,
+    untraced_children,
+)
 
 pytestmark = pytest.mark.stack_only
 
@@ -83,7 +90,7 @@ async def previous_stack() -> AsyncIterator[list[str]]:
     config = StackConfig(
         database_urls=urls,
         amqp_url=AMQP_URL,
-        redis_url=E2E_REDIS_URL,
+        redis_url=UPGRADE_REDIS_URL,
         smtp_url=f"file://{tree / 'var' / 'mail'}",
         bus_exchange=f"parley.up.{run}",
         bus_queue_prefix=f"up.{run}.",
@@ -94,8 +101,11 @@ async def previous_stack() -> AsyncIterator[list[str]]:
         cwd=tree,
     )
     stack = Stack(config, log_dir=LOG_DIR / f"previous-release-{run}")
+    await _flush_redis(UPGRADE_REDIS_URL)
     try:
-        await asyncio.to_thread(stack.start, 120)
+        # Coverage measures this checkout's code, not the previous release's.
+        with untraced_children():
+            await asyncio.to_thread(stack.start, 120)
         yield [g.url for g in stack.gateways]
     finally:
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in stack.processes.values()))
