@@ -2,8 +2,8 @@
 a cuttable TCP proxy in front of it, and headless Debian Chromium driven by Playwright.
 
 - `parley_server`: a free port, a throwaway data dir, cheap password hashing; waits for
-  /health with a deadline; stops only the process it started. Log under
-  test-results/browser/.
+  /health with a deadline; stops only the process it started; not traced by coverage. Log
+  under test-results/browser/.
 - `proxy`: parley_common.testing.proxy.TcpProxy in front of the server. A page loaded through
   the proxy's port talks to it for REST and WebSocket (same origin), so `cut()` really drops
   the page's network (Playwright's `set_offline` alone leaves open WebSockets up,
@@ -37,6 +37,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from parley.stack import ROOT, free_port, spawn_embedded
+from parley_common.testing.coverage import untraced_children
 from parley_common.testing.proxy import TcpProxy
 
 CHROMIUM = "/usr/bin/chromium"
@@ -83,7 +84,10 @@ def parley_server() -> Iterator[str]:
     port = free_port()
     log = RESULTS / f"server-{port}.log"
     log.unlink(missing_ok=True)
-    popen = spawn_embedded(port, data_dir, log, SERVER_ENV)
+    # Untraced: the web client's tests drive server code that the e2e and service tests measure;
+    # traced, each of these servers took twice the CPU (docs/DEVELOPING.md#coverage).
+    with untraced_children():
+        popen = spawn_embedded(port, data_dir, log, SERVER_ENV)
     url = f"http://127.0.0.1:{port}"
     DATA_DIRS[url] = data_dir
     try:

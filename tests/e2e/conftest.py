@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +31,7 @@ from parley_client import ParleyClient
 from parley_client import socket as client_socket
 from parley_client.testing import befriend, new_user
 from parley_common.testing.asyncapi_frames import FrameChecker
+from parley_common.testing.coverage import untraced_children
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL, redis_db_below
 from parley_common.testing.s3 import S3Server
@@ -183,17 +183,6 @@ async def untraced_stack(s3_server: S3Server) -> AsyncIterator[Platform]:
     with untraced_children():
         async with running_stack(s3_server, UNTRACED_REDIS_URL) as platform:
             yield platform
-
-
-@contextlib.contextmanager
-def untraced_children() -> Iterator[None]:
-    """Child processes started meanwhile run without coverage (its subprocess patch hands its
-    settings to children in COVERAGE_PROCESS_* variables); this process stays measured."""
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("COVERAGE_PROCESS_")}
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
 
 
 @contextlib.asynccontextmanager

@@ -22,6 +22,8 @@ from typing import Any
 import jwt
 import pytest
 
+from parley_common.testing.coverage import untraced_env
+
 pytestmark = [pytest.mark.stack_only, pytest.mark.timeout(900)]
 
 HERE = Path(__file__).resolve().parent
@@ -52,9 +54,8 @@ def run_schemathesis(gateway: str, token: str, cwd: Path) -> subprocess.Complete
     ]
     # Not traced by `make test`'s coverage (it measures the services, not the fuzzer): traced,
     # hypothesis and schemathesis ran at about half speed in CI.
-    parent = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
     env = {
-        **parent,
+        **untraced_env(dict(os.environ)),
         "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
         # Its session must survive the run (schemathesis_hooks.map_path_parameters).
         "PARLEY_FUZZ_SESSION_ID": str(

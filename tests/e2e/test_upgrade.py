@@ -25,6 +25,7 @@ from parley.stack import Stack, StackConfig, free_port
 from parley_client import ParleyClient
 from parley_client.testing import befriend, new_user
 from parley_common.testing import previous_release
+from parley_common.testing.coverage import untraced_children
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL
 
@@ -34,7 +35,6 @@ from .conftest import (
     UPGRADE_REDIS_URL,
     _delete_exchanges,
     _flush_redis,
-    untraced_children,
 )
 
 pytestmark = pytest.mark.stack_only

@@ -115,14 +115,14 @@ class TestBlockEvents:
 
 class TestExistingBlocksAnnounced:
     async def test_migration_publishes_blocks_made_before_the_event_existed(
-        self, pg_url: str
+        self, empty_pg_url: str
     ) -> None:
         from sqlalchemy import text
 
         from chat.main import MIGRATIONS
         from parley_common.db import create_engine, migrate
 
-        engine = create_engine(pg_url)
+        engine = create_engine(empty_pg_url)
         try:
             await migrate(engine, MIGRATIONS, "0002")
             async with engine.begin() as conn:

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from notify.config import Settings
-from notify.main import create_app
+from notify.main import MIGRATIONS, create_app
 from notify.models import PROCESSED_EVENTS
 from notify.runtime import notify_runtime
 from parley_common.bus import Bus, Delivery, Subscription
@@ -38,10 +38,19 @@ from parley_common.events import (
 )
 from parley_common.schemas import ConversationRead, MemberRef, MessageRead, UserPublic, UserRef
 from parley_common.testing.harness import connected_bus, service_settings
-from parley_common.testing.plugin import BusConfig
+from parley_common.testing.plugin import BusConfig, fresh_database
 from parley_common.testing.smtp import SmtpCollector, smtp_server
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh database already at notify's newest revision: a copy of a template migrated once
+    per test process, so the app's start-up migration has nothing to do (`empty_pg_url` for a
+    test that migrates itself)."""
+    async with fresh_database(MIGRATIONS) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,15 +6,19 @@ Loaded for the whole workspace through `-p parley_common.testing.plugin` (root p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import asyncpg
 import pytest
 
 from . import backends
-from .databases import create_database, drop_database
+from .databases import create_database, drop_database, drop_templates, migrated_database
 from .s3 import s3_server  # noqa: F401 - a fixture of the plugin
 
 PG_URL = os.environ.get(
@@ -75,6 +79,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.option.help or config.option.version:
+        return
+    with contextlib.suppress(OSError, asyncpg.PostgresError):
+        asyncio.run(drop_templates(PG_URL))
     if _containers is not None:
         _containers.stop()
 
@@ -89,8 +97,26 @@ class BusConfig:
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
-    url = await create_database(PG_URL)
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards. A service's tests
+    may override it with `fresh_database(MIGRATIONS)`, a database already migrated."""
+    async with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def empty_pg_url() -> AsyncIterator[str]:
+    """A fresh, empty database, also where `pg_url` is overridden (migration tests)."""
+    async with fresh_database() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(migrations: Path | None = None) -> AsyncIterator[str]:
+    """A database of its own, empty or at the newest revision of `migrations`; dropped after."""
+    if migrations is None:
+        url = await create_database(PG_URL)
+    else:
+        url = await migrated_database(PG_URL, migrations)
     try:
         yield url
     finally:
