@@ -31,6 +31,7 @@ from parley_client import ParleyClient
 from parley_client import socket as client_socket
 from parley_client.testing import befriend, new_user
 from parley_common.testing.asyncapi_frames import FrameChecker
+from parley_common.testing.coverage import paused as coverage_paused
 from parley_common.testing.coverage import untraced_children
 from parley_common.testing.databases import create_database, drop_database
 from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL, redis_db_below
@@ -177,10 +178,11 @@ async def stack(s3_server: S3Server) -> AsyncIterator[Platform]:
 @pytest.fixture(scope="module")
 async def untraced_stack(s3_server: S3Server) -> AsyncIterator[Platform]:
     """A stack of the module's own whose processes (and any its tests start) `make test`'s
-    coverage does not measure: for the load tests of test_live_delivery.py. Traced, ~2,000 REST
+    coverage does not measure, nor this process meanwhile: for the load tests of
+    test_live_delivery.py. Traced, ~2,000 REST
     calls and 500 sockets took twice the CPU (195 s of a CI run; 66 s alone untraced), and the
     functional tests measure the same code."""
-    with untraced_children():
+    with coverage_paused(), untraced_children():
         async with running_stack(s3_server, UNTRACED_REDIS_URL) as platform:
             yield platform
 
