@@ -31,7 +31,7 @@ from parley_common.bus import Delivery
 from parley_common.events import UserRegistered, envelope, svc_key
 from parley_common.http import Transports
 from parley_common.testing.harness import EventLog, UserApi, observe, running, service_settings
-from parley_common.testing.plugin import BusConfig, fresh_database
+from parley_common.testing.plugin import BusConfig, migrated_pg_url
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
 
@@ -85,13 +85,7 @@ class StartChat(Protocol):
     async def __call__(self, *, transports: Transports | None = None, **overrides: Any) -> Chat: ...
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh database already at chat's newest revision: a copy of a template migrated once
-    per test process, so the app's start-up migration has nothing to do (`empty_pg_url` for a
-    test that migrates itself)."""
-    async with fresh_database(MIGRATIONS) as url:
-        yield url
+pg_url = migrated_pg_url(MIGRATIONS)
 
 
 @pytest.fixture

@@ -38,19 +38,12 @@ from parley_common.events import (
 )
 from parley_common.schemas import ConversationRead, MemberRef, MessageRead, UserPublic, UserRef
 from parley_common.testing.harness import connected_bus, service_settings
-from parley_common.testing.plugin import BusConfig, fresh_database
+from parley_common.testing.plugin import BusConfig, migrated_pg_url
 from parley_common.testing.smtp import SmtpCollector, smtp_server
 from parley_common.testing.tokens import TokenFactory
 from parley_common.testing.waiting import wait_for
 
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh database already at notify's newest revision: a copy of a template migrated once
-    per test process, so the app's start-up migration has nothing to do (`empty_pg_url` for a
-    test that migrates itself)."""
-    async with fresh_database(MIGRATIONS) as url:
-        yield url
+pg_url = migrated_pg_url(MIGRATIONS)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -111,7 +112,7 @@ class BusConfig:
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for one test; dropped afterwards. A service's tests
-    may override it with `fresh_database(MIGRATIONS)`, a database already migrated."""
+    may override it with `migrated_pg_url(MIGRATIONS)`, databases already migrated."""
     async with fresh_database() as url:
         yield url
 
@@ -121,6 +122,20 @@ async def empty_pg_url() -> AsyncIterator[str]:
     """A fresh, empty database, also where `pg_url` is overridden (migration tests)."""
     async with fresh_database() as url:
         yield url
+
+
+def migrated_pg_url(migrations: Path) -> Any:
+    """A `pg_url` fixture for a service's tests: each test's fresh database is already at the
+    newest revision of `migrations` (a copy of a template migrated once per test process), so
+    the app's start-up migration has nothing to do. `empty_pg_url` stays for a test that
+    migrates itself. In a conftest: `pg_url = migrated_pg_url(MIGRATIONS)`."""
+
+    @pytest.fixture(name="pg_url")
+    async def fixture() -> AsyncIterator[str]:
+        async with fresh_database(migrations) as url:
+            yield url
+
+    return fixture
 
 
 @contextlib.asynccontextmanager
