@@ -25,12 +25,14 @@ def create_bus(
     queue_prefix: str = "",
     connection_name: str = "parley",
     queue_type: str = "quorum",
+    publish_timeout: float = 5.0,
 ) -> Bus:
     """A bus for `url`; `exchange` and `queue_prefix` let test runs share one broker safely.
 
     `queue_type` is `quorum` (the default, for production) or `classic`; services pass their
     `bus_queue_type` setting (the test suite runs them on classic queues: see
-    parley_common.testing.plugin).
+    parley_common.testing.plugin). `publish_timeout` bounds a RabbitMQ publish's wait for the
+    broker's confirm.
     """
     if url.startswith("memory://"):
         return MemoryBus(url, queue_prefix=queue_prefix)
@@ -47,5 +49,6 @@ def create_bus(
             connection_name=connection_name,
             queue_expires_ms=60_000 if queue_prefix else None,
             queue_type=queue_type,
+            publish_timeout=publish_timeout,
         )
     raise ValueError(f"unsupported bus URL: {url!r} (use amqp://... or memory://)")

@@ -125,7 +125,13 @@ class EventLog:
 async def connected_bus(amqp: BusConfig) -> Bus:
     """A started bus on the test's exchange, connected (the shared broker can be slow)."""
     bus = create_bus(
-        amqp.url, exchange=amqp.exchange, queue_prefix=amqp.queue_prefix, queue_type=amqp.queue_type
+        amqp.url,
+        exchange=amqp.exchange,
+        queue_prefix=amqp.queue_prefix,
+        queue_type=amqp.queue_type,
+        # A test's own publisher waits longer for the broker's confirms than a service (5 s):
+        # in a whole CI run, 25 publishes at once once took longer than that.
+        publish_timeout=30.0,
     )
     await bus.start()
     await wait_for(bus.ping, timeout=60, message="the test's bus connected to RabbitMQ")

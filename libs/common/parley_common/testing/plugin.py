@@ -79,19 +79,6 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["PARLEY_TEST_REDIS_URL"] = REDIS_URL
 
 
-#: Folders of the tests that start whole platforms (the longest files): run first.
-LONG_TEST_FOLDERS = ("e2e", "browser")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The e2e and browser tests first, the rest in collection order. pytest-xdist hands whole
-    files to the workers in this order: collected last, a long file kept one worker busy for
-    minutes while the other had finished (vmstat: the last 2.5 min of a CI run ~40 % idle).
-    Reordering testpaths instead would import the root `tests` package before the services'
-    `tests` packages, whose relative imports then fail."""
-    items.sort(key=lambda item: item.path.parent.name not in LONG_TEST_FOLDERS)
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config.option.help or config.option.version:
         return
