@@ -179,9 +179,8 @@ async def stack(s3_server: S3Server) -> AsyncIterator[Platform]:
 async def untraced_stack(s3_server: S3Server) -> AsyncIterator[Platform]:
     """A stack of the module's own whose processes (and any its tests start) `make test`'s
     coverage does not measure, nor this process meanwhile: for the load tests of
-    test_live_delivery.py. Traced, ~2,000 REST
-    calls and 500 sockets took twice the CPU (195 s of a CI run; 66 s alone untraced), and the
-    functional tests measure the same code."""
+    test_live_delivery.py. Traced, ~2,000 REST calls and 500 sockets took twice the CPU (195 s
+    of a CI run; 66 s alone untraced), and the functional tests measure the same code."""
     with coverage_paused(), untraced_children():
         async with running_stack(s3_server, UNTRACED_REDIS_URL) as platform:
             yield platform

@@ -97,18 +97,18 @@ class BusConfig:
 
 
 @pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database for one test; dropped afterwards. A service's tests
-    may override it with `migrated_pg_url(MIGRATIONS)`, databases already migrated."""
+async def empty_pg_url() -> AsyncIterator[str]:
+    """A fresh, empty database for one test, dropped afterwards; also where `pg_url` is
+    overridden (migration tests)."""
     async with fresh_database() as url:
         yield url
 
 
 @pytest.fixture
-async def empty_pg_url() -> AsyncIterator[str]:
-    """A fresh, empty database, also where `pg_url` is overridden (migration tests)."""
-    async with fresh_database() as url:
-        yield url
+def pg_url(empty_pg_url: str) -> str:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards. A service's tests
+    may override it with `migrated_pg_url(MIGRATIONS)`, databases already migrated."""
+    return empty_pg_url
 
 
 def migrated_pg_url(migrations: Path) -> Any:
