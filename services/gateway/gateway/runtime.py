@@ -113,6 +113,7 @@ async def build(rt: GatewayRuntime, *, direct: DirectHandlers | None = None) -> 
     reaper: list[asyncio.Task[None]] = []
 
     async def start() -> None:
+        await denylist.start()
         await revocations.start()
         # The replica's own queue: events for its users and conversations (bound as sockets
         # come and go) and those for every gateway (`gw.#`); no acks, it dies with us.
@@ -150,6 +151,7 @@ async def build(rt: GatewayRuntime, *, direct: DirectHandlers | None = None) -> 
         await gateway.sends.close()
         await gateway.setup.close()
         await revocations.stop()
+        await denylist.stop()
 
     rt.add_step("edge", start, stop)
     # Stopped first (steps stop in reverse order), in a bounded step of its own.
