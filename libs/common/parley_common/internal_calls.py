@@ -9,12 +9,30 @@ and parsing an HTTP request on each side, which on the live path cost more than 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 #: A route's handler: the request's JSON body in, the response's JSON body out.
 InternalHandler = Callable[[Any], Awaitable[Any]]
+
+B = TypeVar("B", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class InternalRoute(Generic[B]):
+    """A live-path internal route as a handler: its body's model, and what it does with a
+    valid body. Validation comes first and changes nothing, so a caller that finds the body
+    invalid can still hand the request to the FastAPI route for its usual error answer
+    (parley_common.internal_fast_path)."""
+
+    body: type[B]
+    run: Callable[[B], Awaitable[Any]]
+
+    async def __call__(self, payload: Any) -> Any:
+        return await self.run(self.body.model_validate(payload))
 
 
 class InternalCallFailed(Exception):

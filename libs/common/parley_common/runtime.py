@@ -35,7 +35,8 @@ from .db_metrics import watch_pool
 from .dead_letter_gauge import DeadLetterGauge
 from .errors import install_error_handlers
 from .http import Transports, service_client
-from .internal_calls import InternalHandler
+from .internal_calls import InternalRoute
+from .internal_fast_path import InternalFastPath
 from .jwt_verify import JWTVerifier
 from .observability import install_observability
 from .outbox import Outbox, OutboxRelay
@@ -177,8 +178,9 @@ class Service(Generic[S, P]):
     verify_tokens: bool = False
     #: A public port never serves /readyz and /metrics (ARCHITECTURE.md, Security rules).
     public: bool = False
-    #: The live path's internal routes as plain functions (parley_common.internal_calls).
-    internal_handlers: Callable[[State], dict[str, InternalHandler]] | None = None
+    #: The live path's internal routes as handlers (parley_common.internal_calls), served in
+    #: front of FastAPI (parley_common.internal_fast_path) and called in process when embedded.
+    internal_handlers: Callable[[State], dict[str, InternalRoute[Any]]] | None = None
     #: The bus connection's name, as the broker shows it (default: the service's name).
     bus_name: Callable[[S], str] | None = None
     #: Routes, middleware and the like beyond `routers`, added after them.
@@ -235,6 +237,15 @@ def create_service_app(
     install_observability(app, service=service.name, readiness={}, public=service.public)
     if service.configure is not None:
         service.configure(app, settings)
+    if service.internal_handlers is not None:
+        # Added last: the outermost of the app's own middleware.
+        app.add_middleware(
+            InternalFastPath,
+            routes=app.state.internal_handlers,
+            token=settings.internal_token,
+            max_body_bytes=settings.max_body_bytes,
+            service=service.name,
+        )
     return app
 
 

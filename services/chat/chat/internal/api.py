@@ -12,7 +12,7 @@ from starlette.datastructures import State
 from parley_common.errors import ServiceError
 from parley_common.frames import MAX_ATTACHMENTS, Id
 from parley_common.internal import ServiceCaller
-from parley_common.internal_calls import InternalHandler
+from parley_common.internal_calls import InternalRoute
 from parley_common.schemas import JSON_INT_MAX, Int64, MessageRead
 
 from ..conversations import repository as conv_repo
@@ -22,6 +22,7 @@ from ..messages import service as message_service
 from ..messages.sending import SendRequest
 from ..messages.service import check_attachment_ids, checked_content
 from ..runtime import ChatRuntime, chat_runtime
+from .setups import friends_and_conversations
 
 router = APIRouter(prefix="/internal", dependencies=[ServiceCaller], tags=["internal"])
 
@@ -131,8 +132,7 @@ async def socket_setups(request: Request, body: UserIds) -> SocketSetups:
 async def setups_of(rt: ChatRuntime, body: UserIds) -> SocketSetups:
     ids = sorted(set(body.user_ids))
     async with rt.sessionmaker() as session:
-        friends = await friend_repo.friend_ids_of_many(session, ids)
-        conversations = await conv_repo.conversation_ids_of_many(session, ids)
+        friends, conversations = await friends_and_conversations(session, ids)
     return SocketSetups(
         users={
             u: SocketSetup(friend_ids=friends[u], conversation_ids=conversations[u]) for u in ids
@@ -140,17 +140,19 @@ async def setups_of(rt: ChatRuntime, body: UserIds) -> SocketSetups:
     )
 
 
-def handlers(state: State) -> dict[str, InternalHandler]:
-    """The live path's internal routes as plain functions (parley_common.internal_calls)."""
+def handlers(state: State) -> dict[str, InternalRoute[Any]]:
+    """The live path's internal routes as handlers (parley_common.internal_calls)."""
 
-    async def sends(body: Any) -> Any:
-        return await sends_of(chat_runtime(state), InternalSends.model_validate(body))
+    async def sends(body: InternalSends) -> Any:
+        return await sends_of(chat_runtime(state), body)
 
-    async def setups(body: Any) -> Any:
-        answer = await setups_of(chat_runtime(state), UserIds.model_validate(body))
-        return answer.model_dump(mode="json")
+    async def setups(body: UserIds) -> Any:
+        return (await setups_of(chat_runtime(state), body)).model_dump(mode="json")
 
-    return {"/internal/messages": sends, "/internal/users/lookup": setups}
+    return {
+        "/internal/messages": InternalRoute(InternalSends, sends),
+        "/internal/users/lookup": InternalRoute(UserIds, setups),
+    }
 
 
 @router.get("/users/{user_id}/conversations", response_model=ConversationIds)

@@ -12,7 +12,7 @@ from starlette.datastructures import State
 from parley_common.auth_deps import CurrentClaims
 from parley_common.errors import BadRequest
 from parley_common.internal import ServiceCaller
-from parley_common.internal_calls import InternalHandler
+from parley_common.internal_calls import InternalRoute
 from parley_common.openapi import errors
 from parley_common.schemas import PresenceState, in_int64
 
@@ -103,12 +103,11 @@ async def lookup_presence_internal(
     return {str(uid): state for uid, state in states.items()}
 
 
-def handlers(state: State) -> dict[str, InternalHandler]:
-    """The live path's internal routes as plain functions (parley_common.internal_calls)."""
+def handlers(state: State) -> dict[str, InternalRoute[Any]]:
+    """The live path's internal routes as handlers (parley_common.internal_calls)."""
 
-    async def lookup(body: Any) -> Any:
-        ids = UserIds.model_validate(body).user_ids
-        states = await notify_runtime(state).parts.presence.store.states(ids)
+    async def lookup(body: UserIds) -> Any:
+        states = await notify_runtime(state).parts.presence.store.states(body.user_ids)
         return {str(uid): s.model_dump(mode="json") for uid, s in states.items()}
 
-    return {"/internal/presence/lookup": lookup}
+    return {"/internal/presence/lookup": InternalRoute(UserIds, lookup)}
