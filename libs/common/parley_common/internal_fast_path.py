@@ -21,12 +21,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+import structlog
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .internal import SERVICE_TOKEN_HEADER
 from .internal_calls import InternalRoute
 from .metrics import HTTP_REQUEST_DURATION
+from .observability import request_id_of
 
 _TOKEN = SERVICE_TOKEN_HEADER.lower().encode()
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -62,7 +64,12 @@ class InternalFastPath:
         except ValidationError:
             await self.app(scope, _replay(body, receive), send)
             return
-        answer = orjson.dumps(await route.run(parsed))
+        # The caller's request id goes into what the handler logs, as on every other route.
+        structlog.contextvars.bind_contextvars(request_id=request_id_of(scope))
+        try:
+            answer = orjson.dumps(await route.run(parsed))
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
         headers = [*_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
