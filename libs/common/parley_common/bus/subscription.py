@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+#: Seconds between two unbinds when nothing else waits (at most 200 unbinds a second).
+UNBIND_SPACING = 0.005
+
 DEAD_LETTER_EXCHANGE_SUFFIX = ".dlx"
 
 
@@ -250,6 +253,18 @@ class RabbitSubscription(Subscription):
                 pattern = min(self._applied - wanted)
                 self._applied.discard(pattern)
                 await queue.unbind(self._bus.exchange_name, routing_key=pattern)
+                if self.bindings - self._applied or self._wakeup.is_set():
+                    continue
+                # Unbinds are paced: the bindings of thousands of sockets that closed together
+                # come due together (ws/registry.py's linger), and unbinding them back to back
+                # kept the broker and this process busy for seconds, which every new socket's
+                # connect then waited behind (one-at-a-time connect p99 in `make bench`). A
+                # bind asked for meanwhile ends the pause.
+                wake = asyncio.ensure_future(self._wakeup.wait())
+                try:
+                    await asyncio.wait({wake, lost}, timeout=UNBIND_SPACING)
+                finally:
+                    wake.cancel()
         finally:
             lost.cancel()
 
