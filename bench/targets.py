@@ -27,6 +27,7 @@ from parley_client import ParleyClient
 from parley_client.errors import ParleyError
 from parley_client.testing import PASSWORD, unique_name
 from parley_common.testing.databases import create_database, drop_database
+from parley_common.testing.exchanges import delete_exchanges
 from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL
 
 # The peers live beside this repository (../shared/peers), as on the machines that run it.
@@ -320,6 +321,7 @@ class ParleyTarget(Target):
             for url in self.databases:
                 with contextlib.suppress(Exception):
                     await drop_database(PG_URL, url)
+            await delete_exchanges(AMQP_URL, f"parley.bench.{self.run}")
             import redis.asyncio as redis
 
             client = redis.Redis.from_url(redis_url(BENCH_REDIS_DB + 1))

@@ -34,6 +34,7 @@ from parley_common.testing.asyncapi_frames import FrameChecker
 from parley_common.testing.coverage import paused as coverage_paused
 from parley_common.testing.coverage import untraced_children
 from parley_common.testing.databases import create_database, drop_database
+from parley_common.testing.exchanges import delete_exchanges
 from parley_common.testing.plugin import AMQP_URL, PG_URL, REDIS_URL, redis_db_below
 from parley_common.testing.s3 import S3Server
 
@@ -155,18 +156,6 @@ async def _flush_redis(url: str) -> None:
         await client.aclose()
 
 
-async def _delete_exchanges(exchange: str) -> None:
-    import aio_pika
-
-    with contextlib.suppress(Exception):
-        connection = await aio_pika.connect(AMQP_URL, timeout=5)
-        async with connection:
-            channel = await connection.channel()
-            for name in (exchange, f"{exchange}.dlx", f"{exchange}.dead"):
-                with contextlib.suppress(Exception):
-                    await channel.exchange_delete(name)
-
-
 @pytest.fixture(scope="session")
 async def stack(s3_server: S3Server) -> AsyncIterator[Platform]:
     """auth, chat, notify and two gateway replicas as processes on the real backends, with
@@ -229,7 +218,7 @@ async def running_stack(s3_server: S3Server, redis_url: str) -> AsyncIterator[Pl
             with contextlib.suppress(Exception):
                 await drop_database(PG_URL, url)
         await _flush_redis(redis_url)
-        await _delete_exchanges(config.bus_exchange)
+        await delete_exchanges(AMQP_URL, config.bus_exchange)
         shutil.rmtree(mail_dir, ignore_errors=True)
 
 

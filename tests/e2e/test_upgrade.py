@@ -27,13 +27,13 @@ from parley_client.testing import befriend, new_user
 from parley_common.testing import previous_release
 from parley_common.testing.coverage import untraced_children
 from parley_common.testing.databases import create_database, drop_database
+from parley_common.testing.exchanges import delete_exchanges
 from parley_common.testing.plugin import AMQP_URL, PG_URL
 
 from .conftest import (
     E2E_ENV,
     LOG_DIR,
     UPGRADE_REDIS_URL,
-    _delete_exchanges,
     _flush_redis,
 )
 
@@ -112,7 +112,7 @@ async def previous_stack() -> AsyncIterator[list[str]]:
         for url in urls.values():
             with contextlib.suppress(Exception):
                 await drop_database(PG_URL, url)
-        await _delete_exchanges(config.bus_exchange)
+        await delete_exchanges(AMQP_URL, config.bus_exchange)
         shutil.rmtree(tree, ignore_errors=True)
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from . import backends
 from .databases import create_database, drop_database, drop_templates, migrated_database
+from .exchanges import delete_exchanges
 from .s3 import s3_server  # noqa: F401 - a fixture of the plugin
 
 PG_URL = os.environ.get(
@@ -139,10 +140,13 @@ async def fresh_database(migrations: Path | None = None) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def amqp() -> BusConfig:
-    """A RabbitMQ exchange and queue prefix no other test run uses."""
+async def amqp() -> AsyncIterator[BusConfig]:
+    """A RabbitMQ exchange and queue prefix no other test run uses; the exchange is deleted
+    after the test."""
     run = uuid.uuid4().hex[:10]
-    return BusConfig(AMQP_URL, f"parley.test.{run}", f"test.{run}.")
+    config = BusConfig(AMQP_URL, f"parley.test.{run}", f"test.{run}.")
+    yield config
+    await delete_exchanges(AMQP_URL, config.exchange)
 
 
 @pytest.fixture
