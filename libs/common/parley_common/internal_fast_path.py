@@ -23,12 +23,13 @@ from typing import Any
 import orjson
 import structlog
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .internal import SERVICE_TOKEN_HEADER
 from .internal_calls import InternalRoute
 from .metrics import HTTP_REQUEST_DURATION
 from .observability import request_id_of
+from .request_guard import replay
 
 _TOKEN = SERVICE_TOKEN_HEADER.lower().encode()
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -62,7 +63,7 @@ class InternalFastPath:
         try:
             parsed = route.body.model_validate_json(body)
         except ValidationError:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, True, receive), send)
             return
         # The caller's request id goes into what the handler logs, as on every other route.
         structlog.contextvars.bind_contextvars(request_id=request_id_of(scope))
@@ -106,16 +107,3 @@ async def _read(receive: Receive) -> tuple[bytes, bool]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

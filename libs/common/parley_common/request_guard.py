@@ -169,7 +169,7 @@ class RequestGuardMiddleware:
                     content_type = headers.get(b"content-type", b"").decode("latin-1")
                     refusal = check_body(body, content_type)
                     if refusal is None:
-                        await self.app(scope, _replay(body, more, receive), send)
+                        await self.app(scope, replay(body, more, receive), send)
                         return
         await refusal(scope, receive, send)
 
@@ -240,10 +240,11 @@ class RequestGuardMiddleware:
         )
 
 
-def _replay(body: bytes, connected: bool, receive: Receive) -> Receive:
+def replay(body: bytes, connected: bool, receive: Receive) -> Receive:
+    """`receive` for an app after the body was read: the body first, then the real one."""
     sent = False
 
-    async def replay() -> Message:
+    async def replayed() -> Message:
         nonlocal sent
         if not sent:
             sent = True
@@ -252,7 +253,7 @@ def _replay(body: bytes, connected: bool, receive: Receive) -> Receive:
             return {"type": "http.disconnect"}
         return await receive()  # the app waits for a disconnect (e.g. a streaming response)
 
-    return replay
+    return replayed
 
 
 def install_request_guard(
