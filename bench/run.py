@@ -32,6 +32,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from .gc_pauses import GcPauses
 from .targets import BENCH_VENV, ParleyTarget, Room, Target, channels_target, limit_target
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -149,14 +150,15 @@ async def scenario_connect_serial(target: Target, n: int) -> dict[str, Any]:
     sockets: list[ClientConnection] = []
     ready: list[float] = []
     errors = 0
-    for url in urls:
-        try:
-            ws, _, r = await open_ws(url, target.ready_type)
-        except Exception:
-            errors += 1
-            continue
-        sockets.append(ws)
-        ready.append(r)
+    with GcPauses() as gc_pauses:
+        for url in urls:
+            try:
+                ws, _, r = await open_ws(url, target.ready_type)
+            except Exception:
+                errors += 1
+                continue
+            sockets.append(ws)
+            ready.append(r)
     await close_all(sockets)
     return {
         "connections": n,
@@ -164,6 +166,7 @@ async def scenario_connect_serial(target: Target, n: int) -> dict[str, Any]:
         "settled_after_s": settled,
         "ready_p50_ms": ms(pct(ready, 50)),
         "ready_p99_ms": ms(pct(ready, 99)),
+        "client_gc_pauses_ms": gc_pauses.pauses,
     }
 
 
