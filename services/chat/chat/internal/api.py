@@ -131,8 +131,7 @@ async def socket_setups(request: Request, body: UserIds) -> SocketSetups:
 
 async def setups_of(rt: ChatRuntime, body: UserIds) -> SocketSetups:
     ids = sorted(set(body.user_ids))
-    async with rt.sessionmaker() as session:
-        friends, conversations = await friends_and_conversations(session, ids)
+    friends, conversations = await friends_and_conversations(rt.sessionmaker, ids)
     return SocketSetups(
         users={
             u: SocketSetup(friend_ids=friends[u], conversation_ids=conversations[u]) for u in ids

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..conversations import repository as conv_repo
 from ..friends import repository as friend_repo
@@ -26,19 +26,23 @@ SELECT
 
 
 async def friends_and_conversations(
-    session: AsyncSession, user_ids: list[int]
+    sessionmaker: async_sessionmaker[AsyncSession], user_ids: list[int]
 ) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
     """(user -> friend ids, sorted; user -> current conversation ids, sorted)."""
     if not user_ids:
         return {}, {}
-    conn = await session.connection()
-    if conn.dialect.name != "postgresql":
-        return (
-            await friend_repo.friend_ids_of_many(session, user_ids),
-            await conv_repo.conversation_ids_of_many(session, user_ids),
-        )
-    result: Any = await conn.exec_driver_sql(_SETUPS_PG, (user_ids,))
-    pairs, memberships = result.one()
+    engine: AsyncEngine = sessionmaker.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        async with sessionmaker() as session:
+            return (
+                await friend_repo.friend_ids_of_many(session, user_ids),
+                await conv_repo.conversation_ids_of_many(session, user_ids),
+            )
+    # One statement needs no transaction: without one, no BEGIN and ROLLBACK round trips.
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        result: Any = await conn.exec_driver_sql(_SETUPS_PG, (user_ids,))
+        pairs, memberships = result.one()
     friends: dict[int, list[int]] = {u: [] for u in user_ids}
     for low, high in _rows(pairs):
         if low in friends:
