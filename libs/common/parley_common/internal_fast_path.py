@@ -8,9 +8,10 @@ FastAPI layers of `/internal/users/lookup`). The embedded mode already calls the
 in process (parley_common.internal_calls); this is their HTTP form.
 
 Only a request that the route would accept takes this path: POST, the service token, a JSON
-body within the size limit that the route's model validates. Anything else goes on to the app
-unchanged (its body replayed), which answers as it always did (403, 413, 415, 422). Validation
-changes nothing (InternalRoute), so handing an invalid body on is safe.
+body within the size limit that the request guard lets through and the route's model validates.
+Anything else goes on to the app unchanged (its body replayed), which answers as it always did
+(400, 403, 413, 422). Validation changes nothing (InternalRoute), so handing an invalid body on
+is safe.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from typing import Any
 
 import orjson
 import structlog
-from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .internal import SERVICE_TOKEN_HEADER
 from .internal_calls import InternalRoute
 from .metrics import HTTP_REQUEST_DURATION
 from .observability import request_id_of
-from .request_guard import replay
+from .request_guard import check_body, replay
 
 _TOKEN = SERVICE_TOKEN_HEADER.lower().encode()
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -61,8 +61,12 @@ class InternalFastPath:
         if not connected:
             return
         try:
+            # What the request guard refuses (NUL, lone surrogates, deep nesting) is refused
+            # by the app, as before.
+            if check_body(body, "application/json") is not None:
+                raise ValueError("refused by the request guard")
             parsed = route.body.model_validate_json(body)
-        except ValidationError:
+        except ValueError:  # pydantic's ValidationError is one
             await self.app(scope, replay(body, True, receive), send)
             return
         # The caller's request id goes into what the handler logs, as on every other route.

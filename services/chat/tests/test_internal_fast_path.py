@@ -38,6 +38,13 @@ async def test_a_lookup_is_answered_and_timed_by_route(chat: Chat) -> None:
         ('{"sends": "not a list"}', {"content-type": "application/json"}, 422),
         ('{"sends": [{"sender_id": 0}]}', {"content-type": "application/json"}, 422),
         ("not json", {"content-type": "application/json"}, 422),
+        # What the request guard refuses: NUL in a string, nesting beyond its limit.
+        (
+            '{"sends": [{"sender_id": 1, "conversation_id": 1, "content": "a\\u0000b"}]}',
+            {"content-type": "application/json"},
+            422,
+        ),
+        ('{"sends": ' + "[" * 100 + "]" * 100 + "}", {"content-type": "application/json"}, 400),
         # Not declared JSON, no token, a wrong token: the app's refusals.
         ('{"sends": []}', {"content-type": "text/plain"}, 422),
         ('{"sends": []}', {"content-type": "application/json", SERVICE_TOKEN_HEADER: ""}, 403),
