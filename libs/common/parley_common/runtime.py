@@ -223,7 +223,8 @@ def create_service_app(
         # The routers' routes themselves, not include_router: FastAPI 0.165 builds an included
         # router's routes again for every app on its first request (60-110 ms for chat's 54,
         # in every test that starts an app) and walks the included routers on every request.
-        # Prefixes, tags and dependencies are already on the routes (APIRouter.add_api_route).
+        # Prefixes, tags and dependencies are already on the routes (APIRouter.add_api_route);
+        # `app.dependency_overrides` does not reach them (Parley's tests use the real parts).
         routes=[route for router in service.routers for route in router.routes],
         **docs,
     )
