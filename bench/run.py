@@ -147,18 +147,8 @@ async def scenario_connect_serial(target: Target, n: int) -> dict[str, Any]:
     (it starts once the server is idle: `settled_after_s`)."""
     urls = await target.connect_urls(n)
     settled = await settle(target)
-    sockets: list[ClientConnection] = []
-    ready: list[float] = []
-    errors = 0
     with GcPauses() as gc_pauses:
-        for url in urls:
-            try:
-                ws, _, r = await open_ws(url, target.ready_type)
-            except Exception:
-                errors += 1
-                continue
-            sockets.append(ws)
-            ready.append(r)
+        sockets, _, ready, errors = await open_many(target, urls, in_flight=1)
     await close_all(sockets)
     return {
         "connections": n,
