@@ -29,7 +29,7 @@ from .internal import SERVICE_TOKEN_HEADER
 from .internal_calls import InternalRoute
 from .metrics import HTTP_REQUEST_DURATION
 from .observability import request_id_of
-from .request_guard import check_body, replay
+from .request_guard import check_body, read_body, replay
 
 _TOKEN = SERVICE_TOKEN_HEADER.lower().encode()
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -57,7 +57,8 @@ class InternalFastPath:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        body, connected = await _read(receive)
+        # The declared length is within the limit (_acceptable), and servers hold a body to it.
+        body, connected = await read_body(receive, self.max_body_bytes)
         if not connected:
             return
         try:
@@ -99,15 +100,3 @@ class InternalFastPath:
             and int(length) <= self.max_body_bytes
             and content_type.split(b";")[0].strip().lower() == b"application/json"
         )
-
-
-async def _read(receive: Receive) -> tuple[bytes, bool]:
-    """The whole body; False when the client went away first."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"", False
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), True

@@ -162,7 +162,7 @@ class RequestGuardMiddleware:
                 refusal = self._too_large()
             else:
                 try:
-                    body, more = await self._read(receive)
+                    body, more = await read_body(receive, self.max_body_bytes)
                 except BodyTooLarge:
                     refusal = self._too_large()
                 else:
@@ -172,22 +172,6 @@ class RequestGuardMiddleware:
                         await self.app(scope, replay(body, more, receive), send)
                         return
         await refusal(scope, receive, send)
-
-    async def _read(self, receive: Receive) -> tuple[bytes, bool]:
-        """The whole body (at most the limit); `more` is False once the client disconnected."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return b"".join(chunks), False
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise BodyTooLarge()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks), True
 
     async def _upload(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Streams the body to the app, counting; past the limit the app reads a disconnect
@@ -238,6 +222,23 @@ class RequestGuardMiddleware:
             status_code=413,
             headers={"Connection": "close"},
         )
+
+
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The whole body (BodyTooLarge past `limit` bytes); False once the client disconnected."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
 
 
 def replay(body: bytes, connected: bool, receive: Receive) -> Receive:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, tuple_
@@ -91,15 +91,22 @@ async def conversation_ids_of_many(
     session: AsyncSession, user_ids: list[int]
 ) -> dict[int, list[int]]:
     """Each user's current conversations (sorted), in one query."""
-    out: dict[int, list[int]] = {u: [] for u in user_ids}
-    if not out:
-        return out
+    if not user_ids:
+        return {}
     rows = await session.execute(
         select(Member.user_id, Member.conversation_id)
         .where(Member.user_id.in_(user_ids), Member.left_at.is_(None))
         .order_by(Member.conversation_id)
     )
-    for user_id, conversation_id in rows:
+    return conversations_by_user(user_ids, rows)
+
+
+def conversations_by_user(
+    user_ids: Iterable[int], memberships: Iterable[Sequence[int]]
+) -> dict[int, list[int]]:
+    """Each of `user_ids`' conversations, from (user_id, conversation_id) rows in order."""
+    out: dict[int, list[int]] = {u: [] for u in user_ids}
+    for user_id, conversation_id in memberships:
         out[user_id].append(conversation_id)
     return out
 

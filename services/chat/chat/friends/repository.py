@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,15 +30,22 @@ async def friend_ids(session: AsyncSession, user_id: int) -> list[int]:
 
 async def friend_ids_of_many(session: AsyncSession, user_ids: list[int]) -> dict[int, list[int]]:
     """Each user's friends (sorted), in one query."""
-    out: dict[int, list[int]] = {u: [] for u in user_ids}
-    if not out:
-        return out
+    if not user_ids:
+        return {}
     rows = await session.execute(
         select(Friendship.user_low, Friendship.user_high).where(
             or_(Friendship.user_low.in_(user_ids), Friendship.user_high.in_(user_ids))
         )
     )
-    for low, high in rows:
+    return friends_by_user(user_ids, rows)
+
+
+def friends_by_user(
+    user_ids: Iterable[int], pairs: Iterable[Sequence[int]]
+) -> dict[int, list[int]]:
+    """Each of `user_ids`' friends (sorted), from friendship rows (user_low, user_high)."""
+    out: dict[int, list[int]] = {u: [] for u in user_ids}
+    for low, high in pairs:
         if low in out:
             out[low].append(high)
         if high in out:

@@ -43,16 +43,10 @@ async def friends_and_conversations(
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         result: Any = await conn.exec_driver_sql(_SETUPS_PG, (user_ids,))
         pairs, memberships = result.one()
-    friends: dict[int, list[int]] = {u: [] for u in user_ids}
-    for low, high in _rows(pairs):
-        if low in friends:
-            friends[low].append(high)
-        if high in friends:
-            friends[high].append(low)
-    conversations: dict[int, list[int]] = {u: [] for u in user_ids}
-    for user_id, conversation_id in _rows(memberships):
-        conversations[user_id].append(conversation_id)
-    return {u: sorted(ids) for u, ids in friends.items()}, conversations
+    return (
+        friend_repo.friends_by_user(user_ids, _rows(pairs)),
+        conv_repo.conversations_by_user(user_ids, _rows(memberships)),
+    )
 
 
 def _rows(value: Any) -> list[Any]:
