@@ -74,7 +74,8 @@ class Settings(BaseServiceSettings):
     upstream_timeout: float = Field(default=10.0, description="Seconds for a call to a service.")
     upstream_pool_size: int = Field(
         default=16,
-        description="Pooled connections per service (httpcore's per-request cost grows with it).",
+        description="Pooled connections per service, for the REST proxy (httpcore's per-request "
+        "cost grows with it) and for the live path's internal calls.",
     )
 
     @field_validator("trusted_proxies", "web_connect_origins", mode="before")

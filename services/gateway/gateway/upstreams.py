@@ -42,15 +42,22 @@ class Upstreams:
                 limits=limits,
             )
 
-        chat = client("chat", settings.chat_url)
-        notify = client("notify", settings.notify_url)
-        direct = direct or {}
+        def calls(name: str, url: str) -> InternalClient:
+            return InternalClient(
+                url,
+                internal_token=settings.internal_token,
+                timeout=settings.upstream_timeout,
+                pool_size=size,
+                transport=(transports or {}).get(name),
+                direct=(direct or {}).get(name),
+            )
+
         return cls(
             auth=client("auth", settings.auth_url),
-            chat=chat,
-            notify=notify,
-            chat_calls=InternalClient(chat, direct.get("chat")),
-            notify_calls=InternalClient(notify, direct.get("notify")),
+            chat=client("chat", settings.chat_url),
+            notify=client("notify", settings.notify_url),
+            chat_calls=calls("chat", settings.chat_url),
+            notify_calls=calls("notify", settings.notify_url),
         )
 
     def by_name(self, name: str) -> httpx.AsyncClient:
@@ -60,6 +67,8 @@ class Upstreams:
     async def aclose(self) -> None:
         for client in (self.auth, self.chat, self.notify):
             await client.aclose()
+        await self.chat_calls.aclose()
+        await self.notify_calls.aclose()
 
 
 def is_unreachable(exc: Exception) -> bool:

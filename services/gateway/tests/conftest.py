@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
@@ -19,46 +18,24 @@ from gateway.config import Settings
 from gateway.main import create_app
 from gateway.ws.protocol import ParleyWebSocketProtocol
 from parley_common.bus import MemoryBus
+from parley_common.testing import harness
 from parley_common.testing.harness import running, service_settings
 from parley_common.testing.tokens import TokenFactory
 
 from .fakes import FakeChat, fake_notify
 
 
-class Server:
-    """The app on a real socket (uvicorn in this event loop)."""
+class Server(harness.Server):
+    """The gateway on a real socket, as in production (parley/stack.py): the protocol with
+    direct frame writes."""
 
     def __init__(self, app: FastAPI, **config: Any) -> None:
-        self.app = app
-        # As in production (parley/stack.py): the protocol with direct frame writes.
         config.setdefault("ws", ParleyWebSocketProtocol)
-        self.config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **config
-        )
-        self.server = uvicorn.Server(self.config)
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Server:
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-            await asyncio.sleep(0.01)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        assert self.task is not None
-        await asyncio.wait_for(self.task, 15)
+        super().__init__(app, **config)
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass

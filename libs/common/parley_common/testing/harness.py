@@ -3,13 +3,15 @@ client that acts as users, and an observer of the events a test's exchange carri
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -69,6 +71,38 @@ async def running(
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url) as client,
     ):
         yield client
+
+
+class Server:
+    """An ASGI app on a real socket (uvicorn in this event loop), for what must cross the
+    network: WebSockets, and the HTTP clients services call each other with."""
+
+    def __init__(self, app: Any, **config: Any) -> None:
+        self.app = app
+        self.config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **config
+        )
+        self.server = uvicorn.Server(self.config)
+        self.task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> Self:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 15)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass
