@@ -30,6 +30,8 @@ class FakeChat:
         self.messages: dict[int, list[dict[str, Any]]] = {}
         self.blocked: set[tuple[int, int]] = set()  # (sender, conversation) refused with 403
         self.down = False
+        #: The users of every socket-setup lookup asked, in order.
+        self.lookups: list[int] = []
         self.app = self._build()
 
     def add_conversation(self, conversation_id: int, members: set[int]) -> None:
@@ -117,6 +119,7 @@ class FakeChat:
 
         @app.post("/internal/users/lookup")
         async def lookup(body: dict[str, Any]) -> Any:
+            self.lookups += body["user_ids"]
             return {
                 "users": {
                     uid: {

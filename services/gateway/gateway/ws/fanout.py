@@ -208,4 +208,5 @@ class Fanout:
     async def on_bus_reconnect(self) -> None:
         """Events may have been lost while the broker was away: ask every client to resume."""
         log.info("fanout.bus_reconnected", connections=self.registry.count)
+        self.registry.forget_parked()
         self.write(fr.ResumeRequiredFrame(), self.registry.connections())

@@ -9,12 +9,20 @@ requests share the broker round trips, parley_common.bus) and awaited before `co
 binding no longer needed lingers for `linger` seconds before it is removed: a user who
 reconnects, or the next member who comes online, finds it in place (unbinds cost one broker
 round trip each; events for a lingering binding find nobody here and cost a lookup).
+
+What the replica knew of a user whose last socket closed (friends, conversations) lingers with
+the user's binding: the events that change it (`member.added`, `friend.accepted`, ...) are
+routed to `user.<id>.#` and keep it current, so a user who reconnects within `linger` needs no
+lookup at chat (in py-spy, that call was most of a connect's time). It goes when the binding
+goes, when the user joins a conversation meanwhile (see `add_member`), and when the bus
+reconnects (events may have been lost meanwhile).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from parley_common.bus import Subscription
 
@@ -28,6 +36,16 @@ def user_pattern(user_id: int) -> str:
 
 def conv_pattern(conversation_id: int) -> str:
     return f"conv.{conversation_id}.#"
+
+
+@dataclass(slots=True)
+class Parked:
+    """A disconnected user's friends and conversations, kept current while the user's binding
+    lingers."""
+
+    friends: set[int]
+    conversations: set[int]
+    until: float
 
 
 class Registry:
@@ -44,6 +62,8 @@ class Registry:
         self.count = 0
         self._linger = linger
         self._unbind_after: dict[str, float] = {}
+        #: Users whose last socket closed here, with what was known of them (see the docstring).
+        self.parked: dict[int, Parked] = {}
 
     # --- sockets ----------------------------------------------------------------------------
 
@@ -62,7 +82,13 @@ class Registry:
         conns.add(conn)
         self.count += 1
         WS_CONNECTIONS.inc()
-        return self._need([user_pattern(conn.user_id)])
+        binds = self._need([user_pattern(conn.user_id)])
+        parked = self.parked.pop(conn.user_id, None)
+        if parked is not None:
+            binds += self.learn(
+                conn.user_id, friend_ids=parked.friends, conversation_ids=parked.conversations
+            )
+        return binds
 
     def remove(self, conn: Connection) -> None:
         """Removes the socket; what its user no longer needs here lingers, then goes."""
@@ -76,6 +102,12 @@ class Registry:
             return
         user_id = conn.user_id
         del self.by_user[user_id]
+        if user_id in self.known:
+            self.parked[user_id] = Parked(
+                set(self.friends.get(user_id, ())),
+                set(self.user_convs.get(user_id, ())),
+                time.monotonic() + self._linger,
+            )
         self.known.discard(user_id)
         self._set_friends(user_id, ())
         self.friends.pop(user_id, None)
@@ -104,6 +136,11 @@ class Registry:
     def add_member(self, user_id: int, conversation_id: int) -> list[str]:
         """Records a connected user's membership; the binding it needs, when not in place."""
         if user_id not in self.by_user:
+            # Nothing here binds the new conversation, so its later events would not reach the
+            # parked entry (`conversation.deleted` goes to the conversation's key alone): the
+            # next connect asks chat. The conversations parked with the user stay bound at
+            # least as long as the entry (they were unneeded no sooner than the user's binding).
+            self.parked.pop(user_id, None)
             return []
         convs = self.user_convs.setdefault(user_id, set())
         if conversation_id in convs:
@@ -114,6 +151,8 @@ class Registry:
         return self._need([conv_pattern(conversation_id)]) if len(users) == 1 else []
 
     def remove_member(self, user_id: int, conversation_id: int) -> None:
+        if user_id in self.parked:
+            self.parked[user_id].conversations.discard(conversation_id)
         convs = self.user_convs.get(user_id)
         if convs is None or conversation_id not in convs:
             return
@@ -141,12 +180,16 @@ class Registry:
 
     def befriend(self, a: int, b: int) -> None:
         for user, friend in ((a, b), (b, a)):
+            if user in self.parked:
+                self.parked[user].friends.add(friend)
             if user in self.friends:
                 self.friends[user].add(friend)
                 self.followers.setdefault(friend, set()).add(user)
 
     def unfriend(self, a: int, b: int) -> None:
         for user, friend in ((a, b), (b, a)):
+            if user in self.parked:
+                self.parked[user].friends.discard(friend)
             if user in self.friends:
                 self.friends[user].discard(friend)
                 self._unfollow(friend, user)
@@ -180,6 +223,10 @@ class Registry:
     def _unneeded(self, pattern: str) -> None:
         self._unbind_after[pattern] = time.monotonic() + self._linger
 
+    def forget_parked(self) -> None:
+        """Events may have been lost (the bus reconnected): lookups again at the next connect."""
+        self.parked.clear()
+
     async def bind(self, patterns: list[str]) -> None:
         """Returns once the broker routes these patterns here."""
         if patterns and self.subscription is not None:
@@ -188,6 +235,9 @@ class Registry:
     async def sweep(self, *, now: float | None = None) -> None:
         """Removes the bindings that lingered long enough unused."""
         now = time.monotonic() if now is None else now
+        # Before the bindings that kept them current go.
+        for user_id in [u for u, p in self.parked.items() if p.until <= now]:
+            del self.parked[user_id]
         due = [p for p, at in self._unbind_after.items() if at <= now]
         for pattern in due:
             del self._unbind_after[pattern]
