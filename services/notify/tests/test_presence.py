@@ -6,6 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from notify.config import Settings
 from notify.runtime import notify_runtime
 from parley_common.bus import Bus
@@ -62,6 +64,7 @@ class TestPresence:
             message="online sent to the friend",
         )
         assert (await internal_presence(notify, 1))["1"]["online"] is True
+        assert REGISTRY.get_sample_value("parley_users_online") == 1
 
         await notify.disconnected("gw-a", "c1", 1)
         await wait_for(lambda: _sockets(notify, 1, 1), message="one socket left")
@@ -75,6 +78,7 @@ class TestPresence:
         ]
         state = (await internal_presence(notify, 1))["1"]
         assert state["online"] is False and state["last_seen"] is not None
+        assert REGISTRY.get_sample_value("parley_users_online") == 0
         offline = observer.of_type("presence.changes")[-1][1].data["changes"][-1]
         assert offline["user_id"] == 1 and offline["last_seen"] is not None
 

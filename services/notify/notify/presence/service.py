@@ -88,12 +88,13 @@ class PresenceService:
             EVENTS_CONSUMED.labels("notify", env.type, "processed").inc()
         for gateway_id in heartbeats:
             await self.store.heartbeat(gateway_id)
-        changed = await self.store.apply(transitions)
+        applied = await self.store.apply(transitions)
         await self.publish_changes(
             [
                 PresenceChanged(user_id=t.user_id, online=t.at is None, last_seen=t.at)
-                for t in changed
-            ]
+                for t in applied.changed
+            ],
+            online=applied.online,
         )
 
     async def publish_change(
@@ -103,11 +104,14 @@ class PresenceService:
             [PresenceChanged(user_id=user_id, online=online, last_seen=last_seen)]
         )
 
-    async def publish_changes(self, changes: list[PresenceChanged]) -> None:
-        """One `presence.changes` for every gateway replica."""
+    async def publish_changes(
+        self, changes: list[PresenceChanged], *, online: int | None = None
+    ) -> None:
+        """One `presence.changes` for every gateway replica (`online`: the users online now,
+        when the caller knows)."""
         if not changes:
             return
-        USERS_ONLINE.set(await self.store.online_count())
+        USERS_ONLINE.set(await self.store.online_count() if online is None else online)
         event = PresenceChanges(changes=changes)
         await publish_transient(self._bus, event, gateways_key(event.EVENT_TYPE), producer="notify")
 
