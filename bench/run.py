@@ -143,10 +143,11 @@ async def settle(
     return round(time.monotonic() - started, 1)
 
 
-async def scenario_connect_serial(target: Target, n: int) -> dict[str, Any]:
+async def scenario_connect_serial(target: Target, n: int, *, first: bool = False) -> dict[str, Any]:
     """`n` connections opened one after the other: the latency of a connect on a quiet server
-    (it starts once the server is idle: `settled_after_s`)."""
-    urls = await target.connect_urls(n)
+    (it starts once the server is idle: `settled_after_s`). `first`: users who never connected
+    (for Parley: new to the replica, so it asks chat for their friends and conversations)."""
+    urls = await (target.first_connect_urls(n) if first else target.connect_urls(n))
     settled = await settle(target)
     # The client's own collector stays out of the timing: with the garbage of the 6,000 sockets
     # before (and of the server processes' pipes), a full collection here took 10-180 ms, and
@@ -404,6 +405,10 @@ async def bench_target(target: Target, args: argparse.Namespace) -> dict[str, An
         print(f"    connect {out['connect']}", flush=True)
         out["connect_serial"] = await scenario_connect_serial(target, args.serial_connections)
         print(f"    connect one at a time {out['connect_serial']}", flush=True)
+        out["connect_serial_first"] = await scenario_connect_serial(
+            target, args.serial_connections, first=True
+        )
+        print(f"    first connect one at a time {out['connect_serial_first']}", flush=True)
         out["fanout"] = await scenario_fanout(
             target,
             args.rooms,
@@ -436,6 +441,7 @@ def table(results: dict[str, Any]) -> str:
         ("connect p99 ms (handshake)", "connect.handshake_p99_ms", False),
         ("connect p99 ms (ready)", "connect.ready_p99_ms", False),
         ("connect p99 ms one at a time (ready)", "connect_serial.ready_p99_ms", False),
+        ("  the same, users' first connect", "connect_serial_first.ready_p99_ms", False),
         ("fan-out delivered frames/s", "fanout.best.delivered_per_s", True),
         ("fan-out p50 ms", "fanout.best.p50_ms", False),
         ("fan-out p95 ms", "fanout.best.p95_ms", False),

@@ -114,6 +114,10 @@ class Target:
         """URLs for `n` plain connections (connection setup and idle memory scenarios)."""
         raise NotImplementedError
 
+    async def first_connect_urls(self, n: int) -> list[str]:
+        """URLs for `n` connections of users who never connected before."""
+        return await self.connect_urls(n)
+
     def send_frame(self, room: Room, content: str, seq: int) -> str:
         return json.dumps({"type": "send_message", "content": content, "client_ts": time.time()})
 
@@ -401,6 +405,9 @@ class ParleyTarget(Target):
             await friend.accept_friend_request(requests[0].id)
         finally:
             await friend.aclose()
+
+    async def first_connect_urls(self, n: int) -> list[str]:
+        return [self.ws_url(token) for _, token, _ in await self.users(n)]
 
     async def connect_urls(self, n: int) -> list[str]:
         if len(self.tokens) < min(n, 200):
