@@ -34,6 +34,9 @@ from .conftest import RESULTS, SERVER_ENV, _wait_healthy
 pytestmark = pytest.mark.timeout(180)
 
 LIVE = 10_000
+# ms: turning push on installs and activates the service worker first (push.js waits for
+# `serviceWorker.ready`); a fresh-clone CI on a slow, loaded host once needed over 10 s.
+PUSH_ON = 30_000
 
 
 @dataclass(frozen=True)
@@ -447,7 +450,7 @@ class TestWebPush:
             await expect(tid(page, "push-disable")).to_be_hidden()
             await tid(page, "push-enable").click()
             await expect(tid(page, "account-status")).to_have_text(
-                "Push notifications are on for this browser.", timeout=LIVE
+                "Push notifications are on for this browser.", timeout=PUSH_ON
             )
             await expect(tid(page, "push-disable")).to_be_visible()
             await expect(tid(page, "push-enable")).to_be_hidden()
