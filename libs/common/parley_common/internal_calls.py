@@ -48,6 +48,9 @@ class InternalRoute(Generic[B]):
         return await self.run(self.body.model_validate(payload))
 
 
+_JSON = {"content-type": "application/json"}
+
+
 class InternalCallFailed(Exception):
     """The other service could not answer (unreachable, timed out, or an error status)."""
 
@@ -55,8 +58,9 @@ class InternalCallFailed(Exception):
 class InternalClient:
     """POSTs JSON to one service's internal routes, with the service token.
 
-    In order: the route's handler when the service lives in this process (`direct`), the
-    `transport` when one was given (an app in the same process), else HTTP through a pool of
+    In order: the route's handler when the service lives in this process (`direct`); the
+    service's own httpx client when the composition root gave it an in-process transport
+    (`in_process`: it carries the token, and its owner closes it); else HTTP through a pool of
     `pool_size` kept-alive connections (opened at the first call: aiohttp wants a running loop).
     """
 
@@ -67,21 +71,15 @@ class InternalClient:
         internal_token: str,
         timeout: float = 10.0,
         pool_size: int = 100,
-        transport: httpx.AsyncBaseTransport | None = None,
+        in_process: httpx.AsyncClient | None = None,
         direct: Mapping[str, InternalHandler] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._headers = {SERVICE_TOKEN_HEADER: internal_token, "content-type": "application/json"}
+        self._headers = {SERVICE_TOKEN_HEADER: internal_token, **_JSON}
         self._timeout = timeout
         self._pool_size = pool_size
+        self._in_process = in_process
         self._direct = dict(direct or {})
-        self._http = (
-            httpx.AsyncClient(
-                base_url=self._base_url, transport=transport, timeout=timeout, headers=self._headers
-            )
-            if transport is not None
-            else None
-        )
         self._session: aiohttp.ClientSession | None = None
 
     async def post(self, path: str, body: Any) -> Any:
@@ -91,30 +89,23 @@ class InternalClient:
                 return await handler(body)
             except Exception as exc:
                 raise InternalCallFailed(f"{path}: {exc!r}") from exc
-        if self._http is not None:
-            return await self._post_httpx(path, body)
+        payload = orjson.dumps(body)
         try:
-            async with self._pool().post(
-                self._base_url + path, data=orjson.dumps(body), headers=self._headers
-            ) as response:
-                data = await response.read()
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if self._in_process is not None:
+                answer = await self._in_process.post(path, content=payload, headers=_JSON)
+                status, data = answer.status_code, answer.content
+            else:
+                async with self._pool().post(
+                    self._base_url + path, data=payload, headers=self._headers
+                ) as response:
+                    status, data = response.status, await response.read()
+        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise InternalCallFailed(f"{path}: {exc!r}") from exc
         if status >= 400:
             raise InternalCallFailed(f"{path}: HTTP {status}")
         try:
             return orjson.loads(data)
         except ValueError as exc:
-            raise InternalCallFailed(f"{path}: {exc!r}") from exc
-
-    async def _post_httpx(self, path: str, body: Any) -> Any:
-        assert self._http is not None
-        try:
-            response = await self._http.post(path, content=orjson.dumps(body))
-            response.raise_for_status()
-            return orjson.loads(response.content)
-        except (httpx.HTTPError, ValueError) as exc:
             raise InternalCallFailed(f"{path}: {exc!r}") from exc
 
     def _pool(self) -> aiohttp.ClientSession:
@@ -132,5 +123,3 @@ class InternalClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._http is not None:
-            await self._http.aclose()

@@ -42,22 +42,24 @@ class Upstreams:
                 limits=limits,
             )
 
-        def calls(name: str, url: str) -> InternalClient:
+        def calls(name: str, url: str, http: httpx.AsyncClient) -> InternalClient:
             return InternalClient(
                 url,
                 internal_token=settings.internal_token,
                 timeout=settings.upstream_timeout,
                 pool_size=size,
-                transport=(transports or {}).get(name),
+                in_process=http if name in (transports or {}) else None,
                 direct=(direct or {}).get(name),
             )
 
+        chat = client("chat", settings.chat_url)
+        notify = client("notify", settings.notify_url)
         return cls(
             auth=client("auth", settings.auth_url),
-            chat=client("chat", settings.chat_url),
-            notify=client("notify", settings.notify_url),
-            chat_calls=calls("chat", settings.chat_url),
-            notify_calls=calls("notify", settings.notify_url),
+            chat=chat,
+            notify=notify,
+            chat_calls=calls("chat", settings.chat_url, chat),
+            notify_calls=calls("notify", settings.notify_url, notify),
         )
 
     def by_name(self, name: str) -> httpx.AsyncClient:
