@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import math
 import resource
@@ -33,7 +32,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from .gc_pauses import GcPauses
+from .gc_pauses import collector_off
 from .targets import BENCH_VENV, ParleyTarget, Room, Target, channels_target, limit_target
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -109,9 +108,10 @@ async def close_all(sockets: list[ClientConnection]) -> None:
 
 async def scenario_connect(target: Target, n: int, in_flight: int) -> dict[str, Any]:
     urls = await target.connect_urls(n)
-    t0 = time.perf_counter()
-    sockets, handshakes, ready, errors = await open_many(target, urls, in_flight)
-    wall = time.perf_counter() - t0
+    with collector_off() as gc_pauses:
+        t0 = time.perf_counter()
+        sockets, handshakes, ready, errors = await open_many(target, urls, in_flight)
+        wall = time.perf_counter() - t0
     await close_all(sockets)
     return {
         "connections": n,
@@ -122,6 +122,7 @@ async def scenario_connect(target: Target, n: int, in_flight: int) -> dict[str, 
         "handshake_p99_ms": ms(pct(handshakes, 99)),
         "ready_p50_ms": ms(pct(ready, 50)),
         "ready_p99_ms": ms(pct(ready, 99)),
+        "client_gc_pauses_ms": gc_pauses.pauses,
     }
 
 
@@ -149,17 +150,8 @@ async def scenario_connect_serial(target: Target, n: int, *, first: bool = False
     (for Parley: new to the replica, so it asks chat for their friends and conversations)."""
     urls = await (target.first_connect_urls(n) if first else target.connect_urls(n))
     settled = await settle(target)
-    # The client's own collector stays out of the timing: with the garbage of the 6,000 sockets
-    # before (and of the server processes' pipes), a full collection here took 10-180 ms, and
-    # one such pause decides a p99 over 200 connects. Collected before, off during (200 sockets
-    # make little garbage); `client_gc_pauses_ms` shows it stays empty.
-    gc.collect()
-    gc.disable()
-    try:
-        with GcPauses() as gc_pauses:
-            sockets, _, ready, errors = await open_many(target, urls, in_flight=1)
-    finally:
-        gc.enable()
+    with collector_off() as gc_pauses:  # one 10-180 ms pause would decide a p99 over 200
+        sockets, _, ready, errors = await open_many(target, urls, in_flight=1)
     await close_all(sockets)
     return {
         "connections": n,
