@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -121,8 +121,10 @@ class Target:
     def send_frame(self, room: Room, content: str, seq: int) -> str:
         return json.dumps({"type": "send_message", "content": content, "client_ts": time.time()})
 
-    #: the frame a connection waits for before it counts as set up (None: the handshake)
-    ready_type: str | None = None
+    #: the frame a connection waits for before it counts as set up (None: the handshake). A
+    #: class attribute, not a field: as a field, the dataclass __init__ set it to None on every
+    #: instance, over ParleyTarget's "connected".
+    ready_type: ClassVar[str | None] = None
 
     #: process name → pid, for the per-process CPU figures
     processes: dict[str, int] = field(default_factory=dict)
