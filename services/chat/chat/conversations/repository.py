@@ -87,20 +87,6 @@ async def conversation_ids_of(session: AsyncSession, user_id: int) -> list[int]:
     return list(rows)
 
 
-async def conversation_ids_of_many(
-    session: AsyncSession, user_ids: list[int]
-) -> dict[int, list[int]]:
-    """Each user's current conversations (sorted), in one query."""
-    if not user_ids:
-        return {}
-    rows = await session.execute(
-        select(Member.user_id, Member.conversation_id)
-        .where(Member.user_id.in_(user_ids), Member.left_at.is_(None))
-        .order_by(Member.conversation_id)
-    )
-    return conversations_by_user(user_ids, rows)
-
-
 def conversations_by_user(
     user_ids: Iterable[int], memberships: Iterable[Sequence[int]]
 ) -> dict[int, list[int]]:

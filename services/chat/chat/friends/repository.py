@@ -28,18 +28,6 @@ async def friend_ids(session: AsyncSession, user_id: int) -> list[int]:
     return sorted(high if low == user_id else low for low, high in rows)
 
 
-async def friend_ids_of_many(session: AsyncSession, user_ids: list[int]) -> dict[int, list[int]]:
-    """Each user's friends (sorted), in one query."""
-    if not user_ids:
-        return {}
-    rows = await session.execute(
-        select(Friendship.user_low, Friendship.user_high).where(
-            or_(Friendship.user_low.in_(user_ids), Friendship.user_high.in_(user_ids))
-        )
-    )
-    return friends_by_user(user_ids, rows)
-
-
 def friends_by_user(
     user_ids: Iterable[int], pairs: Iterable[Sequence[int]]
 ) -> dict[int, list[int]]:
